@@ -1,0 +1,78 @@
+"""`wan26-mock serve`: run the emulator on uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+import uvicorn
+
+from mockserver.app import create_app
+from mockserver.config import ConfigError, load_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wan26-mock", description="Emulator of Segmind's Wan 2.6 Image To Video API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the emulator over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--config", help="YAML config file (default: $WAN26_MOCK_CONFIG)")
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        help="multiply emulated run times by this; 0 answers at once (default 1)",
+    )
+    serve.add_argument("--seed", type=int, help="seed for run times, random seeds and ids")
+    serve.add_argument(
+        "--media-mode",
+        choices=("lenient", "strict"),
+        help="lenient: stand-in for unreachable URLs; strict: the real 400",
+    )
+    serve.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="fetch no URL at all: each gets the stand-in (or, if strict, the 400)",
+    )
+    serve.add_argument(
+        "--allow-private-addresses",
+        action="store_true",
+        default=None,
+        help="fetch media from loopback/private hosts (local fixtures)",
+    )
+    serve.add_argument("--log-level", default="info")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        overrides = {"time_scale": args.time_scale, "seed": args.seed}
+        config = dataclasses.replace(
+            config, **{k: v for k, v in overrides.items() if v is not None}
+        )
+        media = {
+            "mode": args.media_mode,
+            "offline": args.offline,
+            "allow_private_addresses": args.allow_private_addresses,
+        }
+        config.media = dataclasses.replace(
+            config.media, **{k: v for k, v in media.items() if v is not None}
+        )
+        app = create_app(config)
+    except ConfigError as exc:
+        print(f"wan26-mock: {exc}", file=sys.stderr)
+        return 2
+    keys = ", ".join(key.key for key in config.keys)
+    print(
+        f"wan26-mock: http://{args.host}:{args.port}  time scale {config.time_scale:g}  "
+        f"API key(s): {keys}",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

@@ -1,0 +1,185 @@
+"""Emulator settings: defaults, then a YAML file, then environment variables, then CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+DEFAULT_API_KEY = "wan26-mock-key"
+UNLIMITED = "unlimited"
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or of the wrong type."""
+
+
+@dataclass
+class KeyConfig:
+    key: str
+    credits: float = 1_000_000.0
+    free_credits: float = 0.0
+    # A plan name from the contract's `x-plans` ("free", "pro"), a number of
+    # requests per minute, or "unlimited".
+    plan: str | int = UNLIMITED
+    models: list[str] = field(default_factory=lambda: ["*"])  # slugs it may call; "*" is all
+
+
+@dataclass
+class LatencyConfig:
+    """A lognormal run time; the median defaults to the contract's documented average."""
+
+    median_s: float | None = None
+    sigma: float = 0.12
+    # Draws are kept within these multiples of the median, so the tail never
+    # crosses the gateway timeout by accident. [guess]
+    clamp: tuple[float, float] = (0.7, 1.5)
+    reference_duration_s: float = 5.0
+    resolution_factor: dict[str, float] = field(default_factory=lambda: {"720p": 1.0, "1080p": 1.5})
+    # v1 is synchronous: a run longer than this answers 504. [guess]
+    gateway_timeout_s: float = 1200.0
+
+
+@dataclass
+class MediaConfig:
+    # "lenient": an unreachable URL gets a deterministic stand-in (works offline);
+    # "strict": it gets the real service's 400.
+    mode: Literal["lenient", "strict"] = "lenient"
+    # Never fetch a URL: every one counts as unreachable (air-gapped CI, no outbound traffic).
+    offline: bool = False
+    fetch_timeout_s: float = 10.0
+    # Loopback, private and link-local hosts are refused unless this is set
+    # (local test fixtures need it).
+    allow_private_addresses: bool = False
+    cache_bytes: int = 512 * 1024 * 1024
+    render_threads: int = 2
+
+
+@dataclass
+class Config:
+    keys: list[KeyConfig] = field(default_factory=list)
+    time_scale: float = 1.0
+    seed: int | None = None
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    # USD per second of video by resolution; empty means the contract's `x-pricing`.
+    pricing_per_second: dict[str, float] = field(default_factory=dict)
+    rate_limit_window_s: float = 60.0
+    # Overrides of the error catalogue's messages, by failure name.
+    messages: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.time_scale < 0:
+            raise ConfigError("time_scale must be >= 0")
+        if self.media.mode not in ("lenient", "strict"):
+            raise ConfigError("media.mode must be 'lenient' or 'strict'")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Config:
+        return _build(cls, data, "config")
+
+    def with_default_key(self, env: Mapping[str, str]) -> Config:
+        """Ensure one key works out of the box: `SEGMIND_API_KEY` if set, else the fixed one."""
+        if self.keys:
+            return self
+        key = env.get("SEGMIND_API_KEY") or DEFAULT_API_KEY
+        return dataclasses.replace(self, keys=[KeyConfig(key=key)])
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the YAML file (if any) and apply `WAN26_MOCK_*` environment variables."""
+    env = os.environ if env is None else env
+    path = path or env.get("WAN26_MOCK_CONFIG")
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config {path} must be a mapping")
+        data = loaded or {}
+    data = _apply_env(data, env)
+    return Config.from_mapping(data).with_default_key(env)
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    data = {**data, "media": dict(data.get("media") or {})}
+    if "WAN26_MOCK_TIME_SCALE" in env:
+        data["time_scale"] = env["WAN26_MOCK_TIME_SCALE"]
+    if "WAN26_MOCK_SEED" in env:
+        data["seed"] = env["WAN26_MOCK_SEED"]
+    if "WAN26_MOCK_MEDIA_MODE" in env:
+        data["media"]["mode"] = env["WAN26_MOCK_MEDIA_MODE"]
+    if "WAN26_MOCK_OFFLINE" in env:
+        data["media"]["offline"] = env["WAN26_MOCK_OFFLINE"]
+    if "WAN26_MOCK_ALLOW_PRIVATE_ADDRESSES" in env:
+        data["media"]["allow_private_addresses"] = env["WAN26_MOCK_ALLOW_PRIVATE_ADDRESSES"]
+    return data
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where} must be a mapping")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {where}: {', '.join(sorted(unknown))}")
+    hints = {name: f.type for name, f in fields.items()}
+    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _coerce(hint: str, value: Any, where: str) -> Any:
+    """Turn YAML or environment values into the field's type; the hints are strings here."""
+    nested = {"LatencyConfig": LatencyConfig, "MediaConfig": MediaConfig}
+    if hint in nested:
+        return _build(nested[hint], value, where)
+    if hint == "list[KeyConfig]":
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list")
+        return [_build(KeyConfig, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    try:
+        if hint == "float":
+            return float(value)
+        if hint == "int":
+            return int(value)
+        if hint == "float | None":
+            return None if value in (None, "", "none", "null") else float(value)
+        if hint == "int | None":
+            return None if value in (None, "", "none", "null") else int(value)
+        if hint == "bool":
+            return _boolean(value)
+        if hint == "str | int":
+            return value if isinstance(value, int) or not str(value).isdigit() else int(value)
+        if hint.startswith("tuple"):
+            low, high = value
+            return float(low), float(high)
+        if hint.startswith("dict[str, float]"):
+            return {str(k): float(v) for k, v in value.items()}
+        if hint.startswith("dict[str, str]"):
+            return {str(k): str(v) for k, v in value.items()}
+        if hint.startswith("list[str]"):
+            return [str(v) for v in value]
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{where}: invalid value {value!r} ({exc})") from exc
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected a boolean")

@@ -1,0 +1,127 @@
+"""From validated parameters to MP4 bytes: fetch and check the inputs, then a cached render."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx
+import numpy as np
+from PIL import Image
+
+from mockserver.config import MediaConfig
+from mockserver.contract import ModelOperation
+from mockserver.media import audio as audio_track
+from mockserver.media.cache import RenderCache
+from mockserver.media.fetch import MediaError, Unreachable, decode_data_uri, fetch_url
+from mockserver.media.image import decode_image, standin_image
+from mockserver.media.render import VideoSpec, output_size, render_mp4
+
+
+@dataclass
+class Inputs:
+    image: Image.Image
+    image_digest: str
+    audio: np.ndarray | None = None
+    audio_digest: str | None = None
+    standins: list[str] = field(default_factory=list)  # fields replaced by a stand-in
+
+
+@dataclass(frozen=True)
+class Video:
+    data: bytes
+    spec: VideoSpec
+
+
+class Generator:
+    def __init__(self, operation: ModelOperation, media: MediaConfig) -> None:
+        self.operation = operation
+        self.media = media
+        self.cache = RenderCache(media.cache_bytes)
+        self._limiter = anyio.CapacityLimiter(max(1, media.render_threads))
+        self._http = httpx.AsyncClient(timeout=media.fetch_timeout_s, trust_env=False)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def load_inputs(self, params: dict[str, Any]) -> Inputs:
+        """Raises `MediaError` (a 400) when an input breaks the contract's media rules."""
+        image_rules = self.operation.media_rules("image")
+        source = params["image"]
+        raw = await self._bytes_of("image", source, image_rules["max_bytes"])
+        if raw is None:
+            inputs = Inputs(
+                standin_image(source), _digest(b"standin:" + source.encode()), standins=["image"]
+            )
+        else:
+            image = await self._in_thread(decode_image, raw, image_rules)
+            inputs = Inputs(image, _digest(raw))
+        if params.get("audio"):
+            audio_rules = self.operation.media_rules("audio")
+            raw = await self._bytes_of("audio", params["audio"], audio_rules["max_bytes"])
+            if raw is None:
+                inputs.standins.append("audio")
+            else:
+                inputs.audio = await self._in_thread(audio_track.decode_audio, raw, audio_rules)
+                inputs.audio_digest = _digest(raw)
+        return inputs
+
+    async def render(self, params: dict[str, Any], seed: int, inputs: Inputs) -> Video:
+        spec = self.spec_for(params, seed, inputs.image.size)
+        key = _digest(
+            json.dumps(
+                [spec.__dict__, inputs.image_digest, inputs.audio_digest], sort_keys=True
+            ).encode()
+        )
+
+        async def encode() -> bytes:
+            return await self._in_thread(_render, inputs, spec)
+
+        return Video(await self.cache.get_or_render(key, encode), spec)
+
+    def spec_for(self, params: dict[str, Any], seed: int, image_size: tuple[int, int]) -> VideoSpec:
+        width, height = output_size(image_size, self.operation.tier_size(params["resolution"]))
+        multi = params["multi_shots"] and params["enable_prompt_expansion"]
+        shots = random.Random(seed).choice((2, 3)) if multi else 1
+        return VideoSpec(
+            width, height, int(self.operation.output["fps"]), int(params["duration"]), shots, seed
+        )
+
+    async def _bytes_of(self, field_name: str, source: str, max_bytes: int) -> bytes | None:
+        """The input's bytes; None when the URL is unreachable and the mode allows a stand-in."""
+        if source.startswith("data:"):
+            return decode_data_uri(source, field_name, max_bytes)
+        try:
+            if self.media.offline:
+                raise Unreachable("offline mode fetches no URL")
+            return await fetch_url(
+                self._http,
+                source,
+                field=field_name,
+                max_bytes=max_bytes,
+                timeout_s=self.media.fetch_timeout_s,
+                allow_private=self.media.allow_private_addresses,
+            )
+        except Unreachable as exc:
+            if self.media.mode == "strict":
+                raise MediaError(f"Could not fetch {field_name} from URL: {exc}") from None
+            return None
+
+    async def _in_thread(self, function: Any, *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+
+def _render(inputs: Inputs, spec: VideoSpec) -> bytes:
+    if inputs.audio is not None:
+        sound = audio_track.fit_to(inputs.audio, spec.duration_s)
+    else:
+        sound = audio_track.sound_bed(spec.duration_s, spec.seed)
+    return render_mp4(inputs.image, sound, spec)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,76 @@
+"""Decoding and checking the input image, and the offline stand-in for unreachable URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import warnings
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFilter
+
+from mockserver.media.fetch import MediaError
+
+# Pillow's names for the contract's format names.
+_PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}
+STANDIN_SIZE = (1280, 720)
+
+
+def decode_image(data: bytes, rules: dict[str, Any]) -> Image.Image:
+    """An RGB image, or `MediaError` saying which rule the input breaks."""
+    allowed = {_PILLOW_FORMATS[name] for name in rules["formats"]}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            image_format = image.format
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
+        raise MediaError("Invalid image: not a decodable JPEG, PNG, BMP or WEBP file") from None
+    if image_format not in allowed:
+        names = ", ".join(name.upper() for name in rules["formats"])
+        raise MediaError(f"Invalid image: format {image_format} is not supported (use {names})")
+    width, height = image.size
+    low, high = rules["min_side"], rules["max_side"]
+    if not (low <= width <= high and low <= height <= high):
+        raise MediaError(f"Invalid image: {width}x{height} px; each side must be {low}-{high} px")
+    if not rules.get("alpha", True) and _has_alpha(image):
+        raise MediaError(f"Invalid image: {image_format} with an alpha channel is not supported")
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError):
+        raise MediaError("Invalid image: the file is truncated or corrupt") from None
+    return image.convert("RGB")
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+
+
+def standin_image(url: str) -> Image.Image:
+    """A deterministic picture made from the URL: same URL, same picture, no network."""
+    rng = random.Random(hashlib.sha256(url.encode()).digest())
+    width, height = STANDIN_SIZE
+    top = tuple(rng.randrange(40, 200) for _ in range(3))
+    bottom = tuple(rng.randrange(40, 200) for _ in range(3))
+    gradient = Image.linear_gradient("L").resize((width, height))
+    image = Image.composite(
+        Image.new("RGB", (width, height), bottom), Image.new("RGB", (width, height), top), gradient
+    )
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x, y = rng.randrange(width), rng.randrange(height)
+        radius = rng.randrange(30, 180)
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        box = (x - radius, y - radius, x + radius, y + radius)
+        if rng.random() < 0.5:
+            draw.ellipse(box, fill=colour)
+        else:
+            draw.rectangle(box, fill=colour)
+    return image.filter(ImageFilter.GaussianBlur(2))

@@ -1,0 +1,99 @@
+"""The emulator's mutable state: accounts, credit holds and rate-limit windows.
+
+Everything here is touched only from the event loop, so no locks are needed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from mockserver.config import UNLIMITED, Config, ConfigError, KeyConfig
+
+
+@dataclass
+class Account:
+    key: str
+    credits: float
+    free_credits: float
+    requests_per_minute: int | None
+    models: list[str]
+    held: float = 0.0  # reserved by requests in flight, so concurrent calls cannot overspend
+    window_start: float = 0.0
+    window_count: int = 0
+
+    @property
+    def balance(self) -> float:
+        return self.credits + self.free_credits
+
+    @property
+    def available(self) -> float:
+        return self.balance - self.held
+
+    def may_call(self, slug: str) -> bool:
+        return "*" in self.models or slug in self.models
+
+
+@dataclass
+class StateStore:
+    config: Config
+    plans: dict[str, int]
+    clock: Callable[[], float] = time.time
+    accounts: dict[str, Account] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in self.config.keys:
+            self.accounts[key.key] = self._account(key)
+
+    def _account(self, key: KeyConfig) -> Account:
+        return Account(
+            key=key.key,
+            credits=key.credits,
+            free_credits=key.free_credits,
+            requests_per_minute=self._rate_of(key.plan),
+            models=list(key.models),
+        )
+
+    def _rate_of(self, plan: str | int) -> int | None:
+        if isinstance(plan, int):
+            return plan
+        if plan == UNLIMITED:
+            return None
+        if plan not in self.plans:
+            known = ", ".join([*self.plans, UNLIMITED])
+            raise ConfigError(f"unknown plan {plan!r}; use a number or one of {known}")
+        return self.plans[plan]
+
+    def account(self, key: str) -> Account | None:
+        return self.accounts.get(key)
+
+    def admit(self, account: Account) -> datetime | None:
+        """Count one request in the key's window; return the reset time if it is over the plan."""
+        if account.requests_per_minute is None:
+            return None
+        now = self.clock()
+        window = self.config.rate_limit_window_s
+        if now - account.window_start >= window:
+            account.window_start, account.window_count = now, 0
+        if account.window_count >= account.requests_per_minute:
+            return datetime.fromtimestamp(account.window_start + window, UTC)
+        account.window_count += 1
+        return None
+
+    def hold(self, account: Account, amount: float) -> bool:
+        if account.available + 1e-9 < amount:
+            return False
+        account.held += amount
+        return True
+
+    def release(self, account: Account, amount: float) -> None:
+        account.held = max(0.0, account.held - amount)
+
+    def charge(self, account: Account, amount: float) -> None:
+        """Turn a hold into a charge; free credits are spent first. [guess]"""
+        self.release(account, amount)
+        from_free = min(account.free_credits, amount)
+        account.free_credits -= from_free
+        account.credits -= amount - from_free

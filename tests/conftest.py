@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mockserver import Config, KeyConfig, create_app
+from mockserver.background import running_server
+from mockserver.config import LatencyConfig, MediaConfig
+
+API_KEY = "test-key"
+OFFLINE_IMAGE = "https://segmind-resources.s3.amazonaws.com/output/example.webp"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def make_config(**overrides: Any) -> Config:
+    """A config for tests: one unlimited key, no delays, no internet, local media allowed."""
+    media = overrides.pop("media", MediaConfig(offline=True, allow_private_addresses=True))
+    return Config(
+        keys=overrides.pop("keys", [KeyConfig(key=API_KEY)]),
+        time_scale=overrides.pop("time_scale", 0.0),
+        seed=overrides.pop("seed", 1234),
+        media=media,
+        latency=overrides.pop("latency", LatencyConfig()),
+        **overrides,
+    )
+
+
+@pytest.fixture
+def app_factory() -> Callable[..., Starlette]:
+    return lambda **overrides: create_app(make_config(**overrides))
+
+
+@pytest.fixture
+async def client_for() -> AsyncIterator[Callable[[Starlette], httpx.AsyncClient]]:
+    """In-process clients (no socket) for any app a test builds."""
+    opened: list[httpx.AsyncClient] = []
+
+    def open_client(app: Starlette) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://emulator.test",
+            headers={"x-api-key": API_KEY},
+            timeout=60,
+        )
+        opened.append(client)
+        return client
+
+    yield open_client
+    for client in opened:
+        await client.aclose()
+
+
+@pytest.fixture
+async def client(client_for: Callable[[Starlette], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return client_for(create_app(make_config()))
+
+
+@dataclass
+class MediaServer:
+    """A local HTTP server for input fixtures: `url_for(bytes)` publishes a file."""
+
+    base_url: str = ""
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+    def url_for(self, data: bytes, content_type: str = "application/octet-stream") -> str:
+        name = f"file{len(self.files)}"
+        self.files[name] = (data, content_type)
+        return f"{self.base_url}/{name}"
+
+
+@pytest.fixture(scope="session")
+def media_server() -> Iterator[MediaServer]:
+    server = MediaServer()
+
+    async def serve(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name == "redirect-home":
+            return Response(status_code=302, headers={"location": "http://127.0.0.1:9/x"})
+        if name not in server.files:
+            return Response("missing", status_code=404)
+        data, content_type = server.files[name]
+        return Response(data, media_type=content_type)
+
+    with running_server(Starlette(routes=[Route("/{name}", serve)])) as base_url:
+        server.base_url = base_url
+        yield server
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a decoded MP4 holds."""
+
+    video_codec: str
+    pixel_format: str
+    fps: float
+    frames: int
+    width: int
+    height: int
+    duration_s: float
+    audio_codec: str | None
+    audio_duration_s: float | None
+
+
+def probe(data: bytes) -> Probe:
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video))
+        audio = container.streams.audio[0] if container.streams.audio else None
+        return Probe(
+            video_codec=video.codec_context.name,
+            pixel_format=video.codec_context.pix_fmt,
+            fps=float(video.average_rate),
+            frames=frames,
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            duration_s=float(video.duration * video.time_base),
+            audio_codec=audio.codec_context.name if audio else None,
+            audio_duration_s=float(audio.duration * audio.time_base) if audio else None,
+        )
