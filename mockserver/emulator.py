@@ -123,9 +123,9 @@ class Emulator:
             return self.messages.response("gateway-timeout")
         try:
             inputs = await model.generator.load_inputs(params)
+            video = await model.generator.render(params, seed, inputs)
         except MediaError as exc:
             return self.messages.response_with("bad-request", str(exc))
-        video = await model.generator.render(params, seed, inputs)
         await anyio.sleep(max(0.0, run.wall_s - (time.monotonic() - started)))
         self.state.charge(account, cost)
         headers = {

@@ -18,7 +18,7 @@ from mockserver.contract import ModelOperation
 from mockserver.media import audio as audio_track
 from mockserver.media.cache import RenderCache
 from mockserver.media.fetch import MediaError, Unreachable, decode_data_uri, fetch_url
-from mockserver.media.image import decode_image, standin_image
+from mockserver.media.image import open_image, standin_image, to_rgb
 from mockserver.media.render import VideoSpec, output_size, render_mp4
 
 
@@ -54,12 +54,10 @@ class Generator:
         source = params["image"]
         raw = await self._bytes_of("image", source, image_rules["max_bytes"])
         if raw is None:
-            inputs = Inputs(
-                standin_image(source), _digest(b"standin:" + source.encode()), standins=["image"]
-            )
+            image = await self._in_thread(standin_image, source)
+            inputs = Inputs(image, _digest(b"standin:" + source.encode()), standins=["image"])
         else:
-            image = await self._in_thread(decode_image, raw, image_rules)
-            inputs = Inputs(image, _digest(raw))
+            inputs = Inputs(open_image(raw, image_rules), _digest(raw))
         if params.get("audio"):
             audio_rules = self.operation.media_rules("audio")
             raw = await self._bytes_of("audio", params["audio"], audio_rules["max_bytes"])
@@ -71,6 +69,7 @@ class Generator:
         return inputs
 
     async def render(self, params: dict[str, Any], seed: int, inputs: Inputs) -> Video:
+        """Raises `MediaError` if the image turns out corrupt when it is decoded."""
         spec = self.spec_for(params, seed, inputs.image.size)
         key = _digest(
             json.dumps(
@@ -120,7 +119,7 @@ def _render(inputs: Inputs, spec: VideoSpec) -> bytes:
         sound = audio_track.fit_to(inputs.audio, spec.duration_s)
     else:
         sound = audio_track.sound_bed(spec.duration_s, spec.seed)
-    return render_mp4(inputs.image, sound, spec)
+    return render_mp4(to_rgb(inputs.image), sound, spec)
 
 
 def _digest(data: bytes) -> str:

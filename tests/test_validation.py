@@ -75,6 +75,14 @@ async def test_missing_required_is_400(client: httpx.AsyncClient, missing: str) 
         (b"\xff\xfe", "Invalid JSON body"),
         (b"[1, 2]", "Request body must be a JSON object (got array)"),
         (b'"text"', "Request body must be a JSON object (got string)"),
+        (
+            b'{"image": "https://a.test/x.png", "prompt": "p", "seed": NaN}',
+            "Invalid JSON body: NaN",
+        ),
+        (
+            b'{"image": "https://a.test/x.png", "prompt": "p", "seed": 1e400}',
+            "Invalid parameter 'seed'",
+        ),
     ],
 )
 async def test_malformed_bodies_are_400(

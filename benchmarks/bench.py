@@ -1,0 +1,250 @@
+"""Speed figures on this machine, at time scale 0.
+
+1. Render time through the whole request path (in-process ASGI): 5 s 720p and
+   15 s 1080p, cold (a new seed each time, so the cache misses) and cached.
+2. Requests/s on the 400 and 401 paths with wrk, for the emulator on uvicorn
+   and for Stoplight Prism 5.16 serving the same openapi.yaml, in the same run.
+
+Usage: python benchmarks/bench.py [--seconds 8] [--connections 16] [--skip-prism]
+Needs wrk (apt-get install wrk); Prism is installed with npm into
+benchmarks/.cache/ on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from mockserver import Config, KeyConfig, create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(__file__).resolve().parent / ".cache"
+PRISM_VERSION = "5.16"
+KEY = "bench-key"
+TARGETS = {
+    "5s 720p cold": 0.5,
+    "15s 1080p cold": 2.5,
+    "5s 720p cached": 0.02,
+    "15s 1080p cached": 0.02,
+}
+
+
+def image_data_uri() -> str:
+    import base64
+
+    buffer = io.BytesIO()
+    Image.effect_mandelbrot((1600, 900), (-2.2, -1.2, 1.0, 1.2), 100).convert("RGB").save(
+        buffer, format="JPEG"
+    )
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def render_times(cold_runs: int, cached_runs: int) -> dict[str, float]:
+    app = create_app(Config(keys=[KeyConfig(key=KEY)], time_scale=0.0))
+    image = image_data_uri()
+    results: dict[str, float] = {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://bench", headers={"x-api-key": KEY}, timeout=120
+    ) as client:
+        for label, duration, resolution in (("5s 720p", 5, "720p"), ("15s 1080p", 15, "1080p")):
+            body = {
+                "image": image,
+                "prompt": "bench",
+                "duration": duration,
+                "resolution": resolution,
+            }
+            cold = []
+            for seed in range(cold_runs):
+                started = time.perf_counter()
+                response = await client.post("/v1/wan-2.6-i2v", json={**body, "seed": seed})
+                cold.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+            cached = []
+            for _ in range(cached_runs):
+                started = time.perf_counter()
+                response = await client.post("/v1/wan-2.6-i2v", json={**body, "seed": 0})
+                cached.append(time.perf_counter() - started)
+                assert response.status_code == 200
+            results[f"{label} cold"] = statistics.median(cold)
+            results[f"{label} cached"] = statistics.median(cached)
+    return results
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def process(command: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start") from None
+                time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def prism_command() -> list[str]:
+    binary = CACHE / "node_modules" / ".bin" / "prism"
+    if not binary.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--prefix",
+                str(CACHE),
+                f"@stoplight/prism-cli@{PRISM_VERSION}",
+            ],
+            check=True,
+        )
+    return [str(binary), "mock", "-h", "127.0.0.1"]
+
+
+REQUESTS = {
+    "400 (bad enum)": (
+        {"x-api-key": KEY, "content-type": "application/json"},
+        {"image": "https://example.com/a.png", "prompt": "p", "duration": 7},
+    ),
+    "401 (no key)": (
+        {"content-type": "application/json"},
+        {"image": "https://example.com/a.png", "prompt": "p"},
+    ),
+}
+
+
+def wrk(url: str, headers: dict[str, str], body: dict, seconds: int, connections: int) -> float:
+    script = "wrk.method = 'POST'\nwrk.body = " + json.dumps(json.dumps(body)) + "\n"
+    script += "".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items()
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        output = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", handle.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not match or "Non-2xx" not in output:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    return float(match.group(1))
+
+
+def status_of(url: str, headers: dict[str, str], body: dict) -> int:
+    return httpx.post(url, headers=headers, content=json.dumps(body), timeout=10).status_code
+
+
+def throughput(seconds: int, connections: int, skip_prism: bool) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    port = free_port()
+    emulator = [
+        sys.executable,
+        "-m",
+        "mockserver",
+        "serve",
+        "--port",
+        str(port),
+        "--time-scale",
+        "0",
+        "--log-level",
+        "warning",
+    ]
+    servers = [("emulator", emulator, port)]
+    if not skip_prism:
+        prism_port = free_port()
+        servers.append(
+            (
+                "prism",
+                [*prism_command(), "-p", str(prism_port), str(ROOT / "openapi.yaml")],
+                prism_port,
+            )
+        )
+    for name, command, server_port in servers:
+        base = f"http://127.0.0.1:{server_port}"
+        with process(command, f"{base}/v1/get-user-credits", {"SEGMIND_API_KEY": KEY}):
+            for label, (headers, body) in REQUESTS.items():
+                url = f"{base}/v1/wan-2.6-i2v"
+                status = status_of(url, headers, body)
+                rate = wrk(url, headers, body, seconds, connections)
+                results.setdefault(label, {})[name] = rate
+                results[label][f"{name} status"] = status
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per measurement")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--cached-runs", type=int, default=20)
+    parser.add_argument("--skip-prism", action="store_true")
+    args = parser.parse_args()
+
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    print("\nrender time through the request path (median, time scale 0)")
+    for label, seconds in asyncio.run(render_times(args.cold_runs, args.cached_runs)).items():
+        target = TARGETS[label]
+        verdict = "ok" if seconds <= target else "OVER TARGET"
+        print(
+            f"  {label:18} {seconds * 1000:8.1f} ms   target <= {target * 1000:.0f} ms  {verdict}"
+        )
+
+    if not shutil.which("wrk"):
+        print("\nwrk not found: apt-get install wrk, then run again for the throughput figures")
+        return 1
+    print(f"\nrequests/s, wrk -t1 -c{args.connections} -d{args.seconds}s, same request to both")
+    for label, row in throughput(args.seconds, args.connections, args.skip_prism).items():
+        line = f"  {label:16} emulator {row['emulator']:8.0f} (HTTP {row['emulator status']})"
+        if "prism" in row:
+            ratio = row["emulator"] / row["prism"]
+            verdict = "ok" if ratio >= 2 else "UNDER TARGET"
+            line += (
+                f"   prism {row['prism']:8.0f} (HTTP {row['prism status']})"
+                f"   ratio {ratio:4.2f}x  target >= 2x  {verdict}"
+            )
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
