@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import av
 import httpx
 import pytest
@@ -90,6 +91,9 @@ def media_server() -> Iterator[MediaServer]:
         name = request.path_params["name"]
         if name == "redirect-home":
             return Response(status_code=302, headers={"location": "http://127.0.0.1:9/x"})
+        if name == "slow":
+            await anyio.sleep(float(request.query_params.get("seconds", "5")))
+            return Response(b"late", media_type="image/png")
         if name not in server.files:
             return Response("missing", status_code=404)
         data, content_type = server.files[name]

@@ -260,6 +260,26 @@ async def test_url_answering_an_error_is_400(client_for, media_server) -> None:
     assert response.json() == {"error": "Could not fetch image from URL: HTTP 404"}
 
 
+async def test_url_downloads_stop_at_the_size_cap(client_for, media_server) -> None:
+    client = local_media_client(client_for)
+    url = media_server.url_for(b"\0" * (10 * 1024 * 1024 + 1), "image/png")
+    response = await generate(client, image=url)
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid image: larger than 10 MB"}
+
+
+async def test_slow_url_times_out_as_unreachable(client_for, media_server) -> None:
+    slow = f"{media_server.base_url}/slow?seconds=5"
+    lenient = local_media_client(client_for, fetch_timeout_s=0.3)
+    response = await generate(lenient, image=slow, seed=1)
+    assert response.status_code == 200
+    assert response.headers["x-mock-standin"] == "image"
+    strict = local_media_client(client_for, fetch_timeout_s=0.3, mode="strict")
+    refused = await generate(strict, image=slow)
+    assert refused.status_code == 400
+    assert "timed out after 0.3 s" in refused.json()["error"]
+
+
 async def test_private_addresses_are_refused_unless_allowed(client_for, media_server) -> None:
     client = local_media_client(client_for, allow_private_addresses=False)
     image_url = media_server.url_for(image_bytes(640, 360), "image/png")

@@ -99,3 +99,18 @@ async def test_credits_endpoint_needs_a_key_and_get(client: httpx.AsyncClient) -
     response = await client.post("/v1/get-user-credits")
     assert response.status_code == 405
     assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_unexpected_failure_is_a_json_500_without_traceback(app_factory) -> None:
+    app = app_factory()
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("renderer fell over")
+
+    app.state.emulator.models["wan-2.6-i2v"].generator.render = broken
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as raw:
+        response = await raw.post("/v1/wan-2.6-i2v", json=BODY, headers={"x-api-key": API_KEY})
+    assert response.status_code == 500
+    assert response.json() == {"error": "Server had some issue"}
+    assert "Traceback" not in response.text
