@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from mockserver import control
 from mockserver.config import Config, load_config
 from mockserver.contract import Contract, default_contract
-from mockserver.emulator import Emulator
+from mockserver.emulator import Admitted, Emulator
 from mockserver.errors import CATALOGUE, error_response
-from mockserver.scenarios import UnknownScenario, forced_failure
+from mockserver.faults import FaultyResponse
+from mockserver.journal import JournalMiddleware
+from mockserver.scenarios import Outcome, UnknownScenario
 
 logger = logging.getLogger("mockserver")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
 
 
 def create_app(config: Config | None = None, contract: Contract | None = None) -> Starlette:
@@ -32,9 +37,16 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
 
     app = Starlette(
         routes=[
-            Route("/v1/get-user-credits", user_credits, methods=ALL_METHODS),
-            Route("/v1/{slug}", model_v1, methods=ALL_METHODS),
+            Route("/v1/get-user-credits", api(user_credits), methods=ALL_METHODS),
+            Route("/v1/requests/{request_id}", api(job_result), methods=["GET"]),
+            Route("/v1/{slug}", api(model_v1), methods=ALL_METHODS),
+            Route("/v2/requests/{request_id}/status", api(job_status), methods=["GET"]),
+            Route("/v2/requests/{request_id}", api(job_result), methods=["GET"]),
+            Route("/v2/{slug}", api(model_v2), methods=ALL_METHODS),
+            Route("/outputs/{name}", api(output_file), methods=["GET", "HEAD"]),
+            *control.ROUTES,
         ],
+        middleware=[Middleware(JournalMiddleware, journal=emulator.journal)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
@@ -42,27 +54,75 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
     return app
 
 
-async def model_v1(request: Request) -> Response:
-    emulator: Emulator = request.app.state.emulator
-    slug = request.path_params["slug"]
-    body = await request.body()
-    try:
-        forced = forced_failure(request.headers)
-    except UnknownScenario as exc:
-        return error_response(400, str(exc))
-    if forced is not None:
-        return await emulator.forced(forced, slug, request.headers, body)
-    return await emulator.call_model(slug, request.method, request.headers, body)
+def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Every API route: decide the forced outcome, answer a forced failure, apply a fault."""
+
+    async def endpoint(request: Request) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        try:
+            outcome = emulator.scenarios.decide(request.headers, request.method, request.url.path)
+        except UnknownScenario as exc:
+            return error_response(400, str(exc))
+        if outcome is not None:
+            _entry(request)["outcome"] = outcome.name
+        if outcome is not None and outcome.is_failure:
+            slug = request.path_params.get("slug", "")
+            return await emulator.forced(outcome.name, slug, request.headers, await request.body())
+        response = await handler(request, outcome)
+        if outcome is not None and outcome.is_network:
+            return FaultyResponse(outcome.name, response, outcome.seconds)
+        return response
+
+    return endpoint
 
 
-async def user_credits(request: Request) -> Response:
+async def model_v1(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    try:
-        forced = forced_failure(request.headers)
-    except UnknownScenario as exc:
-        return error_response(400, str(exc))
-    if forced is not None:
-        return await emulator.forced(forced, "get-user-credits", request.headers, b"")
+    call = emulator.admit(
+        request.path_params["slug"], request.method, request.headers, await request.body()
+    )
+    if not isinstance(call, Admitted):
+        return call
+    return await emulator.run_v1(call, outcome, _entry(request))
+
+
+async def model_v2(request: Request, outcome: Outcome | None) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    call = emulator.admit(
+        request.path_params["slug"], request.method, request.headers, await request.body()
+    )
+    if not isinstance(call, Admitted):
+        return call
+    return emulator.submit_v2(call, outcome, str(request.base_url), _entry(request))
+
+
+async def job_status(request: Request, outcome: Outcome | None) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    return emulator.job_response(
+        request.path_params["request_id"], request.headers, str(request.base_url), full=False
+    )
+
+
+async def job_result(request: Request, outcome: Outcome | None) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    return emulator.job_response(
+        request.path_params["request_id"], request.headers, str(request.base_url), full=True
+    )
+
+
+async def output_file(request: Request, outcome: Outcome | None) -> Response:
+    """The MP4 of a finished job, like the real service's file URL: no key needed, Range works."""
+    emulator: Emulator = request.app.state.emulator
+    path = emulator.outputs.path(request.path_params["name"])
+    if path is None:
+        return error_response(404, "Output not found or expired")
+    if outcome is not None and outcome.is_network:
+        return Response(path.read_bytes(), media_type="video/mp4")
+    return FileResponse(path, media_type="video/mp4")
+
+
+async def user_credits(request: Request, outcome: Outcome | None) -> Response:
+    emulator: Emulator = request.app.state.emulator
     account, refusal = emulator.authenticate(request.headers)
     if refusal is not None:
         return refusal
@@ -71,6 +131,11 @@ async def user_credits(request: Request) -> Response:
     return JSONResponse(
         {"credits": round(account.credits, 6), "free-credits": round(account.free_credits, 6)}
     )
+
+
+def _entry(request: Request) -> dict:
+    """This request's journal entry (a throwaway dict when the journal is bypassed)."""
+    return request.scope.setdefault("state", {}).setdefault("journal_entry", {})
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

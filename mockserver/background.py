@@ -10,11 +10,15 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from mockserver.faults import FaultableProtocol
+
 
 @contextmanager
 def running_server(app: ASGIApp, host: str = "127.0.0.1", timeout_s: float = 30.0) -> Iterator[str]:
     """Yield the base URL of `app` served on a free port; stop the server on exit."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=0, log_level="warning", http=FaultableProtocol)
+    )
     thread = threading.Thread(target=server.run, name="uvicorn-background", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

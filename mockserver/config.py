@@ -61,12 +61,40 @@ class MediaConfig:
 
 
 @dataclass
+class QueueConfig:
+    """The v2 queue."""
+
+    workers: int = 4  # emulated GPU workers; jobs beyond them wait in QUEUED [guess]
+    # Results are kept 1 hour after submission [doc], scaled by the time scale,
+    # but never less than the floor, so a scaled-down run can still read them.
+    result_ttl_s: float = 3600.0
+    result_ttl_floor_s: float = 300.0
+    output_store_bytes: int = 1024 * 1024 * 1024  # MP4s on disk; the oldest go first
+
+    def ttl(self, time_scale: float) -> float:
+        return max(self.result_ttl_s * time_scale, self.result_ttl_floor_s)
+
+
+@dataclass
+class ControlConfig:
+    """The `/_mock` control plane."""
+
+    enabled: bool = True
+    # With a token, every control request needs `X-Mock-Token: <token>`; without
+    # one, only loopback clients may use it.
+    token: str | None = None
+    journal_size: int = 10_000
+
+
+@dataclass
 class Config:
     keys: list[KeyConfig] = field(default_factory=list)
     time_scale: float = 1.0
     seed: int | None = None
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
     # USD per second of video by resolution; empty means the contract's `x-pricing`.
     pricing_per_second: dict[str, float] = field(default_factory=dict)
     rate_limit_window_s: float = 60.0
@@ -89,6 +117,10 @@ class Config:
             return self
         key = env.get("SEGMIND_API_KEY") or DEFAULT_API_KEY
         return dataclasses.replace(self, keys=[KeyConfig(key=key)])
+
+
+def key_from_mapping(data: Mapping[str, Any]) -> KeyConfig:
+    return _build(KeyConfig, data, "key")
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -140,7 +172,12 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 def _coerce(hint: str, value: Any, where: str) -> Any:
     """Turn YAML or environment values into the field's type; the hints are strings here."""
-    nested = {"LatencyConfig": LatencyConfig, "MediaConfig": MediaConfig}
+    nested = {
+        "LatencyConfig": LatencyConfig,
+        "MediaConfig": MediaConfig,
+        "QueueConfig": QueueConfig,
+        "ControlConfig": ControlConfig,
+    }
     if hint in nested:
         return _build(nested[hint], value, where)
     if hint == "list[KeyConfig]":
@@ -154,6 +191,8 @@ def _coerce(hint: str, value: Any, where: str) -> Any:
             return int(value)
         if hint == "float | None":
             return None if value in (None, "", "none", "null") else float(value)
+        if hint == "str | None":
+            return None if value is None else str(value)
         if hint == "int | None":
             return None if value in (None, "", "none", "null") else int(value)
         if hint == "bool":

@@ -11,15 +11,19 @@ from typing import Any
 
 import anyio
 from starlette.datastructures import Headers
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from mockserver.billing import price_list, price_of, usd
 from mockserver.config import Config
 from mockserver.contract import Contract, ModelOperation
 from mockserver.errors import MessageBook
-from mockserver.generation import Generator
-from mockserver.latency import LatencyModel
+from mockserver.generation import Generator, Inputs, Video
+from mockserver.jobs import Job, JobQueue, JobState
+from mockserver.journal import Journal
+from mockserver.latency import LatencyModel, RunTime
 from mockserver.media.fetch import MediaError
+from mockserver.outputs import OutputStore
+from mockserver.scenarios import Outcome, Scenarios
 from mockserver.state import Account, StateStore
 from mockserver.validation import RequestInvalid, RequestValidator
 
@@ -41,6 +45,18 @@ class Model:
         return price_of(self.prices, params["duration"], params["resolution"])
 
 
+@dataclass
+class Admitted:
+    """A model call that passed every check; its price is held on the account."""
+
+    account: Account
+    model: Model
+    params: dict[str, Any]
+    cost: float
+    seed: int
+    run: RunTime
+
+
 class Emulator:
     def __init__(self, config: Config, contract: Contract) -> None:
         self.config = config
@@ -48,6 +64,10 @@ class Emulator:
         self.rng = random.Random(config.seed)
         self.state = StateStore(config, contract.plans)
         self.messages = MessageBook(config.messages)
+        self.scenarios = Scenarios()
+        self.journal = Journal(config.control.journal_size)
+        self.outputs = OutputStore(config.queue.output_store_bytes)
+        self._queue: JobQueue | None = None
         self.models = {
             slug: Model(
                 operation=operation,
@@ -61,9 +81,31 @@ class Emulator:
             for slug, operation in contract.models().items()
         }
 
+    @property
+    def queue(self) -> JobQueue:
+        """Made on first use, inside the running event loop its workers belong to."""
+        if self._queue is None:
+            self._queue = JobQueue(
+                self.config.queue.workers, self.config.queue.ttl(self.config.time_scale)
+            )
+        return self._queue
+
     async def aclose(self) -> None:
+        self.queue.clear()
         for model in self.models.values():
             await model.generator.aclose()
+        self.outputs.close()
+
+    def reset(self) -> None:
+        """Back to the configured state: accounts, jobs, scenarios, journal, caches."""
+        self.state = StateStore(self.config, self.contract.plans)
+        self.rng.seed(self.config.seed)
+        self.queue.clear()
+        self.scenarios.clear()
+        self.journal.clear()
+        self.outputs.clear()
+        for model in self.models.values():
+            model.generator.cache.clear()
 
     def authenticate(self, headers: Headers) -> tuple[Account | None, Response | None]:
         key = headers.get(API_KEY_HEADER)
@@ -74,8 +116,8 @@ class Emulator:
             return None, self.messages.response("invalid-key")
         return account, None
 
-    async def call_model(self, slug: str, method: str, headers: Headers, body: bytes) -> Response:
-        """v1: the checks in the real API's order, then a synchronous generation."""
+    def admit(self, slug: str, method: str, headers: Headers, body: bytes) -> Admitted | Response:
+        """The checks in the real API's order; on success the price is held."""
         account, refusal = self.authenticate(headers)
         if refusal is not None:
             return refusal
@@ -103,47 +145,140 @@ class Emulator:
             return self.messages.response(
                 "insufficient-credits", balance=account.available, cost=cost
             )
-        charged = False
-        try:
-            response = await self._generate(model, params, cost, account)
-            charged = response.status_code == 200
-            return response
-        finally:
-            if not charged:
-                self.state.release(account, cost)
-
-    async def _generate(
-        self, model: Model, params: dict[str, Any], cost: float, account: Account
-    ) -> Response:
-        started = time.monotonic()
         seed = params["seed"] if params["seed"] is not None else self.rng.randrange(2**31)
         run = model.latency.draw(params["duration"], params["resolution"])
-        if model.latency.over_gateway_timeout(run):
-            await anyio.sleep(model.latency.scaled(model.latency.config.gateway_timeout_s))
-            return self.messages.response("gateway-timeout")
+        return Admitted(account, model, params, cost, seed, run)
+
+    async def run_v1(
+        self, call: Admitted, outcome: Outcome | None, entry: dict[str, Any] | None
+    ) -> Response:
+        """A synchronous generation; the hold becomes a charge only on a 200."""
+        charged = False
         try:
-            inputs = await model.generator.load_inputs(params)
-            video = await model.generator.render(params, seed, inputs)
-        except MediaError as exc:
-            return self.messages.response_with("bad-request", str(exc))
-        await anyio.sleep(max(0.0, run.wall_s - (time.monotonic() - started)))
-        self.state.charge(account, cost)
-        headers = {
-            "x-request-id": self.request_id(),
-            "x-cost": usd(cost),
-            "x-remaining-credits": usd(account.balance),
-            "x-generation-time": f"{run.emulated_s:.2f}",
-            "x-seed-value": str(seed),
-        }
-        if inputs.standins:
-            headers[STANDIN_HEADER] = ",".join(inputs.standins)
-        return Response(video.data, media_type="video/mp4", headers=headers)
+            latency = call.model.latency
+            if latency.over_gateway_timeout(call.run) or (outcome and outcome.name == "job-hang"):
+                await anyio.sleep(latency.scaled(latency.config.gateway_timeout_s))
+                return self.messages.response("gateway-timeout")
+            try:
+                inputs, video = await self._produce(call)
+            except MediaError as exc:
+                return self.messages.response_with("bad-request", str(exc))
+            if outcome and outcome.name == "job-failed":
+                return self.messages.response_with("server-error", outcome.message)
+            self._charge(call, entry)
+            charged = True
+            headers = {
+                "x-request-id": self.request_id(),
+                "x-cost": usd(call.cost),
+                "x-remaining-credits": usd(call.account.balance),
+                "x-generation-time": f"{call.run.emulated_s:.2f}",
+                "x-seed-value": str(call.seed),
+            }
+            if inputs.standins:
+                headers[STANDIN_HEADER] = ",".join(inputs.standins)
+            return Response(video.data, media_type="video/mp4", headers=headers)
+        finally:
+            if not charged:
+                self.state.release(call.account, call.cost)
+
+    def submit_v2(
+        self, call: Admitted, outcome: Outcome | None, base_url: str, entry: dict[str, Any] | None
+    ) -> Response:
+        job = Job(
+            id=self.request_id(),
+            key=call.account.key,
+            slug=call.model.operation.slug,
+            params=call.params,
+            seed=call.seed,
+            cost=call.cost,
+            run=call.run,
+            submitted_at=time.monotonic(),
+            outcome=outcome.name if outcome and outcome.is_job else None,
+            failure_message=outcome.message if outcome else "",
+            journal_entry=entry,
+        )
+
+        async def work(job: Job) -> None:
+            await self._work(job, call)
+
+        self.queue.submit(job, work)
+        base = base_url.rstrip("/")
+        return JSONResponse(
+            {
+                "request_id": job.id,
+                "status": JobState.QUEUED.value,
+                "poll_url": f"{base}/v1/requests/{job.id}",
+                "status_url": f"{base}/v2/requests/{job.id}/status",
+                "response_url": f"{base}/v2/requests/{job.id}",
+            }
+        )
+
+    async def _work(self, job: Job, call: Admitted) -> None:
+        """What an emulated GPU worker does with a job; charged only on COMPLETED."""
+        try:
+            if job.outcome == "job-hang":
+                await anyio.sleep_forever()
+            try:
+                _, video = await self._produce(call)
+            except MediaError as exc:
+                job.state, job.error = JobState.FAILED, str(exc)
+                return
+            if job.outcome == "job-failed":
+                job.state, job.error = JobState.FAILED, job.failure_message
+                return
+            job.output = self.outputs.put(video.data)
+            self._charge(call, job.journal_entry)
+            job.state = JobState.COMPLETED
+        finally:
+            if job.state is not JobState.COMPLETED:
+                self.state.release(call.account, call.cost)
+
+    def job_response(self, job_id: str, headers: Headers, base_url: str, full: bool) -> Response:
+        """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does."""
+        account, refusal = self.authenticate(headers)
+        if refusal is not None:
+            return refusal
+        job = self.queue.get(job_id, account.key)
+        if job is None:
+            return self.messages.response_with("not-found", f"Request {job_id} not found")
+        metrics = {"inference_time": job.run.emulated_s} if job.finished else {}
+        if job.state is JobState.FAILED:
+            return JSONResponse(
+                {"status": "FAILED", "error": job.error, "metrics": metrics, "request_id": job.id},
+                status_code=422,
+            )
+        if not full:
+            return JSONResponse({"status": job.state.value, "request_id": job.id})
+        output = f"{base_url.rstrip('/')}/outputs/{job.output}" if job.output else None
+        return JSONResponse(
+            {
+                "status": job.state.value,
+                "error": None,
+                "metrics": metrics,
+                "output": output,
+                "request_id": job.id,
+            }
+        )
+
+    async def _produce(self, call: Admitted) -> tuple[Inputs, Video]:
+        """Inputs and render, taking at least the emulated run time (scaled)."""
+        started = time.monotonic()
+        generator = call.model.generator
+        inputs = await generator.load_inputs(call.params)
+        video = await generator.render(call.params, call.seed, inputs)
+        await anyio.sleep(max(0.0, call.run.wall_s - (time.monotonic() - started)))
+        return inputs, video
+
+    def _charge(self, call: Admitted, entry: dict[str, Any] | None) -> None:
+        self.state.charge(call.account, call.cost)
+        if entry is not None:
+            entry["charged_usd"] = call.cost
 
     async def forced(self, name: str, slug: str, headers: Headers, body: bytes) -> Response:
         """A failure the caller asked for; nothing is charged or counted."""
         if name == "gateway-timeout":
-            model = self.models.get(slug) or next(iter(self.models.values()))
-            await anyio.sleep(model.latency.scaled(model.latency.config.gateway_timeout_s))
+            latency = self._model_or_default(slug).latency
+            await anyio.sleep(latency.scaled(latency.config.gateway_timeout_s))
         if name == "rate-limited":
             reset = time.time() + self.config.rate_limit_window_s
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
@@ -159,9 +294,12 @@ class Emulator:
             )
         return self.messages.response(name, model=slug)
 
+    def _model_or_default(self, slug: str) -> Model:
+        return self.models.get(slug) or next(iter(self.models.values()))
+
     def _likely_price(self, slug: str, body: bytes) -> float:
         """The price of the body's duration and resolution where it names valid ones."""
-        model = self.models.get(slug) or next(iter(self.models.values()))
+        model = self._model_or_default(slug)
         params = model.operation.defaults()
         try:
             sent = json.loads(body) if body else {}

@@ -1,11 +1,20 @@
-"""Forced outcomes chosen by the caller, so a test can reach every error deterministically.
+"""Forced outcomes: which requests fail, and how, so tests reach every path deterministically.
 
-`X-Mock-Scenario: <name>` picks a failure from the catalogue by name;
-`Prefer: code=<status>` (as in Stoplight Prism) picks the usual failure for a
-status. `success` and `code=200` ask for the normal path.
+Three sources, checked in this order for every API request:
+1. the request's own `X-Mock-Scenario: <name>[; param=value]` or Prism-style
+   `Prefer: code=<status>` header;
+2. scenarios queued through the control plane for the next N matching requests;
+3. seeded chaos: a rate per outcome, the same seed giving the same sequence.
+
+An outcome is an HTTP failure from the error catalogue, a network fault
+(the connection misbehaves after the request was processed), or a v2 job
+outcome (the queued job fails or hangs).
 """
 
 from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 
@@ -13,30 +22,90 @@ from mockserver.errors import BY_STATUS, CATALOGUE
 
 SCENARIO_HEADER = "x-mock-scenario"
 SUCCESS = "success"
+NETWORK_FAULTS = {
+    "connection-reset": "the connection is reset after the request was processed",
+    "empty-response": "the connection closes without a response",
+    "truncated-body": "Content-Length promised, half the body sent, connection closed",
+    "slow-body": "the body dribbles out over `seconds` (default 5)",
+}
+JOB_OUTCOMES = {
+    "job-failed": "the v2 job ends FAILED with `message` (served as 422)",
+    "job-hang": "the v2 job stays PROCESSING until it expires",
+}
+DEFAULT_JOB_FAILURE = "Inference failed: the model could not generate a video for this input"
 
 
 class UnknownScenario(ValueError):
-    """The header names no known scenario; the message lists the ones there are."""
+    """A scenario that does not exist; the message lists the ones there are."""
 
 
-def forced_failure(headers: Headers) -> str | None:
-    """The catalogue name the caller forces, or None for the normal path."""
-    name = headers.get(SCENARIO_HEADER)
-    if name is not None:
-        name = name.strip().lower()
-        if name == SUCCESS:
-            return None
-        if name not in CATALOGUE:
-            known = ", ".join([SUCCESS, *CATALOGUE])
-            raise UnknownScenario(f"Unknown X-Mock-Scenario {name!r}; known scenarios: {known}")
-        return name
-    code = _preferred_code(headers.get("prefer", ""))
-    if code is None or 200 <= code < 300:
+def known_outcomes() -> dict[str, str]:
+    """Every outcome name with a one-line description, for errors and the control plane."""
+    failures = {name: f"{f.status}: {f.summary}" for name, f in CATALOGUE.items()}
+    return {SUCCESS: "the normal path", **failures, **NETWORK_FAULTS, **JOB_OUTCOMES}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    seconds: float = 5.0  # slow-body
+    message: str = DEFAULT_JOB_FAILURE  # job-failed
+
+    @property
+    def is_failure(self) -> bool:
+        return self.name in CATALOGUE
+
+    @property
+    def is_network(self) -> bool:
+        return self.name in NETWORK_FAULTS
+
+    @property
+    def is_job(self) -> bool:
+        return self.name in JOB_OUTCOMES
+
+
+def parse_outcome(text: str) -> Outcome | None:
+    """`name` or `name; key=value; ...`; None for `success`."""
+    name, *options = (part.strip() for part in text.split(";"))
+    name = name.lower()
+    if name == SUCCESS:
         return None
+    if name not in known_outcomes():
+        raise UnknownScenario(
+            f"Unknown X-Mock-Scenario {name!r}; known scenarios: {', '.join(known_outcomes())}"
+        )
+    fields: dict[str, object] = {}
+    for option in options:
+        key, _, value = option.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if key == "seconds":
+            try:
+                fields["seconds"] = max(0.0, float(value))
+            except ValueError:
+                raise UnknownScenario(
+                    f"X-Mock-Scenario seconds={value!r} is not a number"
+                ) from None
+        elif key == "message":
+            fields["message"] = value
+        elif key:
+            raise UnknownScenario(f"X-Mock-Scenario has no option {key!r}; use seconds or message")
+    return Outcome(name, **fields)
+
+
+def outcome_from_headers(headers: Headers) -> tuple[bool, Outcome | None]:
+    """Whether the request asks for an outcome, and which (None: the normal path)."""
+    text = headers.get(SCENARIO_HEADER)
+    if text is not None:
+        return True, parse_outcome(text)
+    code = _preferred_code(headers.get("prefer", ""))
+    if code is None:
+        return False, None
+    if 200 <= code < 300:
+        return True, None
     if code not in BY_STATUS:
         codes = ", ".join(str(c) for c in sorted({200, *BY_STATUS}))
         raise UnknownScenario(f"Prefer: code={code} is not an outcome this API has; use {codes}")
-    return BY_STATUS[code]
+    return True, Outcome(BY_STATUS[code])
 
 
 def _preferred_code(prefer: str) -> int | None:
@@ -48,3 +117,71 @@ def _preferred_code(prefer: str) -> int | None:
                 raise UnknownScenario(f"Prefer: code={value!r} is not a status code")
             return int(value)
     return None
+
+
+@dataclass
+class QueuedScenario:
+    outcome: Outcome
+    remaining: int
+    key: str | None = None  # only requests with this API key
+    path: str | None = None  # only requests whose path starts with this
+    method: str | None = None
+
+    def matches(self, method: str, path: str, key: str | None) -> bool:
+        return (
+            (self.key is None or self.key == key)
+            and (self.path is None or path.startswith(self.path))
+            and (self.method is None or self.method.upper() == method)
+        )
+
+
+@dataclass
+class Scenarios:
+    queued: list[QueuedScenario] = field(default_factory=list)
+    chaos_rates: dict[str, float] = field(default_factory=dict)
+    chaos_seed: int | None = None
+    _chaos_rng: random.Random = field(default_factory=random.Random)
+
+    def decide(self, headers: Headers, method: str, path: str) -> Outcome | None:
+        asked, outcome = outcome_from_headers(headers)
+        if asked:
+            return outcome
+        key = headers.get("x-api-key")
+        for scenario in self.queued:
+            if scenario.matches(method, path, key):
+                scenario.remaining -= 1
+                if scenario.remaining <= 0:
+                    self.queued.remove(scenario)
+                return scenario.outcome
+        return self._chaos()
+
+    def queue(self, scenario: QueuedScenario) -> None:
+        if scenario.remaining < 1:
+            raise UnknownScenario("times must be at least 1")
+        self.queued.append(scenario)
+
+    def set_chaos(self, rates: dict[str, float], seed: int | None) -> None:
+        for name, rate in rates.items():
+            if name not in known_outcomes() or name == SUCCESS:
+                raise UnknownScenario(f"Unknown chaos outcome {name!r}")
+            if not 0.0 <= rate <= 1.0:
+                raise UnknownScenario(f"Chaos rate for {name!r} must be within 0..1")
+        if sum(rates.values()) > 1.0:
+            raise UnknownScenario("Chaos rates add up to more than 1")
+        self.chaos_rates = dict(sorted(rates.items()))
+        self.chaos_seed = seed
+        self._chaos_rng = random.Random(seed)
+
+    def clear(self) -> None:
+        self.queued.clear()
+        self.set_chaos({}, None)
+
+    def _chaos(self) -> Outcome | None:
+        if not self.chaos_rates:
+            return None
+        draw = self._chaos_rng.random()
+        for name, rate in self.chaos_rates.items():
+            if draw < rate:
+                return Outcome(name)
+            draw -= rate
+        return None

@@ -66,6 +66,14 @@ class StateStore:
             raise ConfigError(f"unknown plan {plan!r}; use a number or one of {known}")
         return self.plans[plan]
 
+    def put(self, key: KeyConfig) -> Account:
+        """Add a key, or change its settings in place (requests in flight keep their holds)."""
+        fresh = self._account(key)
+        account = self.accounts.setdefault(key.key, fresh)
+        account.credits, account.free_credits = fresh.credits, fresh.free_credits
+        account.requests_per_minute, account.models = fresh.requests_per_minute, fresh.models
+        return account
+
     def account(self, key: str) -> Account | None:
         return self.accounts.get(key)
 

@@ -1,0 +1,229 @@
+"""The `/_mock` control plane: journal, state, scenarios and chaos over HTTP.
+
+Described in `mockserver/control-plane.yaml`. Off when `control.enabled` is
+false; with `control.token` set every call needs `X-Mock-Token`; without a
+token only loopback clients may call it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mockserver.config import UNLIMITED, ConfigError, key_from_mapping
+from mockserver.emulator import Emulator
+from mockserver.errors import error_response
+from mockserver.journal import redact
+from mockserver.scenarios import QueuedScenario, UnknownScenario, known_outcomes, parse_outcome
+from mockserver.state import Account
+
+TOKEN_HEADER = "x-mock-token"
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ControlError(ValueError):
+    """A control request that cannot be carried out; answered as a 400."""
+
+
+def guarded(handler: Handler) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        control = _emulator(request).config.control
+        if not control.enabled:
+            return error_response(404, "Not Found")
+        if control.token is not None:
+            if request.headers.get(TOKEN_HEADER) != control.token:
+                return error_response(401, "The control plane needs a valid X-Mock-Token header")
+        elif not _is_loopback(request.client.host if request.client else ""):
+            return error_response(403, "The control plane answers loopback clients only")
+        try:
+            return await handler(request)
+        except (ControlError, ConfigError, UnknownScenario) as exc:
+            return error_response(400, str(exc))
+
+    return endpoint
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def journal(request: Request) -> Response:
+    emulator = _emulator(request)
+    if request.method == "DELETE":
+        emulator.journal.clear()
+        return JSONResponse({"cleared": True})
+    query = request.query_params
+    entries = emulator.journal.find(
+        method=query.get("method"),
+        path=query.get("path"),
+        status=_int(query.get("status"), "status"),
+        key=query.get("key"),
+        outcome=query.get("outcome"),
+        charged=_bool(query.get("charged")),
+        limit=_int(query.get("limit"), "limit"),
+    )
+    return JSONResponse({"count": len(entries), "entries": entries})
+
+
+async def state(request: Request) -> Response:
+    emulator = _emulator(request)
+    return JSONResponse(
+        {
+            "keys": [_account_view(a) for a in emulator.state.accounts.values()],
+            "jobs": emulator.queue.counts(),
+            "time_scale": emulator.config.time_scale,
+        }
+    )
+
+
+async def key(request: Request) -> Response:
+    emulator = _emulator(request)
+    name = request.path_params["key"]
+    if request.method == "DELETE":
+        if emulator.state.accounts.pop(name, None) is None:
+            return error_response(404, "No such key")
+        return JSONResponse({"deleted": redact(name)})
+    changes = await _json_object(request)
+    current = emulator.state.account(name)
+    settings = {"key": name}
+    if current is not None:
+        settings |= {
+            "credits": current.credits,
+            "free_credits": current.free_credits,
+            "plan": _plan_of(current),
+            "models": current.models,
+        }
+    unknown = set(changes) - {"credits", "free_credits", "plan", "models"}
+    if unknown:
+        raise ControlError(f"unknown key setting(s): {', '.join(sorted(unknown))}")
+    account = emulator.state.put(key_from_mapping({**settings, **changes}))
+    return JSONResponse(_account_view(account))
+
+
+async def reset(request: Request) -> Response:
+    _emulator(request).reset()
+    return JSONResponse({"reset": True})
+
+
+async def scenarios(request: Request) -> Response:
+    emulator = _emulator(request)
+    if request.method == "POST":
+        spec = await _json_object(request)
+        unknown = set(spec) - {"outcome", "times", "key", "path", "method"}
+        if unknown:
+            raise ControlError(f"unknown scenario field(s): {', '.join(sorted(unknown))}")
+        outcome = parse_outcome(str(spec.get("outcome", "")))
+        if outcome is None:
+            raise ControlError("'success' needs no scenario")
+        emulator.scenarios.queue(
+            QueuedScenario(
+                outcome=outcome,
+                remaining=_int(spec.get("times", 1), "times") or 0,
+                key=spec.get("key"),
+                path=spec.get("path"),
+                method=spec.get("method"),
+            )
+        )
+    elif request.method == "DELETE":
+        emulator.scenarios.clear()
+    return JSONResponse(_scenarios_view(emulator))
+
+
+async def chaos(request: Request) -> Response:
+    emulator = _emulator(request)
+    if request.method == "PUT":
+        spec = await _json_object(request)
+        rates = spec.get("rates", {})
+        if not isinstance(rates, dict):
+            raise ControlError("'rates' must be an object of outcome: rate")
+        try:
+            parsed = {str(k): float(v) for k, v in rates.items()}
+        except (TypeError, ValueError):
+            raise ControlError("every chaos rate must be a number") from None
+        emulator.scenarios.set_chaos(parsed, _int(spec.get("seed"), "seed"))
+    elif request.method == "DELETE":
+        emulator.scenarios.set_chaos({}, None)
+    return JSONResponse(_scenarios_view(emulator))
+
+
+ROUTES = [
+    Route("/_mock/health", guarded(health), methods=["GET"]),
+    Route("/_mock/journal", guarded(journal), methods=["GET", "DELETE"]),
+    Route("/_mock/state", guarded(state), methods=["GET"]),
+    Route("/_mock/keys/{key}", guarded(key), methods=["PUT", "DELETE"]),
+    Route("/_mock/reset", guarded(reset), methods=["POST"]),
+    Route("/_mock/scenarios", guarded(scenarios), methods=["GET", "POST", "DELETE"]),
+    Route("/_mock/chaos", guarded(chaos), methods=["GET", "PUT", "DELETE"]),
+]
+
+
+def _emulator(request: Request) -> Emulator:
+    return request.app.state.emulator
+
+
+def _account_view(account: Account) -> dict[str, Any]:
+    return {
+        "key": redact(account.key),
+        "credits": round(account.credits, 6),
+        "free_credits": round(account.free_credits, 6),
+        "held": round(account.held, 6),
+        "requests_per_minute": account.requests_per_minute,
+        "models": account.models,
+    }
+
+
+def _plan_of(account: Account) -> str | int:
+    return UNLIMITED if account.requests_per_minute is None else account.requests_per_minute
+
+
+def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
+    queued = [
+        {**asdict(s), "outcome": s.outcome.name, "times": s.remaining, "key": redact(s.key)}
+        for s in emulator.scenarios.queued
+    ]
+    for item in queued:
+        item.pop("remaining")
+    return {
+        "queued": queued,
+        "chaos": {"seed": emulator.scenarios.chaos_seed, "rates": emulator.scenarios.chaos_rates},
+        "known": known_outcomes(),
+    }
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise ControlError(f"Invalid JSON body: {exc}") from None
+    if not isinstance(body, dict):
+        raise ControlError("the body must be a JSON object")
+    return body
+
+
+def _int(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ControlError(f"'{name}' must be a whole number") from None
+
+
+def _bool(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    return value.lower() in ("1", "true", "yes")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")

@@ -1,0 +1,99 @@
+"""The v2 queue: jobs, a fixed number of emulated GPU workers, and expiry of results."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from mockserver.latency import RunTime
+
+
+class JobState(StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+@dataclass
+class Job:
+    id: str
+    key: str
+    slug: str
+    params: dict[str, Any]
+    seed: int
+    cost: float
+    run: RunTime
+    submitted_at: float
+    outcome: str | None = None  # "job-failed" or "job-hang", when forced
+    failure_message: str = ""
+    state: JobState = JobState.QUEUED
+    error: str | None = None
+    output: str | None = None  # name of the MP4 in the output store
+    journal_entry: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.COMPLETED, JobState.FAILED)
+
+
+@dataclass
+class JobQueue:
+    """Jobs by id, in submission order; at most `workers` of them PROCESSING at once."""
+
+    workers: int
+    ttl_s: float
+    clock: Callable[[], float] = time.monotonic
+    jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
+    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(max(1, self.workers))
+
+    def submit(self, job: Job, work: Callable[[Job], Awaitable[None]]) -> None:
+        self.expire()
+        self.jobs[job.id] = job
+
+        async def run() -> None:
+            async with self._slots:
+                job.state = JobState.PROCESSING
+                await work(job)
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"job-{job.id}")
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job.id, None))
+
+    def get(self, job_id: str, key: str) -> Job | None:
+        """A job is visible only to the key that submitted it, and only until it expires."""
+        self.expire()
+        job = self.jobs.get(job_id)
+        return job if job is not None and job.key == key else None
+
+    def expire(self) -> None:
+        deadline = self.clock() - self.ttl_s
+        while self.jobs:
+            job = next(iter(self.jobs.values()))
+            if job.submitted_at > deadline:
+                break
+            self._drop(job.id)
+
+    def counts(self) -> dict[str, int]:
+        counts = {state.value: 0 for state in JobState}
+        for job in self.jobs.values():
+            counts[job.state.value] += 1
+        return counts
+
+    def clear(self) -> None:
+        for job_id in list(self.jobs):
+            self._drop(job_id)
+
+    def _drop(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        task = self._tasks.pop(job_id, None)
+        if task is not None:
+            task.cancel()

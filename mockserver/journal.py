@@ -1,0 +1,119 @@
+"""The request journal: what each API request was, and what the emulator did with it.
+
+A pure ASGI middleware (no BaseHTTPMiddleware: it would buffer every MP4) that
+records method, path, headers with secrets redacted, the start of the body,
+status, timing; handlers add the outcome and the charge through
+`scope["state"]["journal_entry"]`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BODY_LIMIT = 4096
+SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
+CONTROL_PREFIX = "/_mock"
+_DATA_URI = re.compile(r"(data:[\w.+/-]+;base64,)[A-Za-z0-9+/=\s]{16,}")
+
+
+def redact(secret: str | None) -> str | None:
+    """Enough of a key to tell keys apart, never enough to use it."""
+    if not secret:
+        return secret
+    return "***" + secret[-4:] if len(secret) > 8 else "***"
+
+
+class Journal:
+    def __init__(self, size: int) -> None:
+        self.entries: deque[dict[str, Any]] = deque(maxlen=max(1, size))
+        self._ids = itertools.count(1)
+
+    def start(self, scope: Scope) -> dict[str, Any]:
+        headers = {}
+        for raw_name, raw_value in scope.get("headers", []):
+            name = raw_name.decode("latin-1")
+            value = raw_value.decode("latin-1")
+            headers[name] = redact(value) if name in SECRET_HEADERS else value
+        entry = {
+            "id": next(self._ids),
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "headers": headers,
+            "key": headers.get("x-api-key"),
+            "body": "",
+            "status": None,
+            "duration_ms": None,
+            "outcome": None,
+            "charged_usd": 0.0,
+        }
+        self.entries.append(entry)
+        return entry
+
+    def find(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        key: str | None = None,
+        outcome: str | None = None,
+        charged: bool | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        wanted_key = redact(key) if key else None
+        found = [
+            entry
+            for entry in self.entries
+            if (method is None or entry["method"] == method.upper())
+            and (path is None or entry["path"].startswith(path))
+            and (status is None or entry["status"] == status)
+            and (wanted_key is None or entry["key"] == wanted_key)
+            and (outcome is None or entry["outcome"] == outcome)
+            and (charged is None or (entry["charged_usd"] > 0) == charged)
+        ]
+        return found[-limit:] if limit else found
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+class JournalMiddleware:
+    def __init__(self, app: ASGIApp, journal: Journal) -> None:
+        self.app = app
+        self.journal = journal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        entry = self.journal.start(scope)
+        scope.setdefault("state", {})["journal_entry"] = entry
+        started = time.perf_counter()
+        captured = bytearray()
+
+        async def receive_and_record() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(captured) < BODY_LIMIT:
+                captured.extend(message.get("body", b"")[: BODY_LIMIT - len(captured)])
+            return message
+
+        async def send_and_record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive_and_record, send_and_record)
+        finally:
+            entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            text = captured.decode("utf-8", errors="replace")
+            entry["body"] = _DATA_URI.sub(r"\1<elided>", text)
