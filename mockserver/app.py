@@ -39,10 +39,10 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         routes=[
             Route("/v1/get-user-credits", api(user_credits), methods=ALL_METHODS),
             Route("/v1/requests/{request_id}", api(job_result), methods=["GET"]),
-            Route("/v1/{slug}", api(model_v1), methods=ALL_METHODS),
+            Route("/v1/{slug}", api(model_call(queued=False)), methods=ALL_METHODS),
             Route("/v2/requests/{request_id}/status", api(job_status), methods=["GET"]),
             Route("/v2/requests/{request_id}", api(job_result), methods=["GET"]),
-            Route("/v2/{slug}", api(model_v2), methods=ALL_METHODS),
+            Route("/v2/{slug}", api(model_call(queued=True)), methods=ALL_METHODS),
             Route("/outputs/{name}", api(output_file), methods=["GET", "HEAD"]),
             *control.ROUTES,
         ],
@@ -76,24 +76,21 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-async def model_v1(request: Request, outcome: Outcome | None) -> Response:
-    emulator: Emulator = request.app.state.emulator
-    call = emulator.admit(
-        request.path_params["slug"], request.method, request.headers, await request.body()
-    )
-    if not isinstance(call, Admitted):
-        return call
-    return await emulator.run_v1(call, outcome, _entry(request))
+def model_call(queued: bool) -> Handler:
+    """`POST /v1/<slug>` answers with the video; `POST /v2/<slug>` queues a job."""
 
+    async def handler(request: Request, outcome: Outcome | None) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        call = emulator.admit(
+            request.path_params["slug"], request.method, request.headers, await request.body()
+        )
+        if not isinstance(call, Admitted):
+            return call
+        if queued:
+            return emulator.submit_v2(call, outcome, str(request.base_url), _entry(request))
+        return await emulator.run_v1(call, outcome, _entry(request))
 
-async def model_v2(request: Request, outcome: Outcome | None) -> Response:
-    emulator: Emulator = request.app.state.emulator
-    call = emulator.admit(
-        request.path_params["slug"], request.method, request.headers, await request.body()
-    )
-    if not isinstance(call, Admitted):
-        return call
-    return emulator.submit_v2(call, outcome, str(request.base_url), _entry(request))
+    return handler
 
 
 async def job_status(request: Request, outcome: Outcome | None) -> Response:

@@ -18,7 +18,7 @@ from mockserver import Config, KeyConfig, create_app
 from mockserver.background import running_server
 from mockserver.config import LatencyConfig, MediaConfig
 
-API_KEY = "test-key"
+API_KEY = "wan26-test-key"
 OFFLINE_IMAGE = "https://segmind-resources.s3.amazonaws.com/output/example.webp"
 
 
@@ -47,8 +47,8 @@ def app_factory() -> Callable[..., Starlette]:
 
 @pytest.fixture
 async def client_for() -> AsyncIterator[Callable[[Starlette], httpx.AsyncClient]]:
-    """In-process clients (no socket) for any app a test builds."""
-    opened: list[httpx.AsyncClient] = []
+    """In-process clients (no socket) for any app a test builds; each emulator is closed after."""
+    opened: list[tuple[httpx.AsyncClient, Starlette]] = []
 
     def open_client(app: Starlette) -> httpx.AsyncClient:
         client = httpx.AsyncClient(
@@ -57,12 +57,13 @@ async def client_for() -> AsyncIterator[Callable[[Starlette], httpx.AsyncClient]
             headers={"x-api-key": API_KEY},
             timeout=60,
         )
-        opened.append(client)
+        opened.append((client, app))
         return client
 
     yield open_client
-    for client in opened:
+    for client, app in opened:
         await client.aclose()
+        await app.state.emulator.aclose()
 
 
 @pytest.fixture
