@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mockserver.config import UNLIMITED, ConfigError, key_from_mapping
+from mockserver.config import ConfigError
 from mockserver.emulator import Emulator
 from mockserver.errors import error_response
 from mockserver.journal import redact
@@ -90,20 +90,7 @@ async def key(request: Request) -> Response:
         if emulator.state.accounts.pop(name, None) is None:
             return error_response(404, "No such key")
         return JSONResponse({"deleted": redact(name)})
-    changes = await _json_object(request)
-    current = emulator.state.account(name)
-    settings = {"key": name}
-    if current is not None:
-        settings |= {
-            "credits": current.credits,
-            "free_credits": current.free_credits,
-            "plan": _plan_of(current),
-            "models": current.models,
-        }
-    unknown = set(changes) - {"credits", "free_credits", "plan", "models"}
-    if unknown:
-        raise ControlError(f"unknown key setting(s): {', '.join(sorted(unknown))}")
-    account = emulator.state.put(key_from_mapping({**settings, **changes}))
+    account = emulator.state.configure(name, await _json_object(request))
     return JSONResponse(_account_view(account))
 
 
@@ -177,10 +164,6 @@ def _account_view(account: Account) -> dict[str, Any]:
         "requests_per_minute": account.requests_per_minute,
         "models": account.models,
     }
-
-
-def _plan_of(account: Account) -> str | int:
-    return UNLIMITED if account.requests_per_minute is None else account.requests_per_minute
 
 
 def _scenarios_view(emulator: Emulator) -> dict[str, Any]:

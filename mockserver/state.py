@@ -6,11 +6,12 @@ Everything here is touched only from the event loop, so no locks are needed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from mockserver.config import UNLIMITED, Config, ConfigError, KeyConfig
+from mockserver.config import UNLIMITED, Config, ConfigError, KeyConfig, key_from_mapping
 
 
 @dataclass
@@ -65,6 +66,20 @@ class StateStore:
             known = ", ".join([*self.plans, UNLIMITED])
             raise ConfigError(f"unknown plan {plan!r}; use a number or one of {known}")
         return self.plans[plan]
+
+    def configure(self, key: str, changes: Mapping[str, Any]) -> Account:
+        """Add a key, or change some of its settings; the rest stay as they are."""
+        current = self.accounts.get(key)
+        settings: dict[str, Any] = {"key": key}
+        if current is not None:
+            rate = current.requests_per_minute
+            settings |= {
+                "credits": current.credits,
+                "free_credits": current.free_credits,
+                "plan": UNLIMITED if rate is None else rate,
+                "models": current.models,
+            }
+        return self.put(key_from_mapping({**settings, **changes, "key": key}))
 
     def put(self, key: KeyConfig) -> Account:
         """Add a key, or change its settings in place (requests in flight keep their holds)."""

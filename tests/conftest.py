@@ -18,6 +18,8 @@ from mockserver import Config, KeyConfig, create_app
 from mockserver.background import running_server
 from mockserver.config import LatencyConfig, MediaConfig
 
+pytest_plugins = ["pytester"]
+
 API_KEY = "wan26-test-key"
 OFFLINE_IMAGE = "https://segmind-resources.s3.amazonaws.com/output/example.webp"
 

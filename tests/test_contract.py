@@ -79,3 +79,14 @@ def test_changing_the_contract_changes_the_emulators_rules(tmp_path: Path) -> No
     params = validator.validate({"image": "https://x.test/a.png", "prompt": "p"})
     assert params["duration"] == 8
     assert validator.validate({"image": "https://x.test/a.png", "prompt": "p", "duration": 8})
+
+
+def test_control_plane_spec_is_valid_and_covers_every_control_route() -> None:
+    from mockserver import control
+
+    path = contract_path().parent / "control-plane.yaml"
+    document, _ = read_from_filename(str(path))
+    validate(document)
+    documented = set(document["paths"])
+    served = {route.path for route in control.ROUTES} | {"/outputs/{name}"}
+    assert documented == served

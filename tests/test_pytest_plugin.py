@@ -1,0 +1,57 @@
+"""The pytest plugin from a user's side: installed package, fixtures available, no set-up."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+USER_TESTS = """
+import httpx
+import pytest
+
+BODY = {"image": "https://example.com/cat.png", "prompt": "a cat", "seed": 1}
+
+
+@pytest.mark.anyio
+async def test_in_process(wan26_client, wan26_mock):
+    wan26_mock.fail_next("rate-limited")
+    refused = await wan26_client.post("/v1/wan-2.6-i2v", json=BODY)
+    assert refused.status_code == 429
+    video = await wan26_client.post("/v1/wan-2.6-i2v", json=BODY)
+    assert video.headers["content-type"] == "video/mp4"
+    assert len(wan26_mock.charged_calls()) == 1
+
+
+def test_real_server(wan26_server, wan26_mock):
+    response = httpx.post(f"{wan26_server}/v1/wan-2.6-i2v", json=BODY,
+                          headers={"x-api-key": wan26_mock.api_key}, timeout=60)
+    assert response.status_code == 200
+    assert wan26_mock.balance() == pytest.approx(1_000_000 - 0.625)
+"""
+
+
+def test_a_users_tests_get_the_fixtures_from_the_entry_point(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.anyio
+async def test_project_tests_use_the_in_process_fixtures(
+    wan26_client: httpx.AsyncClient, wan26_mock
+) -> None:
+    wan26_mock.fail_next("server-error", times=2, path="/v1/get-user-credits")
+    statuses = [(await wan26_client.get("/v1/get-user-credits")).status_code for _ in range(3)]
+    assert statuses == [500, 500, 200]
+    assert [e["outcome"] for e in wan26_mock.journal()] == ["server-error", "server-error", None]
+
+
+def test_handle_sets_keys_and_resets(wan26_server: str, wan26_mock) -> None:
+    wan26_mock.set_key("second-key", credits=2.0, plan="free")
+    credits = httpx.get(f"{wan26_server}/v1/get-user-credits", headers={"x-api-key": "second-key"})
+    assert credits.json()["credits"] == 2.0
+    wan26_mock.reset()
+    again = httpx.get(f"{wan26_server}/v1/get-user-credits", headers={"x-api-key": "second-key"})
+    assert again.status_code == 401
+    with pytest.raises(ValueError, match="needs no scenario"):
+        wan26_mock.fail_next("success")
