@@ -4,6 +4,8 @@
    15 s 1080p, cold (a new seed each time, so the cache misses) and cached.
 2. Requests/s on the 400 and 401 paths with wrk, for the emulator on uvicorn
    and for Stoplight Prism 5.16 serving the same openapi.yaml, in the same run.
+3. v2 submits/s with wrk (time scale 0), and the emulator's RSS holding 1,000
+   live jobs (time scale 1, so they stay QUEUED or PROCESSING).
 
 Usage: python benchmarks/bench.py [--seconds 8] [--connections 16] [--skip-prism]
 Needs wrk (apt-get install wrk); Prism is installed with npm into
@@ -148,7 +150,14 @@ REQUESTS = {
 }
 
 
-def wrk(url: str, headers: dict[str, str], body: dict, seconds: int, connections: int) -> float:
+def wrk(
+    url: str,
+    headers: dict[str, str],
+    body: dict,
+    seconds: int,
+    connections: int,
+    expect_errors: bool = True,
+) -> float:
     script = "wrk.method = 'POST'\nwrk.body = " + json.dumps(json.dumps(body)) + "\n"
     script += "".join(
         f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items()
@@ -165,7 +174,7 @@ def wrk(url: str, headers: dict[str, str], body: dict, seconds: int, connections
     finally:
         os.unlink(handle.name)
     match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if not match or "Non-2xx" not in output:
+    if not match or ("Non-2xx" in output) != expect_errors:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     return float(match.group(1))
 
@@ -211,6 +220,68 @@ def throughput(seconds: int, connections: int, skip_prism: bool) -> dict[str, di
     return results
 
 
+V2_BODY = {"image": "https://example.com/a.png", "prompt": "p", "seed": 1}
+
+
+def emulator_command(port: int, time_scale: float) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "mockserver",
+        "serve",
+        "--port",
+        str(port),
+        "--offline",
+        "--time-scale",
+        str(time_scale),
+        "--log-level",
+        "warning",
+    ]
+
+
+def v2_submit_rate(seconds: int, connections: int) -> tuple[float, int]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    headers = {"x-api-key": KEY, "content-type": "application/json"}
+    with process(emulator_command(port, 0.0), f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}):
+        url = f"{base}/v2/wan-2.6-i2v"
+        status = status_of(url, headers, V2_BODY)
+        return wrk(url, headers, V2_BODY, seconds, connections, expect_errors=False), status
+
+
+def rss_with_live_jobs(count: int) -> tuple[float, dict[str, int]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = emulator_command(port, 1.0)
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "SEGMIND_API_KEY": KEY},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{base}/_mock/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the emulator did not start") from None
+                time.sleep(0.3)
+        with httpx.Client(base_url=base, headers={"x-api-key": KEY}) as client:
+            for seed in range(count):
+                response = client.post("/v2/wan-2.6-i2v", json={**V2_BODY, "seed": seed})
+                assert response.status_code == 200, response.text
+            jobs = client.get("/_mock/state").json()["jobs"]
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        rss_kb = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+        return rss_kb / 1024, jobs
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per measurement")
@@ -243,6 +314,13 @@ def main() -> int:
                 f"   ratio {ratio:4.2f}x  target >= 2x  {verdict}"
             )
         print(line)
+
+    rate, status = v2_submit_rate(args.seconds, args.connections)
+    verdict = "ok" if rate >= 1000 else "UNDER TARGET"
+    print(f"\nv2 submits/s (HTTP {status}, time scale 0): {rate:8.0f}   target >= 1000  {verdict}")
+    rss, jobs = rss_with_live_jobs(1000)
+    verdict = "ok" if rss <= 300 else "OVER TARGET"
+    print(f"RSS with 1,000 live jobs {jobs}: {rss:.0f} MB   target <= 300 MB  {verdict}")
     return 0
 
 

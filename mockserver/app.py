@@ -60,7 +60,9 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
         try:
-            outcome = emulator.scenarios.decide(request.headers, request.method, request.url.path)
+            outcome = emulator.scenarios.decide(
+                request.headers, request.method, request.scope["path"]
+            )
         except UnknownScenario as exc:
             return error_response(400, str(exc))
         if outcome is not None:
@@ -81,8 +83,8 @@ def model_call(queued: bool) -> Handler:
 
     async def handler(request: Request, outcome: Outcome | None) -> Response:
         emulator: Emulator = request.app.state.emulator
-        call = emulator.admit(
-            request.path_params["slug"], request.method, request.headers, await request.body()
+        call = await emulator.admit(
+            request.path_params["slug"], request.method, request.headers, request.body
         )
         if not isinstance(call, Admitted):
             return call

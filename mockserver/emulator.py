@@ -6,6 +6,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,8 +117,13 @@ class Emulator:
             return None, self.messages.response("invalid-key")
         return account, None
 
-    def admit(self, slug: str, method: str, headers: Headers, body: bytes) -> Admitted | Response:
-        """The checks in the real API's order; on success the price is held."""
+    async def admit(
+        self, slug: str, method: str, headers: Headers, body: Callable[[], Awaitable[bytes]]
+    ) -> Admitted | Response:
+        """The checks in the real API's order; on success the price is held.
+
+        The body is read only once the checks that do not need it have passed.
+        """
         account, refusal = self.authenticate(headers)
         if refusal is not None:
             return refusal
@@ -131,7 +137,7 @@ class Emulator:
         if not _is_json(headers.get("content-type")):
             return self.messages.response("invalid-content-type")
         try:
-            params = model.validator.parse(body)
+            params = model.validator.parse(await body())
         except RequestInvalid as exc:
             return self.messages.response_with("bad-request", str(exc))
         reset_at = self.state.admit(account)

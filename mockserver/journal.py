@@ -36,20 +36,15 @@ class Journal:
         self._ids = itertools.count(1)
 
     def start(self, scope: Scope) -> dict[str, Any]:
-        headers = {}
-        for raw_name, raw_value in scope.get("headers", []):
-            name = raw_name.decode("latin-1")
-            value = raw_value.decode("latin-1")
-            headers[name] = redact(value) if name in SECRET_HEADERS else value
+        """A raw entry: headers and body are put in readable form only when listed."""
         entry = {
             "id": next(self._ids),
-            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "at": time.time(),
             "method": scope["method"],
             "path": scope["path"],
-            "query": scope.get("query_string", b"").decode("latin-1"),
-            "headers": headers,
-            "key": headers.get("x-api-key"),
-            "body": "",
+            "query": scope.get("query_string", b""),
+            "headers": scope.get("headers", []),
+            "body": b"",
             "status": None,
             "duration_ms": None,
             "outcome": None,
@@ -69,16 +64,17 @@ class Journal:
         charged: bool | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
+        """Matching entries, oldest first, in readable form with secrets redacted."""
         wanted_key = redact(key) if key else None
         found = [
-            entry
-            for entry in self.entries
-            if (method is None or entry["method"] == method.upper())
-            and (path is None or entry["path"].startswith(path))
-            and (status is None or entry["status"] == status)
-            and (wanted_key is None or entry["key"] == wanted_key)
-            and (outcome is None or entry["outcome"] == outcome)
-            and (charged is None or (entry["charged_usd"] > 0) == charged)
+            view
+            for view in map(_readable, self.entries)
+            if (method is None or view["method"] == method.upper())
+            and (path is None or view["path"].startswith(path))
+            and (status is None or view["status"] == status)
+            and (wanted_key is None or view["key"] == wanted_key)
+            and (outcome is None or view["outcome"] == outcome)
+            and (charged is None or (view["charged_usd"] > 0) == charged)
         ]
         return found[-limit:] if limit else found
 
@@ -115,5 +111,20 @@ class JournalMiddleware:
             await self.app(scope, receive_and_record, send_and_record)
         finally:
             entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            text = captured.decode("utf-8", errors="replace")
-            entry["body"] = _DATA_URI.sub(r"\1<elided>", text)
+            entry["body"] = bytes(captured)
+
+
+def _readable(entry: dict[str, Any]) -> dict[str, Any]:
+    headers = {}
+    for raw_name, raw_value in entry["headers"]:
+        name = raw_name.decode("latin-1")
+        value = raw_value.decode("latin-1")
+        headers[name] = redact(value) if name in SECRET_HEADERS else value
+    return {
+        **entry,
+        "at": datetime.fromtimestamp(entry["at"], UTC).isoformat(timespec="milliseconds"),
+        "query": entry["query"].decode("latin-1"),
+        "headers": headers,
+        "key": headers.get("x-api-key"),
+        "body": _DATA_URI.sub(r"\1<elided>", entry["body"].decode("utf-8", errors="replace")),
+    }

@@ -35,6 +35,11 @@ class RequestValidator:
         jsonschema_rs.meta.validate(operation.request_schema)
         self._validator = jsonschema_rs.Draft202012Validator(operation.request_schema)
         self._defaults = operation.defaults()
+        self._enum_text = {
+            name: ", ".join(json.dumps(v) for v in spec["enum"])
+            for name, spec in operation.properties.items()
+            if "enum" in spec
+        }
         self._integers = [
             name for name, spec in operation.properties.items() if "integer" in _types(spec)
         ]
@@ -92,8 +97,7 @@ class RequestValidator:
             expected = " or ".join(_types(spec))
             return prefix + f"must be of type {expected} (got {_json_type(got)})"
         if keyword == "enum":
-            allowed = ", ".join(json.dumps(v) for v in rule)
-            return prefix + f"must be one of {allowed} (got {_short(got)})"
+            return prefix + f"must be one of {self._enum_text[field]} (got {_short(got)})"
         if keyword == "maxLength":
             return prefix + f"must be at most {rule} characters (got {len(got)})"
         if keyword == "minLength":
