@@ -21,20 +21,18 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from PIL import Image
 
 from mockserver import Config, KeyConfig, create_app
+from mockserver.background import free_port, running_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -88,36 +86,6 @@ async def render_times(cold_runs: int, cached_runs: int) -> dict[str, float]:
             results[f"{label} cold"] = statistics.median(cold)
             results[f"{label} cached"] = statistics.median(cached)
     return results
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def process(command: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(url, timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{command[0]} did not start") from None
-                time.sleep(0.3)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def prism_command() -> list[str]:
@@ -186,18 +154,7 @@ def status_of(url: str, headers: dict[str, str], body: dict) -> int:
 def throughput(seconds: int, connections: int, skip_prism: bool) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     port = free_port()
-    emulator = [
-        sys.executable,
-        "-m",
-        "mockserver",
-        "serve",
-        "--port",
-        str(port),
-        "--time-scale",
-        "0",
-        "--log-level",
-        "warning",
-    ]
+    emulator = emulator_command(port, 0.0)
     servers = [("emulator", emulator, port)]
     if not skip_prism:
         prism_port = free_port()
@@ -210,7 +167,7 @@ def throughput(seconds: int, connections: int, skip_prism: bool) -> dict[str, di
         )
     for name, command, server_port in servers:
         base = f"http://127.0.0.1:{server_port}"
-        with process(command, f"{base}/v1/get-user-credits", {"SEGMIND_API_KEY": KEY}):
+        with running_command(command, f"{base}/v1/get-user-credits", {"SEGMIND_API_KEY": KEY}):
             for label, (headers, body) in REQUESTS.items():
                 url = f"{base}/v1/wan-2.6-i2v"
                 status = status_of(url, headers, body)
@@ -243,7 +200,9 @@ def v2_submit_rate(seconds: int, connections: int) -> tuple[float, int]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     headers = {"x-api-key": KEY, "content-type": "application/json"}
-    with process(emulator_command(port, 0.0), f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}):
+    with running_command(
+        emulator_command(port, 0.0), f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}
+    ):
         url = f"{base}/v2/wan-2.6-i2v"
         status = status_of(url, headers, V2_BODY)
         return wrk(url, headers, V2_BODY, seconds, connections, expect_errors=False), status
@@ -253,22 +212,7 @@ def rss_with_live_jobs(count: int) -> tuple[float, dict[str, int]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = emulator_command(port, 1.0)
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "SEGMIND_API_KEY": KEY},
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{base}/_mock/health", timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the emulator did not start") from None
-                time.sleep(0.3)
+    with running_command(command, f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}) as proc:
         with httpx.Client(base_url=base, headers={"x-api-key": KEY}) as client:
             for seed in range(count):
                 response = client.post("/v2/wan-2.6-i2v", json={**V2_BODY, "seed": seed})
@@ -277,9 +221,6 @@ def rss_with_live_jobs(count: int) -> tuple[float, dict[str, int]]:
         status = Path(f"/proc/{proc.pid}/status").read_text()
         rss_kb = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
         return rss_kb / 1024, jobs
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def main() -> int:

@@ -1,12 +1,16 @@
-"""Run an ASGI app on a real uvicorn server in a background thread (port 0), for tests."""
+"""Servers for tests and benchmarks: an ASGI app on uvicorn in a thread, or a server process."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -32,3 +36,37 @@ def running_server(app: ASGIApp, host: str = "127.0.0.1", timeout_s: float = 30.
     finally:
         server.should_exit = True
         thread.join(timeout_s)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_command(
+    command: list[str],
+    ready_url: str,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 120.0,
+    output: int = subprocess.DEVNULL,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server process, wait until `ready_url` answers anything, stop it on exit."""
+    process = subprocess.Popen(
+        command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                httpx.get(ready_url, timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start") from None
+                time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +13,7 @@ import yaml
 
 from conftest import API_KEY, make_config, probe
 from mockserver import create_app
-from mockserver.background import running_server
+from mockserver.background import free_port, running_command, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,32 +41,21 @@ def test_documentation_example_over_a_real_socket() -> None:
     assert credits.json()["credits"] == pytest.approx(1_000_000 - 0.625)
 
 
-def free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        return probe_socket.getsockname()[1]
-
-
 def test_serve_command_uses_the_segmind_api_key_from_the_environment() -> None:
     port = free_port()
-    env = {**os.environ, "SEGMIND_API_KEY": "my-real-looking-key", "WAN26_MOCK_OFFLINE": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--time-scale", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    env = {"SEGMIND_API_KEY": "my-real-looking-key", "WAN26_MOCK_OFFLINE": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "mockserver",
+        "serve",
+        "--port",
+        str(port),
+        "--time-scale",
+        "0",
+    ]
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base_url}/v1/get-user-credits", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read().decode()
-                assert time.monotonic() < deadline, "the emulator did not start"
-                time.sleep(0.2)
+    with running_command(command, f"{base_url}/_mock/health", env, output=subprocess.PIPE) as proc:
         body = {"image": "https://example.com/a.png", "prompt": "p"}
         refused = httpx.post(
             f"{base_url}/v1/wan-2.6-i2v", json=body, headers={"x-api-key": "wan26-mock-key"}
@@ -80,9 +66,8 @@ def test_serve_command_uses_the_segmind_api_key_from_the_environment() -> None:
             headers={"x-api-key": "my-real-looking-key"},
             timeout=60,
         )
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=30)[0].decode()
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0].decode()
     assert refused.status_code == 401
     assert accepted.status_code == 200
     assert accepted.headers["x-mock-standin"] == "image"
