@@ -1,6 +1,29 @@
-"""A high-fidelity emulator of Segmind's Wan 2.6 Image To Video API."""
+"""A high-fidelity emulator of Segmind's Wan 2.6 Image To Video API.
 
-from mockserver.app import create_app
-from mockserver.config import DEFAULT_API_KEY, Config, KeyConfig, load_config
+Attributes load on first use, so `mockserver.contract` and
+`mockserver.validation` stay light for the client, which shares them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mockserver.app import create_app
+    from mockserver.config import DEFAULT_API_KEY, Config, KeyConfig, load_config
 
 __all__ = ["DEFAULT_API_KEY", "Config", "KeyConfig", "create_app", "load_config"]
+_HOMES = {
+    "create_app": "mockserver.app",
+    "DEFAULT_API_KEY": "mockserver.config",
+    "Config": "mockserver.config",
+    "KeyConfig": "mockserver.config",
+    "load_config": "mockserver.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'mockserver' has no attribute {name!r}")
+    return getattr(import_module(_HOMES[name]), name)

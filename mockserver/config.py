@@ -56,6 +56,10 @@ class MediaConfig:
     # Loopback, private and link-local hosts are refused unless this is set
     # (local test fixtures need it).
     allow_private_addresses: bool = False
+    # False: the picture and sound no longer depend on the seed, so one render
+    # serves every seed (fast property tests); size, duration, fps, codecs and
+    # shots stay right. x-seed-value still reports the seed.
+    vary_with_seed: bool = True
     cache_bytes: int = 512 * 1024 * 1024
     render_threads: int = 2
 

@@ -84,6 +84,7 @@ class Generator:
 
     def spec_for(self, params: dict[str, Any], seed: int, image_size: tuple[int, int]) -> VideoSpec:
         width, height = output_size(image_size, self.operation.tier_size(params["resolution"]))
+        seed = seed if self.media.vary_with_seed else 0
         multi = params["multi_shots"] and params["enable_prompt_expansion"]
         shots = random.Random(seed).choice((2, 3)) if multi else 1
         return VideoSpec(

@@ -330,3 +330,13 @@ async def test_connection_refused_counts_as_unreachable(client_for) -> None:
     assert response.headers["x-mock-standin"] == "image"
     strict = local_media_client(client_for, mode="strict")
     assert (await generate(strict, image="http://127.0.0.1:9/closed.png")).status_code == 400
+
+
+async def test_seedless_renders_share_one_video_across_seeds(client_for) -> None:
+    client = local_media_client(client_for, offline=True, vary_with_seed=False)
+    one = await generate(client, image=PNG_16_9, seed=1, duration=10)
+    two = await generate(client, image=PNG_16_9, seed=2, duration=10)
+    assert one.content == two.content
+    assert (one.headers["x-seed-value"], two.headers["x-seed-value"]) == ("1", "2")
+    video = probe(two.content)
+    assert (video.width, video.height, video.frames, video.audio_codec) == (1280, 720, 300, "aac")

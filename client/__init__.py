@@ -1,0 +1,59 @@
+"""A thin, typed client for Segmind's Wan 2.6 Image To Video API, sync and async."""
+
+from client.async_ import AsyncJob, AsyncWan26Client
+from client.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadGatewayError,
+    BadRequestError,
+    GatewayTimeoutError,
+    GenerationFailedError,
+    InsufficientCreditsError,
+    InternalServerError,
+    InvalidContentTypeError,
+    MissingAPIKeyError,
+    NotFoundError,
+    ParameterError,
+    PermissionDeniedError,
+    PossiblyChargedError,
+    RateLimitError,
+    WaitTimeoutError,
+    Wan26Error,
+)
+from client.retries import RetryPolicy, Timeouts
+from client.sync import Job, Wan26Client
+from client.video import Credits, Video
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncJob",
+    "AsyncWan26Client",
+    "AuthenticationError",
+    "BadGatewayError",
+    "BadRequestError",
+    "Credits",
+    "GatewayTimeoutError",
+    "GenerationFailedError",
+    "InsufficientCreditsError",
+    "InternalServerError",
+    "InvalidContentTypeError",
+    "Job",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "ParameterError",
+    "PermissionDeniedError",
+    "PossiblyChargedError",
+    "RateLimitError",
+    "RetryPolicy",
+    "Timeouts",
+    "Video",
+    "WaitTimeoutError",
+    "Wan26Client",
+    "Wan26Error",
+]

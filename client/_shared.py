@@ -1,0 +1,145 @@
+"""What the sync and async clients share: settings, URLs and reading the API's answers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from client.errors import APIError, GenerationFailedError, MissingAPIKeyError
+from client.params import MODEL, price
+from client.retries import RetryPolicy, Timeouts
+from client.video import Credits, Video, number
+
+DEFAULT_BASE_URL = "https://api.segmind.com"
+Progress = Callable[[str, float], None]  # called with the job's state and the seconds waited
+TERMINAL = ("COMPLETED", "FAILED")
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: str
+    base_url: str
+    timeouts: Timeouts
+    retry: RetryPolicy
+    poll_interval_s: float
+
+    @classmethod
+    def make(
+        cls,
+        api_key: str | None,
+        base_url: str | None,
+        timeouts: Timeouts | None,
+        retry: RetryPolicy | None,
+        poll_interval_s: float,
+    ) -> Settings:
+        key = api_key or os.environ.get("SEGMIND_API_KEY")
+        if not key:
+            raise MissingAPIKeyError("No API key: pass api_key= or set SEGMIND_API_KEY")
+        return cls(
+            api_key=key,
+            base_url=(base_url or os.environ.get("SEGMIND_BASE_URL") or DEFAULT_BASE_URL).rstrip(
+                "/"
+            ),
+            timeouts=timeouts or Timeouts(),
+            retry=retry or RetryPolicy(),
+            poll_interval_s=poll_interval_s,
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key, "user-agent": "wan26-client"}
+
+    def v1_url(self) -> str:
+        return f"{self.base_url}/v1/{MODEL}"
+
+    def v2_url(self) -> str:
+        return f"{self.base_url}/v2/{MODEL}"
+
+    def credits_url(self) -> str:
+        return f"{self.base_url}/v1/get-user-credits"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    request_id: str
+    status_url: str
+    response_url: str
+    poll_url: str | None
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> Submitted:
+        body = response.json()
+        try:
+            return cls(
+                body["request_id"], body["status_url"], body["response_url"], body.get("poll_url")
+            )
+        except (KeyError, TypeError):
+            raise APIError(
+                f"the submit answer lacks request_id/status_url/response_url: {body!r}"
+            ) from None
+
+
+def video_from_v1(response: httpx.Response) -> Video:
+    headers = response.headers
+    seed = headers.get("x-seed-value")
+    return Video(
+        content_type=headers.get("content-type", "video/mp4"),
+        request_id=headers.get("x-request-id"),
+        cost=number(headers.get("x-cost")),
+        remaining_credits=number(headers.get("x-remaining-credits")),
+        seed=int(seed) if seed and seed.isdigit() else None,
+        generation_time_s=number(headers.get("x-generation-time")),
+        content=response.content,
+    )
+
+
+def video_from_job(
+    request_id: str,
+    body: dict[str, Any],
+    result: dict[str, Any],
+    response: httpx.Response,
+    content: bytes | None,
+    path: Path | None,
+) -> Video:
+    """v2 answers carry no cost headers: the cost is the contract's price for the body."""
+    metrics = result.get("metrics") or {}
+    seed = body.get("seed")
+    return Video(
+        content_type=response.headers.get("content-type", "video/mp4"),
+        request_id=request_id,
+        cost=price(body),
+        remaining_credits=None,
+        seed=seed if isinstance(seed, int) else None,
+        generation_time_s=metrics.get("inference_time"),
+        content=content,
+        path=path,
+    )
+
+
+class ErrorAnswer(Exception):
+    """An error status met while streaming a download, to be judged by the retry rules."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+
+def credits_from(response: httpx.Response) -> Credits:
+    body = response.json()
+    return Credits(float(body.get("credits", 0.0)), float(body.get("free-credits", 0.0)))
+
+
+def state_of(response: httpx.Response) -> tuple[str, dict[str, Any]]:
+    """The job state of a status or result answer; a FAILED job is served as 422."""
+    body = response.json() if response.content else {}
+    if not isinstance(body, dict):
+        body = {}
+    return str(body.get("status", "")), body
+
+
+def failed(response: httpx.Response) -> GenerationFailedError:
+    return GenerationFailedError(str(response.json().get("error") or "generation failed"), response)
