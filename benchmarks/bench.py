@@ -6,6 +6,8 @@
    and for Stoplight Prism 5.16 serving the same openapi.yaml, in the same run.
 3. v2 submits/s with wrk (time scale 0), and the emulator's RSS holding 1,000
    live jobs (time scale 1, so they stay QUEUED or PROCESSING).
+4. The client's overhead per call: the same calls through `Wan26Client` and
+   through bare httpx, against the emulator on a socket at time scale 0.
 
 Usage: python benchmarks/bench.py [--seconds 8] [--connections 16] [--skip-prism]
 Needs wrk (apt-get install wrk); Prism is installed with npm into
@@ -223,6 +225,45 @@ def rss_with_live_jobs(count: int) -> tuple[float, dict[str, int]]:
         return rss_kb / 1024, jobs
 
 
+def client_overhead(calls: int) -> dict[str, tuple[float, float]]:
+    """Median seconds per call, client vs bare httpx, for a cheap GET and a cached v1 call."""
+    from client import Wan26Client
+
+    body = {"image": "https://example.com/a.png", "prompt": "p", "seed": 1}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    results = {}
+    with (
+        running_command(
+            emulator_command(port, 0.0), f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}
+        ),
+        Wan26Client(api_key=KEY, base_url=base) as client,
+        httpx.Client(headers={"x-api-key": KEY}) as bare,
+    ):
+        cases = {
+            "GET credits": (
+                client.get_credits,
+                lambda: bare.get(f"{base}/v1/get-user-credits").json(),
+            ),
+            "v1 generate (cached render)": (
+                lambda: client.generate_sync(**body),
+                lambda: bare.post(f"{base}/v1/wan-2.6-i2v", json=body).content,
+            ),
+        }
+        for label, (through_client, through_httpx) in cases.items():
+            through_client(), through_httpx()  # warm up
+            timed = []
+            for call in (through_client, through_httpx):
+                samples = []
+                for _ in range(calls):
+                    started = time.perf_counter()
+                    call()
+                    samples.append(time.perf_counter() - started)
+                timed.append(statistics.median(samples))
+            results[label] = (timed[0], timed[1])
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per measurement")
@@ -262,6 +303,13 @@ def main() -> int:
     rss, jobs = rss_with_live_jobs(1000)
     verdict = "ok" if rss <= 300 else "OVER TARGET"
     print(f"RSS with 1,000 live jobs {jobs}: {rss:.0f} MB   target <= 300 MB  {verdict}")
+
+    print("\nclient overhead per call (median of 200, time scale 0)")
+    for label, (with_client, bare) in client_overhead(200).items():
+        print(
+            f"  {label:28} client {with_client * 1000:6.2f} ms   bare httpx {bare * 1000:6.2f} ms"
+            f"   overhead {(with_client - bare) * 1000:+6.2f} ms"
+        )
     return 0
 
 
