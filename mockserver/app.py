@@ -16,6 +16,7 @@ from starlette.routing import Route
 from mockserver import control
 from mockserver.config import Config, load_config
 from mockserver.contract import Contract, default_contract
+from mockserver.drift import DriftMiddleware, drifted_contract
 from mockserver.emulator import Admitted, Emulator
 from mockserver.errors import CATALOGUE, error_response
 from mockserver.faults import FaultyResponse
@@ -28,7 +29,13 @@ Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
 
 
 def create_app(config: Config | None = None, contract: Contract | None = None) -> Starlette:
-    emulator = Emulator(config or load_config(), contract or default_contract())
+    config = config or load_config()
+    emulator = Emulator(config, drifted_contract(contract or default_contract(), config.drift))
+    middleware = [Middleware(JournalMiddleware, journal=emulator.journal)]
+    if config.drift.rewrites_answers:
+        middleware.append(
+            Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.outputs.put)
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -46,7 +53,7 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
             Route("/outputs/{name}", api(output_file), methods=["GET", "HEAD"]),
             *control.ROUTES,
         ],
-        middleware=[Middleware(JournalMiddleware, journal=emulator.journal)],
+        middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )

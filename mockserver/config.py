@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import yaml
 
+from mockserver.drift import DriftConfig
+
 DEFAULT_API_KEY = "wan26-mock-key"
 UNLIMITED = "unlimited"
 
@@ -99,6 +101,8 @@ class Config:
     media: MediaConfig = field(default_factory=MediaConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
+    # Misbehaving on purpose, to prove drift detection (see mockserver/drift.py).
+    drift: DriftConfig = field(default_factory=DriftConfig)
     # USD per second of video by resolution; empty means the contract's `x-pricing`.
     pricing_per_second: dict[str, float] = field(default_factory=dict)
     rate_limit_window_s: float = 60.0
@@ -181,6 +185,7 @@ def _coerce(hint: str, value: Any, where: str) -> Any:
         "MediaConfig": MediaConfig,
         "QueueConfig": QueueConfig,
         "ControlConfig": ControlConfig,
+        "DriftConfig": DriftConfig,
     }
     if hint in nested:
         return _build(nested[hint], value, where)
@@ -206,6 +211,12 @@ def _coerce(hint: str, value: Any, where: str) -> Any:
         if hint.startswith("tuple"):
             low, high = value
             return float(low), float(high)
+        if hint == "dict[int, int]":
+            return {int(k): int(v) for k, v in value.items()}
+        if hint == "dict[str, list[Any]]":
+            return {str(k): list(v) for k, v in value.items()}
+        if hint == "list[int] | None":
+            return None if value is None else [int(v) for v in value]
         if hint.startswith("dict[str, float]"):
             return {str(k): float(v) for k, v in value.items()}
         if hint.startswith("dict[str, str]"):

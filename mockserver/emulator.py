@@ -77,7 +77,7 @@ class Emulator:
                 latency=LatencyModel(
                     config.latency, operation.run_time_s, config.time_scale, self.rng
                 ),
-                generator=Generator(operation, config.media),
+                generator=Generator(operation, config.media, config.drift),
             )
             for slug, operation in contract.models().items()
         }

@@ -15,6 +15,7 @@ from PIL import Image
 
 from mockserver.config import MediaConfig
 from mockserver.contract import ModelOperation
+from mockserver.drift import DriftConfig
 from mockserver.media import audio as audio_track
 from mockserver.media.cache import RenderCache
 from mockserver.media.fetch import MediaError, Unreachable, decode_data_uri, fetch_url
@@ -38,9 +39,12 @@ class Video:
 
 
 class Generator:
-    def __init__(self, operation: ModelOperation, media: MediaConfig) -> None:
+    def __init__(
+        self, operation: ModelOperation, media: MediaConfig, drift: DriftConfig | None = None
+    ) -> None:
         self.operation = operation
         self.media = media
+        self.drift = drift or DriftConfig()
         self.cache = RenderCache(media.cache_bytes)
         self._limiter = anyio.CapacityLimiter(max(1, media.render_threads))
         self._http = httpx.AsyncClient(timeout=media.fetch_timeout_s, trust_env=False)
@@ -87,9 +91,10 @@ class Generator:
         seed = seed if self.media.vary_with_seed else 0
         multi = params["multi_shots"] and params["enable_prompt_expansion"]
         shots = random.Random(seed).choice((2, 3)) if multi else 1
-        return VideoSpec(
-            width, height, int(self.operation.output["fps"]), int(params["duration"]), shots, seed
-        )
+        if self.drift.video_size:
+            width, height = self.drift.video_size
+        duration = max(1, int(params["duration"]) - self.drift.video_seconds_short)
+        return VideoSpec(width, height, int(self.operation.output["fps"]), duration, shots, seed)
 
     async def _bytes_of(self, field_name: str, source: str, max_bytes: int) -> bytes | None:
         """The input's bytes; None when the URL is unreachable and the mode allows a stand-in."""
