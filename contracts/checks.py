@@ -159,8 +159,14 @@ def _compare(check: str, what: str, expected: Any, seen: Any) -> Row:
 
 
 def error_text(response: httpx.Response) -> str:
+    """The server's message: `error`, or else the first string in the body (so a renamed
+    field does not hide what the server said)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:120]
-    return str(body.get("error", body))[:160] if isinstance(body, dict) else str(body)[:120]
+        return response.text
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), str):
+            return body["error"]
+        return next((v for v in body.values() if isinstance(v, str)), str(body))
+    return str(body)

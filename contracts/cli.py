@@ -1,0 +1,120 @@
+"""`wan26-contracts`: check a server against the contract, or diff two contracts.
+
+Exit codes: 0 no drift (or no breaking change), 1 drift (or breaking changes),
+2 the harness itself failed (bad arguments, no key for --live, unreachable target).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+from contracts.diff import diff_files
+from contracts.probes import Target
+from contracts.report import Report
+from contracts.runner import is_emulator, make_plan, run
+from mockserver.config import DEFAULT_API_KEY
+
+LIVE_URL = "https://api.segmind.com"
+
+
+class HarnessError(Exception):
+    """The check could not be carried out; exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wan26-contracts",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("run", help="check a server against openapi.yaml")
+    check.add_argument(
+        "--base-url", default=None, help=f"the server (default with --live: {LIVE_URL})"
+    )
+    check.add_argument(
+        "--live",
+        action="store_true",
+        help="the real API: needs SEGMIND_API_KEY; free probes only unless "
+        "--max-spend-usd covers paid ones",
+    )
+    check.add_argument(
+        "--max-spend-usd",
+        type=float,
+        default=0.0,
+        help="live budget; one 5 s 720p generation costs $0.625",
+    )
+    check.add_argument("--api-key", help="default: $SEGMIND_API_KEY (or the emulator's key)")
+    check.add_argument("--image-url", help="input image for paid probes (default: a 16:9 data URI)")
+    check.add_argument("--record", type=Path, help="save what was observed as a JSON fixture")
+    check.add_argument("--wait-s", type=float, default=1800.0, help="v2 job deadline")
+    _add_report_options(check)
+    diff = commands.add_parser("diff", help="breaking and non-breaking changes between contracts")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    _add_report_options(diff)
+    return parser
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report-md", type=Path)
+    parser.add_argument("--report-json", type=Path)
+    parser.add_argument("--junit", type=Path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        report = _check(args) if args.command == "run" else diff_files(args.old, args.new)
+    except (HarnessError, httpx.HTTPError, OSError, ValueError) as exc:
+        print(f"wan26-contracts: {exc}", file=sys.stderr)
+        return 2
+    _write_reports(report, args)
+    for row in report.failing:
+        print(f"{row.verdict.upper():12} {row.check}: expected {row.expected}; saw {row.observed}")
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(report.counts().items()))
+    print(f"wan26-contracts: {summary or 'nothing checked'}")
+    return 1 if report.failing else 0
+
+
+def _check(args: argparse.Namespace) -> Report:
+    key = args.api_key or os.environ.get("SEGMIND_API_KEY")
+    if args.live and not key:
+        raise HarnessError("--live needs SEGMIND_API_KEY (or --api-key)")
+    base_url = (args.base_url or (LIVE_URL if args.live else "")).rstrip("/")
+    if not base_url:
+        raise HarnessError("--base-url is required without --live")
+    with httpx.Client(timeout=httpx.Timeout(1500.0, connect=10.0)) as http:
+        emulator = not args.live and is_emulator(http, base_url)
+        plan = make_plan(emulator=emulator, live=args.live, max_spend_usd=args.max_spend_usd)
+        print(plan.describe(args.live), file=sys.stderr)
+        target = Target(
+            base_url,
+            key or DEFAULT_API_KEY,
+            http,
+            emulator,
+            poll_interval_s=5.0 if args.live else 0.05,
+            wait_s=args.wait_s,
+        )
+        if args.image_url:
+            target.image = args.image_url
+        try:
+            http.get(base_url, timeout=10)
+        except httpx.TransportError as exc:
+            raise HarnessError(f"cannot reach {base_url}: {exc}") from None
+        return run(target, plan, live=args.live, record=args.record)
+
+
+def _write_reports(report: Report, args: argparse.Namespace) -> None:
+    for path, render in (
+        (args.report_md, report.to_markdown),
+        (args.report_json, report.to_json),
+        (args.junit, report.to_junit),
+    ):
+        if path is not None:
+            path.write_text(render())

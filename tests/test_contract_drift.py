@@ -1,0 +1,71 @@
+"""The harness catches drift: each drift profile of the emulator is reported, exactly that one,
+with a message that names it; the faithful emulator shows none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from conftest import API_KEY, make_config
+from contracts.probes import Target
+from contracts.report import Report
+from contracts.runner import is_emulator, make_plan, run
+from mockserver import create_app
+from mockserver.background import running_server
+from mockserver.config import MediaConfig
+from mockserver.drift import DriftConfig
+
+
+def check_against(drift: DriftConfig) -> Report:
+    config = make_config(drift=drift, media=MediaConfig(offline=True, vary_with_seed=False))
+    with running_server(create_app(config)) as url, httpx.Client(timeout=60) as http:
+        emulator = is_emulator(http, url)
+        plan = make_plan(emulator=emulator, live=False, max_spend_usd=0)
+        return run(Target(url, API_KEY, http, emulator, poll_interval_s=0.02), plan, live=False)
+
+
+@pytest.fixture(scope="module")
+def faithful() -> Iterator[Report]:
+    yield check_against(DriftConfig())
+
+
+def test_the_faithful_emulator_shows_no_drift(faithful: Report) -> None:
+    assert faithful.failing == []
+    assert {row.verdict for row in faithful.rows} == {"match"}
+    assert len(faithful.rows) > 50
+
+
+@pytest.mark.parametrize(
+    ("drift", "category", "words"),
+    [
+        (DriftConfig(error_field="message"), "error-shape", "error field 'error' missing"),
+        (DriftConfig(status_map={400: 422}), "status", "HTTP 422"),
+        (DriftConfig(add_enum={"duration": [8]}), "enum", "enum value 8 added"),
+        (DriftConfig(drop_enum={"duration": [15]}), "enum", "enum value 15 dropped"),
+        (DriftConfig(drop_headers=["x-cost"]), "header", "missing: x-cost"),
+        (DriftConfig(json_output=True), "body-type", "application/json"),
+        (DriftConfig(failed_status=200), "status", "HTTP 200"),
+        (DriftConfig(video_seconds_short=1), "video", "4.000 s"),
+        (DriftConfig(video_size=[640, 360]), "video", "640x360"),
+    ],
+    ids=[
+        "error-field-renamed",
+        "400-becomes-422",
+        "enum-value-added",
+        "enum-value-dropped",
+        "header-missing",
+        "json-instead-of-mp4",
+        "failed-served-as-200",
+        "video-shorter",
+        "video-wrong-size",
+    ],
+)
+def test_each_drift_profile_is_caught(drift: DriftConfig, category: str, words: str) -> None:
+    report = check_against(drift)
+    failing = report.failing
+    assert failing, "the drift went unnoticed"
+    assert {row.category for row in failing} == {category}
+    assert any(words in f"{row.observed} {row.detail}" for row in failing), failing
+    assert report.to_markdown().count("**drift**") == len(failing)

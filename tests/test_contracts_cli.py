@@ -1,0 +1,132 @@
+"""`wan26-contracts run`: reports in three formats, exit codes, and a live mode that never
+spends beyond its budget (proven against a stand-in that counts charged calls)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+
+from conftest import API_KEY, make_config
+from contracts.cli import main
+from mockserver import create_app
+from mockserver.background import free_port, running_server
+from mockserver.config import ControlConfig, KeyConfig, MediaConfig
+from mockserver.drift import DriftConfig
+
+SECRET = "sk-live-very-secret-key-1234"
+
+
+@pytest.fixture
+def emulator_url() -> Iterator[str]:
+    config = make_config(media=MediaConfig(offline=True, vary_with_seed=False))
+    with running_server(create_app(config)) as url:
+        yield url
+
+
+def fake_live_api() -> Starlette:
+    """The emulator with its control plane off: from outside, just a paid API."""
+    return create_app(
+        make_config(
+            keys=[KeyConfig(key=SECRET, credits=100.0)], control=ControlConfig(enabled=False)
+        )
+    )
+
+
+def test_run_against_the_emulator_passes_and_writes_every_report(
+    emulator_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    md, js, xml = tmp_path / "r.md", tmp_path / "r.json", tmp_path / "r.xml"
+    code = main(
+        [
+            "run",
+            "--base-url",
+            emulator_url,
+            "--api-key",
+            API_KEY,
+            "--report-md",
+            str(md),
+            "--report-json",
+            str(js),
+            "--junit",
+            str(xml),
+        ]
+    )
+    assert code == 0
+    report = json.loads(js.read_text())
+    assert set(report["counts"]) == {"match"} and report["counts"]["match"] > 50
+    assert "| v1-generate/video-size | match | 1280x720 | 1280x720 |" in md.read_text()
+    assert xml.read_text().count("<testcase") == len(report["rows"])
+    err = capsys.readouterr().err
+    assert "no real money spent" in err and "forced-429" in err
+
+
+def test_drift_exits_1_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = make_config(drift=DriftConfig(drop_headers=["x-seed-value"]))
+    with running_server(create_app(config)) as url:
+        assert main(["run", "--base-url", url, "--api-key", API_KEY]) == 1
+    assert "DRIFT        v1-generate/headers" in capsys.readouterr().out
+
+
+def test_harness_failures_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--base-url", f"http://127.0.0.1:{free_port()}"]) == 2
+    assert "cannot reach" in capsys.readouterr().err
+
+
+def test_live_mode_needs_a_key(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.delenv("SEGMIND_API_KEY", raising=False)
+    assert main(["run", "--live"]) == 2
+    assert "--live needs SEGMIND_API_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("budget", "charged"), [(0, 0), (0.7, 1), (1.25, 2), (10, 2)])
+def test_live_mode_never_spends_beyond_its_budget(
+    budget: float, charged: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = fake_live_api()
+    record = tmp_path / "observed.json"
+    report = tmp_path / "live.md"
+    with running_server(app) as url:
+        code = main(
+            [
+                "run",
+                "--live",
+                "--base-url",
+                url,
+                "--api-key",
+                SECRET,
+                "--max-spend-usd",
+                str(budget),
+                "--record",
+                str(record),
+                "--report-md",
+                str(report),
+                "--wait-s",
+                "60",
+            ]
+        )
+    spent = app.state.emulator.journal.find(charged=True)
+    assert len(spent) == charged
+    assert sum(e["charged_usd"] for e in spent) <= budget
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("plan:") and ("$" in err.splitlines()[0] or budget == 0)
+    everything = out + err + record.read_text() + report.read_text()
+    assert SECRET not in everything
+    observed = json.loads(record.read_text())
+    assert observed["auth-missing"]["status"] == 401
+    assert "forced-429" not in observed  # scenario probes never go to the live API
+    if charged:
+        assert set(observed["v1-generate"]["media"]) == {"bytes", "sha256"}
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("WAN26_LIVE") == "1" and os.environ.get("SEGMIND_API_KEY")),
+    reason="live check of api.segmind.com: set WAN26_LIVE=1 and SEGMIND_API_KEY (free probes)",
+)
+def test_the_live_api_still_matches_the_contract(tmp_path: Path) -> None:
+    assert main(["run", "--live", "--report-md", str(tmp_path / "live.md")]) == 0
