@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="fetch media from loopback/private hosts (local fixtures)",
     )
+    serve.add_argument("--recording", help="a live recording (wan26-contracts run --record)")
     serve.add_argument("--log-level", default="info")
     return parser
 
@@ -54,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
-        overrides = {"time_scale": args.time_scale, "seed": args.seed}
+        overrides = {
+            "time_scale": args.time_scale,
+            "seed": args.seed,
+            "recording": args.recording,
+        }
         config = dataclasses.replace(
             config, **{k: v for k, v in overrides.items() if v is not None}
         )

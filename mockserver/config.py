@@ -108,6 +108,9 @@ class Config:
     rate_limit_window_s: float = 60.0
     # Overrides of the error catalogue's messages, by failure name.
     messages: dict[str, str] = field(default_factory=dict)
+    # A recording of the live API (wan26-contracts run --live --record FILE): its error
+    # messages replace the catalogue's; `messages` still wins.
+    recording: str | None = None
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:

@@ -24,6 +24,7 @@ from mockserver.journal import Journal
 from mockserver.latency import LatencyModel, RunTime
 from mockserver.media.fetch import MediaError
 from mockserver.outputs import OutputStore
+from mockserver.recording import recorded_messages
 from mockserver.scenarios import Outcome, Scenarios
 from mockserver.state import Account, StateStore
 from mockserver.validation import RequestInvalid, RequestValidator
@@ -64,7 +65,8 @@ class Emulator:
         self.contract = contract
         self.rng = random.Random(config.seed)
         self.state = StateStore(config, contract.plans)
-        self.messages = MessageBook(config.messages)
+        recorded = recorded_messages(config.recording) if config.recording else {}
+        self.messages = MessageBook({**recorded, **config.messages})
         self.scenarios = Scenarios()
         self.journal = Journal(config.control.journal_size)
         self.outputs = OutputStore(config.queue.output_store_bytes)

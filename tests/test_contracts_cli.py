@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 
@@ -130,3 +131,22 @@ def test_live_mode_never_spends_beyond_its_budget(
 )
 def test_the_live_api_still_matches_the_contract(tmp_path: Path) -> None:
     assert main(["run", "--live", "--report-md", str(tmp_path / "live.md")]) == 0
+
+
+def test_a_recording_makes_the_emulator_answer_like_the_real_service(tmp_path: Path) -> None:
+    live = create_app(
+        make_config(
+            keys=[KeyConfig(key=SECRET)],
+            control=ControlConfig(enabled=False),
+            messages={"missing-key": "API key required {see docs}", "not-found": "No such model"},
+        )
+    )
+    record = tmp_path / "observed.json"
+    with running_server(live) as url:
+        main(["run", "--live", "--base-url", url, "--api-key", SECRET, "--record", str(record)])
+    emulator = create_app(make_config(recording=str(record)))
+    with running_server(emulator) as url:
+        missing = httpx.post(f"{url}/v1/wan-2.6-i2v", json={})
+        unknown = httpx.post(f"{url}/v1/nope", json={}, headers={"x-api-key": API_KEY})
+    assert missing.json() == {"error": "API key required {see docs}"}
+    assert unknown.json() == {"error": "No such model"}
