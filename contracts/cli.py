@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--image-url", help="input image for paid probes (default: a 16:9 data URI)")
     check.add_argument("--record", type=Path, help="save what was observed as a JSON fixture")
     check.add_argument("--wait-s", type=float, default=1800.0, help="v2 job deadline")
+    check.add_argument(
+        "--fuzz",
+        type=int,
+        default=10,
+        metavar="N",
+        help="schemathesis examples per operation and mode (never with --live)",
+    )
     _add_report_options(check)
     diff = commands.add_parser("diff", help="breaking and non-breaking changes between contracts")
     diff.add_argument("old", type=Path)
@@ -107,7 +114,7 @@ def _check(args: argparse.Namespace) -> Report:
             http.get(base_url, timeout=10)
         except httpx.TransportError as exc:
             raise HarnessError(f"cannot reach {base_url}: {exc}") from None
-        return run(target, plan, live=args.live, record=args.record)
+        return run(target, plan, live=args.live, record=args.record, fuzz_examples=args.fuzz)
 
 
 def _write_reports(report: Report, args: argparse.Namespace) -> None:

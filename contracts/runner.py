@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from contracts.fuzz import fuzz
 from contracts.probes import Probe, Target, free_probes, paid_probes, scenario_probes
 from contracts.report import Report, Row
 
@@ -68,7 +69,10 @@ def is_emulator(http: httpx.Client, base_url: str) -> bool:
         return False
 
 
-def run(target: Target, plan: Plan, *, live: bool, record: Path | None = None) -> Report:
+def run(
+    target: Target, plan: Plan, *, live: bool, record: Path | None = None, fuzz_examples: int = 0
+) -> Report:
+    """The probes, then (never live: it would spend) schemathesis with `fuzz_examples` each."""
     report = Report(title="Wan 2.6 contract check", target=target.base_url)
     report.notes.append(
         "live endpoint"
@@ -98,6 +102,8 @@ def run(target: Target, plan: Plan, *, live: bool, record: Path | None = None) -
         recording[probe.name] = seen
     for probe, why in plan.skipped:
         report.add(Row(probe.name, "skipped", probe.summary, why, "inconclusive"))
+    if fuzz_examples and not live:
+        report.add(*fuzz(target, fuzz_examples))
     _scrub(report, target.api_key)
     if record is not None:
         text = json.dumps(recording, indent=2, default=str)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from conftest import API_KEY, make_config
+from contracts.fuzz import fuzz
 from contracts.probes import Target
 from contracts.report import Report
 from contracts.runner import is_emulator, make_plan, run
@@ -69,3 +70,23 @@ def test_each_drift_profile_is_caught(drift: DriftConfig, category: str, words: 
     assert {row.category for row in failing} == {category}
     assert any(words in f"{row.observed} {row.detail}" for row in failing), failing
     assert report.to_markdown().count("**drift**") == len(failing)
+
+
+@pytest.mark.parametrize(
+    ("drift", "failing_operation"),
+    [
+        (DriftConfig(), None),
+        (DriftConfig(drop_headers=["x-cost"]), "fuzz POST /v1/wan-2.6-i2v (positive)"),
+        (DriftConfig(video_seconds_short=1), "fuzz POST /v1/wan-2.6-i2v (positive)"),
+    ],
+    ids=["faithful", "header-missing", "video-shorter"],
+)
+def test_schemathesis_pass_with_our_checks(
+    drift: DriftConfig, failing_operation: str | None
+) -> None:
+    config = make_config(drift=drift, media=MediaConfig(offline=True, vary_with_seed=False))
+    with running_server(create_app(config)) as url, httpx.Client(timeout=60) as http:
+        rows = fuzz(Target(url, API_KEY, http, True), max_examples=6)
+    assert len(rows) == 12  # six operations, positive and negative
+    failing = [row.check for row in rows if row.verdict == "drift"]
+    assert failing == ([failing_operation] if failing_operation else [])
