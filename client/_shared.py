@@ -121,13 +121,6 @@ def video_from_job(
     )
 
 
-class ErrorAnswer(Exception):
-    """An error status met while streaming a download, to be judged by the retry rules."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-
-
 def credits_from(response: httpx.Response) -> Credits:
     body = response.json()
     return Credits(float(body.get("credits", 0.0)), float(body.get("free-credits", 0.0)))

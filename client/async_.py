@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 import anyio
 import httpx
 
-from client import params as body_of
-from client._shared import (
-    TERMINAL,
-    ErrorAnswer,
-    Progress,
-    Settings,
-    Submitted,
-    credits_from,
-    failed,
-    state_of,
-    video_from_job,
-)
-from client._shared import video_from_v1 as _video_from_v1
-from client.errors import GenerationFailedError, WaitTimeoutError
-from client.retries import RetryPolicy, Timeouts, delay_after_error, delay_after_status
+from client import flows
+from client._shared import Progress, Settings, Submitted
+from client.retries import RetryPolicy, Timeouts
 from client.types import GenerationParams, MediaInput
 from client.video import Credits, Video
+
+T = TypeVar("T")
 
 
 class AsyncWan26Client:
@@ -57,19 +46,14 @@ class AsyncWan26Client:
         self, image: MediaInput, prompt: str, **params: Unpack[GenerationParams]
     ) -> Video:
         """One v1 call: blocks for the whole generation and answers with the MP4."""
-        body = body_of.build_body(image, prompt, **params)
-        response = await self.request(
-            "POST", self.settings.v1_url(), json=body, timeout=self.settings.timeouts.for_v1()
-        )
-        return _video_from_v1(response)
+        return await self._run(flows.generate_sync(self.settings, image, prompt, dict(params)))
 
     async def submit(
         self, image: MediaInput, prompt: str, **params: Unpack[GenerationParams]
     ) -> AsyncJob:
         """Queue a generation (v2) and return at once."""
-        body = body_of.build_body(image, prompt, **params)
-        response = await self.request("POST", self.settings.v2_url(), json=body)
-        return AsyncJob(self, Submitted.from_response(response), body)
+        submitted, body = await self._run(flows.submit(self.settings, image, prompt, dict(params)))
+        return AsyncJob(self, submitted, body)
 
     async def generate(
         self,
@@ -87,38 +71,39 @@ class AsyncWan26Client:
         return await job.download(path)
 
     async def get_credits(self) -> Credits:
-        return credits_from(await self.request("GET", self.settings.credits_url()))
+        return await self._run(flows.credits(self.settings))
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        timeout: httpx.Timeout | None = None,
-        authenticated: bool = True,
-    ) -> httpx.Response:
-        """One exchange with the retry rules applied; raises the typed error when it ends badly."""
-        policy, idempotent = self.settings.retry, method == "GET"
-        headers = self.settings.headers if authenticated else {}
-        attempt = 0
+    async def _run(self, flow: flows.Flow[T]) -> T:
+        outcome: Any = None
         while True:
             try:
-                response = await self._http.request(
-                    method,
-                    url,
-                    json=json,
-                    headers=headers,
-                    timeout=timeout or self.settings.timeouts.for_request(),
+                action = flow.send(outcome)
+            except StopIteration as done:
+                return done.value
+            outcome = await self._perform(action)
+
+    async def _perform(self, action: flows.Action) -> Any:
+        if isinstance(action, flows.Sleep):
+            await anyio.sleep(action.seconds)
+            return None
+        try:
+            if isinstance(action, flows.Send):
+                return await self._http.request(
+                    action.method,
+                    action.url,
+                    json=action.json,
+                    headers=action.headers,
+                    timeout=action.timeout,
                 )
-            except httpx.TransportError as exc:
-                delay = delay_after_error(policy, attempt, exc, idempotent)
-            else:
-                if response.is_success:
-                    return response
-                delay = delay_after_status(policy, attempt, response, idempotent)
-            await anyio.sleep(delay)
-            attempt += 1
+            async with self._http.stream("GET", action.url, timeout=action.timeout) as response:
+                if not response.is_success or action.path is None:
+                    return flows.Fetched(response, await response.aread())
+                with action.path.open("wb") as handle:
+                    async for chunk in response.aiter_bytes():
+                        handle.write(chunk)
+                return flows.Fetched(response, None)
+        except httpx.TransportError as exc:
+            return exc
 
 
 class AsyncJob:
@@ -131,13 +116,10 @@ class AsyncJob:
         self.submitted = submitted
         self.request_id = submitted.request_id
         self.body = body
-        self.last_status = "QUEUED"
 
     async def status(self) -> str:
         """QUEUED, PROCESSING, COMPLETED or FAILED."""
-        response = await self._fetch(self.submitted.status_url)
-        self.last_status, _ = state_of(response)
-        return self.last_status
+        return await self._client._run(flows.status(self._client.settings, self.submitted))
 
     async def wait(
         self,
@@ -146,71 +128,15 @@ class AsyncJob:
         on_progress: Progress | None = None,
     ) -> dict[str, Any]:
         """Poll until COMPLETED (returns the result) or FAILED (raises GenerationFailedError)."""
-        settings = self._client.settings
-        deadline = timeout if timeout is not None else settings.timeouts.wait_s
-        interval = poll_interval if poll_interval is not None else settings.poll_interval_s
-        started = time.monotonic()
-        while True:
-            response = await self._fetch(self.submitted.status_url)
-            self.last_status, _ = state_of(response)
-            elapsed = time.monotonic() - started
-            if on_progress is not None:
-                on_progress(self.last_status, elapsed)
-            if self.last_status == "FAILED":
-                raise failed(response)
-            if self.last_status == "COMPLETED":
-                return await self.result()
-            if elapsed + interval > deadline:
-                raise WaitTimeoutError(self.request_id, elapsed, self.last_status)
-            await anyio.sleep(interval)
+        return await self._client._run(
+            flows.wait(self._client.settings, self.submitted, timeout, poll_interval, on_progress)
+        )
 
     async def result(self) -> dict[str, Any]:
-        response = await self._fetch(self.submitted.response_url)
-        state, body = state_of(response)
-        if state == "FAILED":
-            raise failed(response)
-        return body
+        return await self._client._run(flows.result(self._client.settings, self.submitted))
 
     async def download(self, path: str | Path | None = None) -> Video:
         """The MP4; streamed to `path` when one is given, else kept in memory."""
-        result = await self.result()
-        if result.get("status") not in TERMINAL or not result.get("output"):
-            raise WaitTimeoutError(self.request_id, 0.0, str(result.get("status")))
-        url = result["output"]
-        policy = self._client.settings.retry
-        timeout = self._client.settings.timeouts.for_download()
-        attempt = 0
-        while True:
-            try:
-                return await self._download_once(url, path, timeout, result)
-            except httpx.TransportError as exc:
-                delay = delay_after_error(policy, attempt, exc, idempotent=True)
-            except ErrorAnswer as exc:
-                delay = delay_after_status(policy, attempt, exc.response, idempotent=True)
-            await anyio.sleep(delay)
-            attempt += 1
-
-    async def _download_once(
-        self, url: str, path: str | Path | None, timeout: httpx.Timeout, result: dict[str, Any]
-    ) -> Video:
-        async with self._client._http.stream("GET", url, timeout=timeout) as response:
-            if not response.is_success:
-                await response.aread()
-                raise ErrorAnswer(response)
-            if path is None:
-                content: bytes | None = await response.aread()
-                target = None
-            else:
-                target = Path(path)
-                with target.open("wb") as handle:
-                    async for chunk in response.aiter_bytes():
-                        handle.write(chunk)
-                content = None
-            return video_from_job(self.request_id, self.body, result, response, content, target)
-
-    async def _fetch(self, url: str) -> httpx.Response:
-        """A GET that answers FAILED jobs (served as 422) instead of raising."""
-        try:
-            return await self._client.request("GET", url)
-        except GenerationFailedError as exc:
-            return exc.response
+        return await self._client._run(
+            flows.download(self._client.settings, self.submitted, self.body, path)
+        )
