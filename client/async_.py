@@ -11,7 +11,7 @@ import httpx
 from client import flows
 from client._shared import Progress, Settings, Submitted
 from client.retries import RetryPolicy, Timeouts
-from client.types import GenerationParams, MediaInput
+from client.types import GenerationParams, JobStatus, MediaInput
 from client.video import Credits, Video
 
 T = TypeVar("T")
@@ -117,7 +117,7 @@ class AsyncJob:
         self.request_id = submitted.request_id
         self.body = body
 
-    async def status(self) -> str:
+    async def status(self) -> JobStatus:
         """QUEUED, PROCESSING, COMPLETED or FAILED."""
         return await self._client._run(flows.status(self._client.settings, self.submitted))
 

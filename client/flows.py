@@ -11,7 +11,7 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -29,6 +29,7 @@ from client._shared import (
 )
 from client.errors import GenerationFailedError, WaitTimeoutError
 from client.retries import delay_after_error, delay_after_status
+from client.types import JobStatus
 from client.video import Credits, Video
 
 T = TypeVar("T")
@@ -121,9 +122,9 @@ def job_answer(settings: Settings, url: str) -> Flow[httpx.Response]:
         return exc.response
 
 
-def status(settings: Settings, submitted: Submitted) -> Flow[str]:
+def status(settings: Settings, submitted: Submitted) -> Flow[JobStatus]:
     state, _ = state_of((yield from job_answer(settings, submitted.status_url)))
-    return state
+    return cast(JobStatus, state)
 
 
 def result(settings: Settings, submitted: Submitted) -> Flow[dict[str, Any]]:

@@ -16,13 +16,6 @@ class RenderCache:
         self.hits = 0
         self.misses = 0
 
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def size(self) -> int:
-        return self._size
-
     async def get_or_render(self, key: str, render: Callable[[], Awaitable[bytes]]) -> bytes:
         """Concurrent requests for one key share a single render."""
         if key in self._items:
