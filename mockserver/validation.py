@@ -47,7 +47,7 @@ class RequestValidator:
     def parse(self, raw: bytes) -> dict[str, Any]:
         """Decode, validate and fill defaults; raise `RequestInvalid` on any breach."""
         try:
-            body = json.loads(raw, parse_constant=_refuse_constant)
+            body = _DECODER.decode(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RequestInvalid) as exc:
             raise RequestInvalid(f"Invalid JSON body: {exc}") from None
         return self.validate(body)
@@ -113,6 +113,9 @@ class RequestValidator:
 
 def _refuse_constant(name: str) -> Any:
     raise RequestInvalid(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _types(spec: dict[str, Any]) -> list[str]:
