@@ -17,7 +17,7 @@ from mockserver import control
 from mockserver.config import Config, load_config
 from mockserver.contract import Contract, default_contract
 from mockserver.drift import DriftMiddleware, drifted_contract
-from mockserver.emulator import Admitted, Emulator
+from mockserver.emulator import Admitted, BodyTooLarge, Emulator, capped_body
 from mockserver.errors import CATALOGUE, error_response
 from mockserver.faults import FaultyResponse
 from mockserver.journal import JournalMiddleware
@@ -76,7 +76,11 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             _entry(request)["outcome"] = outcome.name
         if outcome is not None and outcome.is_failure:
             slug = request.path_params.get("slug", "")
-            return await emulator.forced(outcome.name, slug, request.headers, await request.body())
+            try:
+                body = await capped_body(request, emulator.config.max_body_bytes)
+            except BodyTooLarge:
+                body = b""
+            return await emulator.forced(outcome.name, slug, request.headers, body)
         response = await handler(request, outcome)
         if outcome is not None and outcome.is_network:
             return FaultyResponse(outcome.name, response, outcome.seconds)
@@ -91,7 +95,10 @@ def model_call(queued: bool) -> Handler:
     async def handler(request: Request, outcome: Outcome | None) -> Response:
         emulator: Emulator = request.app.state.emulator
         call = await emulator.admit(
-            request.path_params["slug"], request.method, request.headers, request.body
+            request.path_params["slug"],
+            request.method,
+            request.headers,
+            lambda: capped_body(request, emulator.config.max_body_bytes),
         )
         if not isinstance(call, Admitted):
             return call

@@ -106,6 +106,9 @@ class Config:
     # USD per second of video by resolution; empty means the contract's `x-pricing`.
     pricing_per_second: dict[str, float] = field(default_factory=dict)
     rate_limit_window_s: float = 60.0
+    # Larger bodies are a 413 and are not read: enough for a 10 MB image and 15 MB of
+    # audio as base64 data URIs. [guess]
+    max_body_bytes: int = 40 * 1024 * 1024
     # Overrides of the error catalogue's messages, by failure name.
     messages: dict[str, str] = field(default_factory=dict)
     # A recording of the live API (wan26-contracts run --live --record FILE): its error

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mockserver.billing import price_list, price_of, usd
@@ -140,6 +141,8 @@ class Emulator:
             return self.messages.response("invalid-content-type")
         try:
             params = model.validator.parse(await body())
+        except BodyTooLarge:
+            return self.messages.response("payload-too-large", limit=self.config.max_body_bytes)
         except RequestInvalid as exc:
             return self.messages.response_with("bad-request", str(exc))
         reset_at = self.state.admit(account)
@@ -321,6 +324,25 @@ class Emulator:
 
     def request_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+
+class BodyTooLarge(Exception):
+    """The request body is over `max_body_bytes`; it was not read further."""
+
+
+async def capped_body(request: Request, limit: int) -> bytes:
+    """The body, read only up to `limit` bytes, so an endless upload cannot exhaust memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _is_json(content_type: str | None) -> bool:

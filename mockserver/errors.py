@@ -44,6 +44,12 @@ CATALOGUE: dict[str, Failure] = {
             "balance below the price",
         ),
         Failure(
+            "payload-too-large",
+            413,
+            "Request body too large: at most {limit} bytes",
+            "body over the emulator's cap (10 MB image + 15 MB audio as data URIs fit) [guess]",
+        ),
+        Failure(
             "rate-limited",
             429,
             "Rate limit exceeded. Try again after {reset_at}",

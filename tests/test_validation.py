@@ -171,3 +171,20 @@ def test_validator_never_raises_anything_but_request_invalid() -> None:
     for raw in [b"null", b"1e999", b'{"image": {"a": [1]}, "prompt": []}', b"\x00"]:
         with pytest.raises(RequestInvalid):
             validator.parse(raw)
+
+
+async def test_bodies_over_the_cap_are_413_without_reading_them(app_factory, client_for) -> None:
+    client = client_for(app_factory(max_body_bytes=1000))
+    big = {**VALID, "prompt": "x" * 2000}
+    response = await client.post("/v1/wan-2.6-i2v", json=big)
+    assert response.status_code == 413
+    assert response.json() == {"error": "Request body too large: at most 1000 bytes"}
+
+    async def endless():
+        for _ in range(100):
+            yield b" " * 100
+
+    streamed = await client.post(
+        "/v1/wan-2.6-i2v", content=endless(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
