@@ -320,7 +320,7 @@ def scenario_probes() -> list[Probe]:
         error_probe("forced-429", 429, forced("rate-limited"), "over the plan", rate_headers),
         error_probe("forced-500", 500, forced("server-error"), "internal error"),
         error_probe("forced-502", 502, forced("bad-gateway"), "upstream unavailable"),
-        error_probe("forced-504", 504, forced("gateway-timeout"), "gateway timeout"),
+        error_probe("forced-504", 504, forced("gateway-timeout; seconds=0"), "gateway timeout"),
         Probe("v2-failed", "a job forced to FAIL is served as 422", _v2_failed, scenario=True),
     ]
     return [Probe(p.name, p.summary, p.run, p.cost_usd, scenario=True) for p in probes]

@@ -80,10 +80,11 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 body = await capped_body(request, emulator.config.max_body_bytes)
             except BodyTooLarge:
                 body = b""
-            return await emulator.forced(outcome.name, slug, request.headers, body)
+            return await emulator.forced(outcome, slug, request.headers, body)
         response = await handler(request, outcome)
         if outcome is not None and outcome.is_network:
-            return FaultyResponse(outcome.name, response, outcome.seconds)
+            seconds = 5.0 if outcome.seconds is None else outcome.seconds
+            return FaultyResponse(outcome.name, response, seconds)
         return response
 
     return endpoint

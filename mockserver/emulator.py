@@ -285,11 +285,15 @@ class Emulator:
         if entry is not None:
             entry["charged_usd"] = call.cost
 
-    async def forced(self, name: str, slug: str, headers: Headers, body: bytes) -> Response:
+    async def forced(self, outcome: Outcome, slug: str, headers: Headers, body: bytes) -> Response:
         """A failure the caller asked for; nothing is charged or counted."""
+        name = outcome.name
         if name == "gateway-timeout":
             latency = self._model_or_default(slug).latency
-            await anyio.sleep(latency.scaled(latency.config.gateway_timeout_s))
+            wait = outcome.seconds
+            await anyio.sleep(
+                latency.scaled(latency.config.gateway_timeout_s) if wait is None else wait
+            )
         if name == "rate-limited":
             reset = time.time() + self.config.rate_limit_window_s
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))

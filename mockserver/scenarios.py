@@ -48,7 +48,9 @@ def known_outcomes() -> dict[str, str]:
 @dataclass(frozen=True)
 class Outcome:
     name: str
-    seconds: float = 5.0  # slow-body
+    # slow-body: how long the body dribbles (default 5 s); gateway-timeout: how long it
+    # waits before the 504 (default the scaled gateway timeout).
+    seconds: float | None = None
     message: str = DEFAULT_JOB_FAILURE  # job-failed
 
     @property

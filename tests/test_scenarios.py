@@ -102,6 +102,16 @@ async def test_forced_gateway_timeout_waits_for_the_scaled_timeout(app_factory, 
     assert time.monotonic() - started >= 0.3
 
 
+async def test_forced_gateway_timeout_can_say_how_long_to_wait(app_factory, client_for) -> None:
+    client = client_for(app_factory(time_scale=1.0))
+    started = time.monotonic()
+    response = await client.post(
+        "/v1/wan-2.6-i2v", json=BODY, headers={"x-mock-scenario": "gateway-timeout; seconds=0.2"}
+    )
+    assert response.status_code == 504
+    assert 0.2 <= time.monotonic() - started < 60
+
+
 async def test_run_over_the_gateway_timeout_is_504_and_not_charged(app_factory, client_for) -> None:
     client = client_for(app_factory(latency=LatencyConfig(gateway_timeout_s=100)))
     before = (await client.get("/v1/get-user-credits")).json()["credits"]
