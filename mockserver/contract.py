@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,11 @@ class Contract:
 
     def models(self) -> dict[str, ModelOperation]:
         """Every `POST` operation that names a model slug, keyed by slug."""
+        return self._models
+
+    @cached_property
+    def _models(self) -> dict[str, ModelOperation]:
+        # Resolved once per contract: the client asks for it on every call.
         found: dict[str, ModelOperation] = {}
         for path, item in self.document["paths"].items():
             operation = item.get("post")
