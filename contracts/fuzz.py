@@ -49,10 +49,11 @@ def errors_have_the_documented_shape(ctx: Any, response: Any, case: Any) -> None
     row = checks.error_shape(
         "fuzz", httpx.Response(response.status_code, content=response.content, headers=flat)
     )
-    if row.verdict != "match" and response.status_code != 422:
+    if row.verdict != "match":
         raise AssertionError(row.observed)
 
 
+EMULATOR_HEADERS = frozenset({"x-mock-scenario", "prefer", "x-mock-token"})
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -98,7 +99,14 @@ def _run(
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def exercise(case: Any) -> None:
-        headers = {**(case.headers or {}), "x-api-key": target.api_key}
+        # Generated headers may hit the emulator's own control headers by chance (hypothesis
+        # draws names from the code's string constants): those are not part of the API.
+        headers = {
+            name: value
+            for name, value in (case.headers or {}).items()
+            if name.lower() not in EMULATOR_HEADERS
+        } | {"x-api-key": target.api_key}
+        case.headers = headers
         response = case.call(base_url=target.base_url, headers=headers, timeout=timeout_s)
         case.validate_response(response, checks=CHECKS, headers=headers)
 
