@@ -114,8 +114,11 @@ class AsyncJob:
     ) -> None:
         self._client = client
         self.submitted = submitted
-        self.request_id = submitted.request_id
         self.body = body
+
+    @property
+    def request_id(self) -> str:
+        return self.submitted.request_id
 
     async def status(self) -> JobStatus:
         """QUEUED, PROCESSING, COMPLETED or FAILED."""

@@ -110,8 +110,11 @@ class Job:
     def __init__(self, client: Wan26Client, submitted: Submitted, body: dict[str, Any]) -> None:
         self._client = client
         self.submitted = submitted
-        self.request_id = submitted.request_id
         self.body = body
+
+    @property
+    def request_id(self) -> str:
+        return self.submitted.request_id
 
     def status(self) -> JobStatus:
         """QUEUED, PROCESSING, COMPLETED or FAILED."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import cache
 from typing import Any
 
 import av
@@ -24,6 +25,11 @@ def documented_headers(path: str, method: str, status: str) -> list[str]:
 
 def schema(name: str) -> dict[str, Any]:
     return CONTRACT.resolve(DOCUMENT["components"]["schemas"][name])
+
+
+@cache
+def _validator(schema_name: str) -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for(schema(schema_name))
 
 
 def status(check: str, response: httpx.Response, expected: int) -> Row:
@@ -92,7 +98,7 @@ def body_schema(check: str, response: httpx.Response, schema_name: str) -> Row:
         body = response.json()
     except ValueError:
         return Row(f"{check}/schema", "body-type", expected, "not JSON", "drift")
-    errors = [e.message for e in jsonschema_rs.validator_for(schema(schema_name)).iter_errors(body)]
+    errors = [e.message for e in _validator(schema_name).iter_errors(body)]
     return Row(
         f"{check}/schema",
         "body-type",

@@ -17,7 +17,7 @@ from mockserver import control
 from mockserver.config import Config, load_config
 from mockserver.contract import Contract, default_contract
 from mockserver.drift import DriftMiddleware, drifted_contract
-from mockserver.emulator import Admitted, BodyTooLarge, Emulator, capped_body
+from mockserver.emulator import Admitted, BodyTooLarge, Emulator
 from mockserver.errors import CATALOGUE, error_response
 from mockserver.faults import FaultyResponse
 from mockserver.journal import JournalMiddleware
@@ -150,6 +150,21 @@ async def user_credits(request: Request, outcome: Outcome | None) -> Response:
 def _entry(request: Request) -> dict:
     """This request's journal entry (a throwaway dict when the journal is bypassed)."""
     return request.scope.setdefault("state", {}).setdefault("journal_entry", {})
+
+
+async def capped_body(request: Request, limit: int) -> bytes:
+    """The body, read only up to `limit` bytes, so an endless upload cannot exhaust memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import sys
 
 import uvicorn
 
 from mockserver.app import create_app
 from mockserver.config import ConfigError, load_config
+from mockserver.control import is_loopback
 from mockserver.faults import FaultableProtocol
 
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         config.media = dataclasses.replace(
             config.media, **{k: v for k, v in media.items() if v is not None}
         )
-        if not _is_loopback(args.host) and config.control.token is None:
+        if not is_loopback(args.host) and config.control.token is None:
             config.control.enabled = False
             print(
                 "wan26-mock: not a loopback address and no control.token: /_mock is off",
@@ -91,12 +91,3 @@ def main(argv: list[str] | None = None) -> int:
         app, host=args.host, port=args.port, log_level=args.log_level, http=FaultableProtocol
     )
     return 0
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

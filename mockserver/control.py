@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
@@ -40,7 +39,7 @@ def guarded(handler: Handler) -> Handler:
         if control.token is not None:
             if request.headers.get(TOKEN_HEADER) != control.token:
                 return error_response(401, "The control plane needs a valid X-Mock-Token header")
-        elif not _is_loopback(request.client.host if request.client else ""):
+        elif not is_loopback(request.client.host if request.client else ""):
             return error_response(403, "The control plane answers loopback clients only")
         try:
             return await handler(request)
@@ -168,11 +167,15 @@ def _account_view(account: Account) -> dict[str, Any]:
 
 def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
     queued = [
-        {**asdict(s), "outcome": s.outcome.name, "times": s.remaining, "key": redact(s.key)}
+        {
+            "outcome": s.outcome.name,
+            "times": s.remaining,
+            "key": redact(s.key),
+            "path": s.path,
+            "method": s.method,
+        }
         for s in emulator.scenarios.queued
     ]
-    for item in queued:
-        item.pop("remaining")
     return {
         "queued": queued,
         "chaos": {"seed": emulator.scenarios.chaos_seed, "rates": emulator.scenarios.chaos_rates},
@@ -205,7 +208,8 @@ def _bool(value: str | None) -> bool | None:
     return value.lower() in ("1", "true", "yes")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """A loopback address or name ("testclient" is Starlette's TestClient)."""
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -12,7 +12,6 @@ from typing import Any
 
 import anyio
 from starlette.datastructures import Headers
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mockserver.billing import price_list, price_of, usd
@@ -147,10 +146,7 @@ class Emulator:
             return self.messages.response_with("bad-request", str(exc))
         reset_at = self.state.admit(account)
         if reset_at is not None:
-            stamp = reset_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-            return self.messages.response(
-                "rate-limited", {"x-rate-limit-reset-at-utc": stamp}, reset_at=stamp
-            )
+            return self._rate_limited(reset_at)
         cost = model.price(params)
         if not self.state.hold(account, cost):
             return self.messages.response(
@@ -166,10 +162,10 @@ class Emulator:
         """A synchronous generation; the hold becomes a charge only on a 200."""
         charged = False
         try:
-            latency = call.model.latency
-            if latency.over_gateway_timeout(call.run) or (outcome and outcome.name == "job-hang"):
-                await anyio.sleep(latency.scaled(latency.config.gateway_timeout_s))
-                return self.messages.response("gateway-timeout")
+            if call.model.latency.over_gateway_timeout(call.run) or (
+                outcome and outcome.name == "job-hang"
+            ):
+                return await self._gateway_timeout(call.model)
             try:
                 inputs, video = await self._produce(call)
             except MediaError as exc:
@@ -289,17 +285,9 @@ class Emulator:
         """A failure the caller asked for; nothing is charged or counted."""
         name = outcome.name
         if name == "gateway-timeout":
-            latency = self._model_or_default(slug).latency
-            wait = outcome.seconds
-            await anyio.sleep(
-                latency.scaled(latency.config.gateway_timeout_s) if wait is None else wait
-            )
+            return await self._gateway_timeout(self._model_or_default(slug), outcome.seconds)
         if name == "rate-limited":
-            reset = time.time() + self.config.rate_limit_window_s
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
-            return self.messages.response(
-                name, {"x-rate-limit-reset-at-utc": stamp}, reset_at=stamp
-            )
+            return self._rate_limited(time.time() + self.config.rate_limit_window_s)
         if name == "insufficient-credits":
             account = self.state.account(headers.get(API_KEY_HEADER, ""))
             return self.messages.response(
@@ -308,6 +296,20 @@ class Emulator:
                 cost=self._likely_price(slug, body),
             )
         return self.messages.response(name, model=slug)
+
+    def _rate_limited(self, reset_at: float) -> Response:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset_at))
+        return self.messages.response(
+            "rate-limited", {"x-rate-limit-reset-at-utc": stamp}, reset_at=stamp
+        )
+
+    async def _gateway_timeout(self, model: Model, seconds: float | None = None) -> Response:
+        """A 504 after the (scaled) gateway timeout, or after `seconds` when given."""
+        latency = model.latency
+        await anyio.sleep(
+            latency.scaled(latency.config.gateway_timeout_s) if seconds is None else seconds
+        )
+        return self.messages.response("gateway-timeout")
 
     def _model_or_default(self, slug: str) -> Model:
         return self.models.get(slug) or next(iter(self.models.values()))
@@ -332,21 +334,6 @@ class Emulator:
 
 class BodyTooLarge(Exception):
     """The request body is over `max_body_bytes`; it was not read further."""
-
-
-async def capped_body(request: Request, limit: int) -> bytes:
-    """The body, read only up to `limit` bytes, so an endless upload cannot exhaust memory."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from mockserver.config import UNLIMITED, Config, ConfigError, KeyConfig, key_from_mapping
@@ -92,8 +91,9 @@ class StateStore:
     def account(self, key: str) -> Account | None:
         return self.accounts.get(key)
 
-    def admit(self, account: Account) -> datetime | None:
-        """Count one request in the key's window; return the reset time if it is over the plan."""
+    def admit(self, account: Account) -> float | None:
+        """Count one request in the key's window; if it is over the plan, return when the
+        window resets (seconds since the epoch)."""
         if account.requests_per_minute is None:
             return None
         now = self.clock()
@@ -101,7 +101,7 @@ class StateStore:
         if now - account.window_start >= window:
             account.window_start, account.window_count = now, 0
         if account.window_count >= account.requests_per_minute:
-            return datetime.fromtimestamp(account.window_start + window, UTC)
+            return account.window_start + window
         account.window_count += 1
         return None
 
