@@ -33,8 +33,8 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from mockserver import Config, KeyConfig, create_app
-from mockserver.background import free_port, running_command
+from wan26.mockserver import Config, KeyConfig, create_app
+from wan26.mockserver.background import free_port, running_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -186,7 +186,7 @@ def emulator_command(port: int, time_scale: float) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "mockserver",
+        "wan26.mockserver",
         "serve",
         "--port",
         str(port),
@@ -227,7 +227,7 @@ def rss_with_live_jobs(count: int) -> tuple[float, dict[str, int]]:
 
 def client_overhead(calls: int) -> dict[str, tuple[float, float]]:
     """Median seconds per call, client vs bare httpx, for a cheap GET and a cached v1 call."""
-    from client import Wan26Client
+    from wan26.client import Wan26Client
 
     body = {"image": "https://example.com/a.png", "prompt": "p", "seed": 1}
     port = free_port()

@@ -1,7 +1,7 @@
 """A thin, typed client for Segmind's Wan 2.6 Image To Video API, sync and async."""
 
-from client.async_ import AsyncJob, AsyncWan26Client
-from client.errors import (
+from wan26.client.async_ import AsyncJob, AsyncWan26Client
+from wan26.client.errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -23,9 +23,9 @@ from client.errors import (
     WaitTimeoutError,
     Wan26Error,
 )
-from client.retries import RetryPolicy, Timeouts
-from client.sync import Job, Wan26Client
-from client.video import Credits, Video
+from wan26.client.retries import RetryPolicy, Timeouts
+from wan26.client.sync import Job, Wan26Client
+from wan26.client.video import Credits, Video
 
 __all__ = [
     "APIConnectionError",

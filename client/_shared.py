@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from client.errors import APIError, GenerationFailedError, MissingAPIKeyError
-from client.params import MODEL, price
-from client.retries import RetryPolicy, Timeouts
-from client.video import Credits, Video, number
+from wan26.client.errors import APIError, GenerationFailedError, MissingAPIKeyError
+from wan26.client.params import MODEL, price
+from wan26.client.retries import RetryPolicy, Timeouts
+from wan26.client.video import Credits, Video, number
 
 DEFAULT_BASE_URL = "https://api.segmind.com"
 Progress = Callable[[str, float], None]  # called with the job's state and the seconds waited

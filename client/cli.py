@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from client.errors import (
+from wan26.client.errors import (
     APIConnectionError,
     AuthenticationError,
     BadGatewayError,
@@ -29,9 +29,10 @@ from client.errors import (
     WaitTimeoutError,
     Wan26Error,
 )
-from client.params import operation
-from client.sync import Wan26Client
-from client.video import Video
+from wan26.client.params import operation
+from wan26.client.sync import Wan26Client
+from wan26.client.video import Video
+from wan26.mockserver.extras import version
 
 EXIT_CODES: list[tuple[type[Exception], int]] = [
     (ParameterError, 2),
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser(
         "generate", help="make one video", formatter_class=argparse.ArgumentDefaultsHelpFormatter

@@ -15,8 +15,8 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
-from client import params as body_of
-from client._shared import (
+from wan26.client import params as body_of
+from wan26.client._shared import (
     TERMINAL,
     Progress,
     Settings,
@@ -27,10 +27,10 @@ from client._shared import (
     video_from_job,
     video_from_v1,
 )
-from client.errors import GenerationFailedError, WaitTimeoutError
-from client.retries import delay_after_error, delay_after_status
-from client.types import JobStatus
-from client.video import Credits, Video
+from wan26.client.errors import GenerationFailedError, WaitTimeoutError
+from wan26.client.retries import delay_after_error, delay_after_status
+from wan26.client.types import JobStatus
+from wan26.client.video import Credits, Video
 
 T = TypeVar("T")
 

@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from client.errors import ParameterError
-from client.types import MediaInput
-from mockserver.contract import ModelOperation, default_contract
-from mockserver.validation import RequestInvalid, RequestValidator
+from wan26.client.errors import ParameterError
+from wan26.client.types import MediaInput
+from wan26.mockserver.contract import ModelOperation, default_contract
+from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
 MODEL = "wan-2.6-i2v"
 _URL_PREFIXES = ("http://", "https://", "data:")

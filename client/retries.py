@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from client.errors import (
+from wan26.client.errors import (
     APIConnectionError,
     APITimeoutError,
     PossiblyChargedError,

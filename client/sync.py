@@ -8,11 +8,11 @@ from typing import Any, TypeVar, Unpack
 
 import httpx
 
-from client import flows
-from client._shared import Progress, Settings, Submitted
-from client.retries import RetryPolicy, Timeouts
-from client.types import GenerationParams, JobStatus, MediaInput
-from client.video import Credits, Video
+from wan26.client import flows
+from wan26.client._shared import Progress, Settings, Submitted
+from wan26.client.retries import RetryPolicy, Timeouts
+from wan26.client.types import GenerationParams, JobStatus, MediaInput
+from wan26.client.video import Credits, Video
 
 T = TypeVar("T")
 

@@ -1,5 +1,5 @@
 import sys
 
-from contracts.cli import main
+from wan26.contracts.cli import main
 
 sys.exit(main())

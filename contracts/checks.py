@@ -10,8 +10,8 @@ import av
 import httpx
 import jsonschema_rs
 
-from contracts.report import Row
-from mockserver.contract import default_contract
+from wan26.contracts.report import Row
+from wan26.mockserver.contract import default_contract
 
 CONTRACT = default_contract()
 DOCUMENT = CONTRACT.document

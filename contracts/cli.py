@@ -13,11 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from contracts.diff import diff_files
-from contracts.probes import Target
-from contracts.report import Report
-from contracts.runner import is_emulator, make_plan, run
-from mockserver.config import DEFAULT_API_KEY
+from wan26.contracts.diff import diff_files
+from wan26.contracts.report import Report
+from wan26.mockserver.config import DEFAULT_API_KEY
+from wan26.mockserver.extras import MissingExtraError, require, version
 
 LIVE_URL = "https://api.segmind.com"
 
@@ -32,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("run", help="check a server against openapi.yaml")
     check.add_argument(
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         report = _check(args) if args.command == "run" else diff_files(args.old, args.new)
-    except (HarnessError, httpx.HTTPError, OSError, ValueError) as exc:
+    except (HarnessError, MissingExtraError, httpx.HTTPError, OSError, ValueError) as exc:
         print(f"wan26-contracts: {exc}", file=sys.stderr)
         return 2
     _write_reports(report, args)
@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> Report:
+    require("contracts")
+    from wan26.contracts.probes import Target
+    from wan26.contracts.runner import is_emulator, make_plan, run
+
     key = args.api_key or os.environ.get("SEGMIND_API_KEY")
     if args.live and not key:
         raise HarnessError("--live needs SEGMIND_API_KEY (or --api-key)")

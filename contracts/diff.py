@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from contracts.report import Report, Row
-from mockserver.contract import Contract
+from wan26.contracts.report import Report, Row
+from wan26.mockserver.contract import Contract
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -17,10 +17,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from contracts import checks
-from contracts.probes import Target
-from contracts.report import Row
-from mockserver.contract import contract_path
+from wan26.contracts import checks
+from wan26.contracts.probes import Target
+from wan26.contracts.report import Row
+from wan26.mockserver.contract import contract_path
 
 
 @schemathesis.check

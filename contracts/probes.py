@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from contracts import checks
-from contracts.report import Row
+from wan26.contracts import checks
+from wan26.contracts.report import Row
 
 V1 = "/v1/wan-2.6-i2v"
 V2 = "/v2/wan-2.6-i2v"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from contracts.fuzz import fuzz
-from contracts.probes import Probe, Target, free_probes, paid_probes, scenario_probes
-from contracts.report import Report, Row
+from wan26.contracts.fuzz import fuzz
+from wan26.contracts.probes import Probe, Target, free_probes, paid_probes, scenario_probes
+from wan26.contracts.report import Report, Row
 
 
 @dataclass

@@ -10,20 +10,20 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mockserver.app import create_app
-    from mockserver.config import DEFAULT_API_KEY, Config, KeyConfig, load_config
+    from wan26.mockserver.app import create_app
+    from wan26.mockserver.config import DEFAULT_API_KEY, Config, KeyConfig, load_config
 
 __all__ = ["DEFAULT_API_KEY", "Config", "KeyConfig", "create_app", "load_config"]
 _HOMES = {
-    "create_app": "mockserver.app",
-    "DEFAULT_API_KEY": "mockserver.config",
-    "Config": "mockserver.config",
-    "KeyConfig": "mockserver.config",
-    "load_config": "mockserver.config",
+    "create_app": "wan26.mockserver.app",
+    "DEFAULT_API_KEY": "wan26.mockserver.config",
+    "Config": "wan26.mockserver.config",
+    "KeyConfig": "wan26.mockserver.config",
+    "load_config": "wan26.mockserver.config",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
-        raise AttributeError(f"module 'mockserver' has no attribute {name!r}")
+        raise AttributeError(f"module 'wan26.mockserver' has no attribute {name!r}")
     return getattr(import_module(_HOMES[name]), name)

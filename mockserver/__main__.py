@@ -1,5 +1,5 @@
 import sys
 
-from mockserver.cli import main
+from wan26.mockserver.cli import main
 
 sys.exit(main())

@@ -13,17 +13,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from mockserver import control
-from mockserver.config import Config, load_config
-from mockserver.contract import Contract, default_contract
-from mockserver.drift import DriftMiddleware, drifted_contract
-from mockserver.emulator import Admitted, BodyTooLarge, Emulator
-from mockserver.errors import CATALOGUE, error_response
-from mockserver.faults import FaultyResponse
-from mockserver.journal import JournalMiddleware
-from mockserver.scenarios import Outcome, UnknownScenario
+from wan26.mockserver import control
+from wan26.mockserver.config import Config, load_config
+from wan26.mockserver.contract import Contract, default_contract
+from wan26.mockserver.drift import DriftMiddleware, drifted_contract
+from wan26.mockserver.emulator import Admitted, BodyTooLarge, Emulator
+from wan26.mockserver.errors import CATALOGUE, error_response
+from wan26.mockserver.faults import FaultyResponse
+from wan26.mockserver.journal import JournalMiddleware
+from wan26.mockserver.scenarios import Outcome, UnknownScenario
 
-logger = logging.getLogger("mockserver")
+logger = logging.getLogger("wan26.mockserver")
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
 

@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from mockserver.faults import FaultableProtocol
+from wan26.mockserver.faults import FaultableProtocol
 
 
 @contextmanager

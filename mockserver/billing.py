@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mockserver.contract import ModelOperation
+from wan26.mockserver.contract import ModelOperation
 
 
 def price_list(operation: ModelOperation, overrides: dict[str, float]) -> dict[str, float]:

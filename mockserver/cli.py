@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
+import socket
 import sys
 
-import uvicorn
-
-from mockserver.app import create_app
-from mockserver.config import ConfigError, load_config
-from mockserver.control import is_loopback
-from mockserver.faults import FaultableProtocol
+from wan26.mockserver.access import MaskSecretsFilter, is_loopback, mask
+from wan26.mockserver.config import Config, ConfigError, load_config
+from wan26.mockserver.extras import MissingExtraError, require, version
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wan26-mock", description="Emulator of Segmind's Wan 2.6 Image To Video API."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
@@ -54,40 +54,62 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(args.config)
-        overrides = {
-            "time_scale": args.time_scale,
-            "seed": args.seed,
-            "recording": args.recording,
-        }
-        config = dataclasses.replace(
-            config, **{k: v for k, v in overrides.items() if v is not None}
-        )
-        media = {
-            "mode": args.media_mode,
-            "offline": args.offline,
-            "allow_private_addresses": args.allow_private_addresses,
-        }
-        config.media = dataclasses.replace(
-            config.media, **{k: v for k, v in media.items() if v is not None}
-        )
-        if not is_loopback(args.host) and config.control.token is None:
-            config.control.enabled = False
-            print(
-                "wan26-mock: not a loopback address and no control.token: /_mock is off",
-                file=sys.stderr,
-            )
+        require("mock")
+        from wan26.mockserver.app import create_app
+
+        config = _config(args)
         app = create_app(config)
-    except ConfigError as exc:
+        listener = _listen(args.host, args.port)
+    except (ConfigError, MissingExtraError, OSError) as exc:
         print(f"wan26-mock: {exc}", file=sys.stderr)
         return 2
-    keys = ", ".join(key.key for key in config.keys)
+    import uvicorn
+
+    from wan26.mockserver.faults import FaultableProtocol
+
+    keys = ", ".join(mask(key.key) for key in config.keys)
     print(
-        f"wan26-mock: http://{args.host}:{args.port}  time scale {config.time_scale:g}  "
-        f"API key(s): {keys}",
+        f"wan26-mock {version()}: http://{args.host}:{listener.getsockname()[1]}  "
+        f"time scale {config.time_scale:g}  API key(s): {keys}",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, http=FaultableProtocol
-    )
+    server_config = uvicorn.Config(app, log_level=args.log_level, http=FaultableProtocol)
+    for name in ("uvicorn.access", "uvicorn.error", "wan26.mockserver"):
+        logging.getLogger(name).addFilter(MaskSecretsFilter())
+    uvicorn.Server(server_config).run(sockets=[listener])
     return 0
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    overrides = {"time_scale": args.time_scale, "seed": args.seed, "recording": args.recording}
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    media = {
+        "mode": args.media_mode,
+        "offline": args.offline,
+        "allow_private_addresses": args.allow_private_addresses,
+    }
+    config.media = dataclasses.replace(
+        config.media, **{k: v for k, v in media.items() if v is not None}
+    )
+    if not is_loopback(args.host) and config.control.token is None:
+        config.control.enabled = False
+        print(
+            "wan26-mock: not a loopback address and no control.token: /_mock is off",
+            file=sys.stderr,
+        )
+    return config
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before saying anything, so a taken port is one clear error, not a banner."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    listener.set_inheritable(True)
+    return listener

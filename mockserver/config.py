@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import yaml
 
-from mockserver.drift import DriftConfig
+from wan26.mockserver.drift import DriftConfig
 
 DEFAULT_API_KEY = "wan26-mock-key"
 UNLIMITED = "unlimited"
@@ -124,6 +124,10 @@ class Config:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Config:
         return _build(cls, data, "config")
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some settings changed (the others, e.g. the plugin's, kept)."""
+        return dataclasses.replace(self, **changes)
 
     def with_default_key(self, env: Mapping[str, str]) -> Config:
         """Ensure one key works out of the box: `SEGMIND_API_KEY` if set, else the fixed one."""

@@ -101,7 +101,7 @@ class Contract:
 
 def contract_path() -> Path:
     """The contract shipped inside the package (a link to the repository's root file)."""
-    return Path(str(resources.files("mockserver").joinpath(CONTRACT_FILE)))
+    return Path(str(resources.files("wan26.mockserver").joinpath(CONTRACT_FILE)))
 
 
 def load_contract(path: Path | None = None) -> Contract:

@@ -7,7 +7,6 @@ token only loopback clients may call it.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,12 +15,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mockserver.config import ConfigError
-from mockserver.emulator import Emulator
-from mockserver.errors import error_response
-from mockserver.journal import redact
-from mockserver.scenarios import QueuedScenario, UnknownScenario, known_outcomes, parse_outcome
-from mockserver.state import Account
+from wan26.mockserver.access import is_loopback, mask
+from wan26.mockserver.config import ConfigError
+from wan26.mockserver.emulator import Emulator
+from wan26.mockserver.errors import error_response
+from wan26.mockserver.scenarios import (
+    QueuedScenario,
+    UnknownScenario,
+    known_outcomes,
+    parse_outcome,
+)
+from wan26.mockserver.state import Account
 
 TOKEN_HEADER = "x-mock-token"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -88,7 +92,7 @@ async def key(request: Request) -> Response:
     if request.method == "DELETE":
         if emulator.state.accounts.pop(name, None) is None:
             return error_response(404, "No such key")
-        return JSONResponse({"deleted": redact(name)})
+        return JSONResponse({"deleted": mask(name)})
     account = emulator.state.configure(name, await _json_object(request))
     return JSONResponse(_account_view(account))
 
@@ -156,7 +160,7 @@ def _emulator(request: Request) -> Emulator:
 
 def _account_view(account: Account) -> dict[str, Any]:
     return {
-        "key": redact(account.key),
+        "key": mask(account.key),
         "credits": round(account.credits, 6),
         "free_credits": round(account.free_credits, 6),
         "held": round(account.held, 6),
@@ -170,7 +174,7 @@ def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
         {
             "outcome": s.outcome.name,
             "times": s.remaining,
-            "key": redact(s.key),
+            "key": mask(s.key),
             "path": s.path,
             "method": s.method,
         }
@@ -206,11 +210,3 @@ def _bool(value: str | None) -> bool | None:
     if value is None:
         return None
     return value.lower() in ("1", "true", "yes")
-
-
-def is_loopback(host: str) -> bool:
-    """A loopback address or name ("testclient" is Starlette's TestClient)."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host in ("localhost", "testclient")

@@ -14,20 +14,20 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 
-from mockserver.billing import price_list, price_of, usd
-from mockserver.config import Config
-from mockserver.contract import Contract, ModelOperation
-from mockserver.errors import MessageBook
-from mockserver.generation import Generator, Inputs, Video
-from mockserver.jobs import Job, JobQueue, JobState
-from mockserver.journal import Journal
-from mockserver.latency import LatencyModel, RunTime
-from mockserver.media.fetch import MediaError
-from mockserver.outputs import OutputStore
-from mockserver.recording import recorded_messages
-from mockserver.scenarios import Outcome, Scenarios
-from mockserver.state import Account, StateStore
-from mockserver.validation import RequestInvalid, RequestValidator
+from wan26.mockserver.billing import price_list, price_of, usd
+from wan26.mockserver.config import Config
+from wan26.mockserver.contract import Contract, ModelOperation
+from wan26.mockserver.errors import MessageBook
+from wan26.mockserver.generation import Generator, Inputs, Video
+from wan26.mockserver.jobs import Job, JobQueue, JobState
+from wan26.mockserver.journal import Journal
+from wan26.mockserver.latency import LatencyModel, RunTime
+from wan26.mockserver.media.fetch import MediaError
+from wan26.mockserver.outputs import OutputStore
+from wan26.mockserver.recording import recorded_messages
+from wan26.mockserver.scenarios import Outcome, Scenarios
+from wan26.mockserver.state import Account, StateStore
+from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
 API_KEY_HEADER = "x-api-key"
 STANDIN_HEADER = "x-mock-standin"

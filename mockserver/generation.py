@@ -13,14 +13,14 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from mockserver.config import MediaConfig
-from mockserver.contract import ModelOperation
-from mockserver.drift import DriftConfig
-from mockserver.media import audio as audio_track
-from mockserver.media.cache import RenderCache
-from mockserver.media.fetch import MediaError, Unreachable, decode_data_uri, fetch_url
-from mockserver.media.image import open_image, standin_image, to_rgb
-from mockserver.media.render import VideoSpec, output_size, render_mp4
+from wan26.mockserver.config import MediaConfig
+from wan26.mockserver.contract import ModelOperation
+from wan26.mockserver.drift import DriftConfig
+from wan26.mockserver.media import audio as audio_track
+from wan26.mockserver.media.cache import RenderCache
+from wan26.mockserver.media.fetch import MediaError, Unreachable, decode_data_uri, fetch_url
+from wan26.mockserver.media.image import open_image, standin_image, to_rgb
+from wan26.mockserver.media.render import VideoSpec, output_size, render_mp4
 
 
 @dataclass

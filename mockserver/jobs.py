@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mockserver.latency import RunTime
+from wan26.mockserver.latency import RunTime
 
 
 class JobState(StrEnum):

@@ -17,17 +17,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wan26.mockserver.access import mask
+
 BODY_LIMIT = 4096
 SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
 CONTROL_PREFIX = "/_mock"
 _DATA_URI = re.compile(r"(data:[\w.+/-]+;base64,)[A-Za-z0-9+/=\s]{16,}")
-
-
-def redact(secret: str | None) -> str | None:
-    """Enough of a key to tell keys apart, never enough to use it."""
-    if not secret:
-        return secret
-    return "***" + secret[-4:] if len(secret) > 8 else "***"
 
 
 class Journal:
@@ -65,7 +60,7 @@ class Journal:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Matching entries, oldest first, in readable form with secrets redacted."""
-        wanted_key = redact(key) if key else None
+        wanted_key = mask(key) if key else None
         found = [
             view
             for view in map(_readable, self.entries)
@@ -119,7 +114,7 @@ def _readable(entry: dict[str, Any]) -> dict[str, Any]:
     for raw_name, raw_value in entry["headers"]:
         name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
-        headers[name] = redact(value) if name in SECRET_HEADERS else value
+        headers[name] = mask(value) if name in SECRET_HEADERS else value
     return {
         **entry,
         "at": datetime.fromtimestamp(entry["at"], UTC).isoformat(timespec="milliseconds"),

@@ -6,7 +6,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from mockserver.config import LatencyConfig
+from wan26.mockserver.config import LatencyConfig
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mockserver.config import ConfigError
+from wan26.mockserver.config import ConfigError
 
 # Which catalogue failure each free probe provokes. Validation messages name the
 # field, so they stay the emulator's own.

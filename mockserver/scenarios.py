@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 
-from mockserver.errors import BY_STATUS, CATALOGUE
+from wan26.mockserver.errors import BY_STATUS, CATALOGUE
 
 SCENARIO_HEADER = "x-mock-scenario"
 SUCCESS = "success"

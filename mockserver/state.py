@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.config import UNLIMITED, Config, ConfigError, KeyConfig, key_from_mapping
+from wan26.mockserver.config import UNLIMITED, Config, ConfigError, KeyConfig, key_from_mapping
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from mockserver.contract import ModelOperation
+from wan26.mockserver.contract import ModelOperation
 
 _JSON_TYPES = {
     dict: "object",

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockserver import Config, KeyConfig, create_app
-from mockserver.background import running_server
-from mockserver.config import LatencyConfig, MediaConfig
+from wan26.mockserver import Config, KeyConfig, create_app
+from wan26.mockserver.background import running_server
+from wan26.mockserver.config import LatencyConfig, MediaConfig
 
 pytest_plugins = ["pytester"]
 

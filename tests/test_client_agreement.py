@@ -16,14 +16,14 @@ import httpx
 import pytest
 import respx
 from hypothesis import HealthCheck, given, settings
-from strategies import OPERATION, invalid_bodies, valid_bodies
 
-from client import AsyncWan26Client, ParameterError, Wan26Client
-from client.params import check
 from conftest import API_KEY, make_config
-from mockserver import create_app
-from mockserver.background import running_server
-from mockserver.config import MediaConfig
+from strategies import OPERATION, invalid_bodies, valid_bodies
+from wan26.client import AsyncWan26Client, ParameterError, Wan26Client
+from wan26.client.params import check
+from wan26.mockserver import create_app
+from wan26.mockserver.background import running_server
+from wan26.mockserver.config import MediaConfig
 
 # Seedless renders: one render serves every seed, so hundreds of examples stay fast
 # while duration, size, fps and codecs are still the real ones.

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import main
-from mockserver.pytest_plugin import MockHandle
+from wan26.client.cli import main
+from wan26.mockserver.testing import MockHandle
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import httpx
 import pytest
 import respx
 
-from client import (
+from mediafiles import image_bytes, tone
+from wan26.client import (
     APIStatusError,
     AsyncWan26Client,
     AuthenticationError,
@@ -28,12 +29,11 @@ from client import (
     RetryPolicy,
     Wan26Client,
 )
-from client.params import build_body, media_value, sniff_mime
-from client.types import Duration, Resolution
-from mediafiles import image_bytes, tone
-from mockserver.contract import default_contract
-from mockserver.errors import CATALOGUE
-from mockserver.pytest_plugin import MockHandle
+from wan26.client.params import build_body, media_value, sniff_mime
+from wan26.client.types import Duration, Resolution
+from wan26.mockserver.contract import default_contract
+from wan26.mockserver.errors import CATALOGUE
+from wan26.mockserver.testing import MockHandle
 
 IMAGE = "https://example.com/cat.png"
 EXPECTED = {

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import respx
 
-import client.async_
-import client.sync
-from client import (
+import wan26.client.async_
+import wan26.client.sync
+from wan26.client import (
     AsyncWan26Client,
     BadRequestError,
     InsufficientCreditsError,
@@ -44,12 +44,12 @@ MP4 = httpx.Response(
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the client's waits instead of waiting."""
     recorded: list[float] = []
-    monkeypatch.setattr(client.sync.time, "sleep", recorded.append)
+    monkeypatch.setattr(wan26.client.sync.time, "sleep", recorded.append)
 
     async def fake_sleep(seconds: float) -> None:
         recorded.append(seconds)
 
-    monkeypatch.setattr(client.async_.anyio, "sleep", fake_sleep)
+    monkeypatch.setattr(wan26.client.async_.anyio, "sleep", fake_sleep)
     return recorded
 
 

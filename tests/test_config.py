@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.config import DEFAULT_API_KEY, ConfigError, load_config
-from mockserver.contract import default_contract
-from mockserver.state import StateStore
+from wan26.mockserver.config import DEFAULT_API_KEY, ConfigError, load_config
+from wan26.mockserver.contract import default_contract
+from wan26.mockserver.state import StateStore
 
 
 def test_no_file_gives_one_documented_key_with_ample_credits_and_no_limit() -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from contracts.cli import main
-from contracts.diff import diff
-from mockserver.contract import Contract
+from wan26.contracts.cli import main
+from wan26.contracts.diff import diff
+from wan26.mockserver.contract import Contract
 
 BASE: dict[str, Any] = {
     "openapi": "3.1.0",

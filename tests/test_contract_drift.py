@@ -9,14 +9,14 @@ import httpx
 import pytest
 
 from conftest import API_KEY, make_config
-from contracts.fuzz import fuzz
-from contracts.probes import Target
-from contracts.report import Report
-from contracts.runner import is_emulator, make_plan, run
-from mockserver import create_app
-from mockserver.background import running_server
-from mockserver.config import MediaConfig
-from mockserver.drift import DriftConfig
+from wan26.contracts.fuzz import fuzz
+from wan26.contracts.probes import Target
+from wan26.contracts.report import Report
+from wan26.contracts.runner import is_emulator, make_plan, run
+from wan26.mockserver import create_app
+from wan26.mockserver.background import running_server
+from wan26.mockserver.config import MediaConfig
+from wan26.mockserver.drift import DriftConfig
 
 
 def check_against(drift: DriftConfig) -> Report:

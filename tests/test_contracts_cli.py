@@ -13,11 +13,11 @@ import pytest
 from starlette.applications import Starlette
 
 from conftest import API_KEY, make_config
-from contracts.cli import main
-from mockserver import create_app
-from mockserver.background import free_port, running_server
-from mockserver.config import ControlConfig, KeyConfig, MediaConfig
-from mockserver.drift import DriftConfig
+from wan26.contracts.cli import main
+from wan26.mockserver import create_app
+from wan26.mockserver.background import free_port, running_server
+from wan26.mockserver.config import ControlConfig, KeyConfig, MediaConfig
+from wan26.mockserver.drift import DriftConfig
 
 SECRET = "sk-live-very-secret-key-1234"
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
+import uvicorn
 
 from conftest import API_KEY, OFFLINE_IMAGE, make_config
-from mockserver import cli, create_app
-from mockserver.config import ControlConfig, KeyConfig
+from wan26.mockserver import cli, create_app
+from wan26.mockserver.access import fingerprint
+from wan26.mockserver.config import ControlConfig, KeyConfig
 
 pytestmark = pytest.mark.anyio
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}
@@ -24,7 +28,7 @@ async def test_journal_records_requests_with_the_key_redacted(client: httpx.Asyn
         ("GET", "/v1/get-user-credits", 502),
     ]
     first = entries[0]
-    assert first["headers"]["x-api-key"] == "***" + API_KEY[-4:]
+    assert first["headers"]["x-api-key"] == fingerprint(API_KEY)
     assert API_KEY not in str(entries)
     assert '"prompt": "a cat"' in first["body"] or '"prompt":"a cat"' in first["body"]
     assert first["charged_usd"] == 0.625 and first["duration_ms"] >= 0
@@ -58,7 +62,7 @@ async def test_data_uris_are_elided_from_the_journal(client: httpx.AsyncClient) 
 async def test_keys_credits_and_plans_are_set_at_run_time(client: httpx.AsyncClient) -> None:
     created = await client.put("/_mock/keys/new-team-key", json={"credits": 0.7, "plan": 1})
     assert created.status_code == 200
-    assert created.json()["credits"] == 0.7 and created.json()["key"] == "***-key"
+    assert created.json()["credits"] == 0.7 and created.json()["key"] == fingerprint("new-team-key")
     team = {"x-api-key": "new-team-key"}
     assert (await client.post("/v1/wan-2.6-i2v", json=BODY, headers=team)).status_code == 200
     assert (await client.post("/v1/wan-2.6-i2v", json=BODY, headers=team)).status_code == 429
@@ -66,7 +70,7 @@ async def test_keys_credits_and_plans_are_set_at_run_time(client: httpx.AsyncCli
     poor = await client.post("/v1/wan-2.6-i2v", json=BODY, headers=team)
     assert poor.status_code == 406
     keys = (await client.get("/_mock/state")).json()["keys"]
-    assert {k["key"]: k["credits"] for k in keys}["***-key"] == 0.1
+    assert {k["key"]: k["credits"] for k in keys}[fingerprint("new-team-key")] == 0.1
     assert (await client.delete("/_mock/keys/new-team-key")).status_code == 200
     assert (await client.post("/v1/wan-2.6-i2v", json=BODY, headers=team)).status_code == 401
     assert (await client.delete("/_mock/keys/new-team-key")).status_code == 404
@@ -190,7 +194,12 @@ def test_serving_on_a_public_address_without_a_token_turns_the_control_plane_off
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     served = {}
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **kwargs: served.update(app=app, **kwargs))
+
+    def run(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        served.update(app=server.config.app, host=sockets[0].getsockname()[0])
+        sockets[0].close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 0
     assert served["app"].state.emulator.config.control.enabled is False
     assert served["host"] == "0.0.0.0"

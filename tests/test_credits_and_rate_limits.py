@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from conftest import API_KEY, OFFLINE_IMAGE
-from mockserver.config import KeyConfig
+from wan26.mockserver.config import KeyConfig
 
 pytestmark = pytest.mark.anyio
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 7}  # one seed: renders are cached

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from conftest import OFFLINE_IMAGE
-from mockserver.config import LatencyConfig
-from mockserver.latency import LatencyModel
+from wan26.mockserver.config import LatencyConfig
+from wan26.mockserver.latency import LatencyModel
 
 DOCUMENTED = 139.37
 

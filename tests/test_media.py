@@ -13,8 +13,8 @@ from PIL import Image
 
 from conftest import OFFLINE_IMAGE, make_config, probe
 from mediafiles import data_uri, image_bytes, tone
-from mockserver import create_app
-from mockserver.config import MediaConfig
+from wan26.mockserver import create_app
+from wan26.mockserver.config import MediaConfig
 
 pytestmark = pytest.mark.anyio
 PNG_16_9 = data_uri(image_bytes(1600, 900), "image/png")

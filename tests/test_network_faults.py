@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from conftest import API_KEY, OFFLINE_IMAGE, make_config
-from mockserver import create_app
-from mockserver.background import running_server
+from wan26.mockserver import create_app
+from wan26.mockserver.background import running_server
 
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}
 

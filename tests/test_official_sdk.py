@@ -12,7 +12,7 @@ from segmind import SegmindClient
 from segmind.exceptions import SegmindError
 from segmind.v2 import InferenceFailed
 
-from mockserver.config import Config, MediaConfig, QueueConfig
+from wan26.mockserver.config import Config, MediaConfig, QueueConfig
 
 SLUG = "wan-2.6-i2v"
 PARAMS = {

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from conftest import OFFLINE_IMAGE
-from mockserver.config import LatencyConfig
-from mockserver.errors import CATALOGUE
+from wan26.mockserver.config import LatencyConfig
+from wan26.mockserver.errors import CATALOGUE
 
 pytestmark = pytest.mark.anyio
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 3}

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from conftest import API_KEY, make_config, probe
-from mockserver import create_app
-from mockserver.background import free_port, running_command, running_server
+from wan26.mockserver import create_app
+from wan26.mockserver.background import free_port, running_command, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def test_serve_command_uses_the_segmind_api_key_from_the_environment() -> None:
     command = [
         sys.executable,
         "-m",
-        "mockserver",
+        "wan26.mockserver",
         "serve",
         "--port",
         str(port),
@@ -79,7 +79,7 @@ def test_serve_command_reports_a_bad_config_and_exits_2(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("keys:\n  - key: k\n    plan: platinum\n")
     result = subprocess.run(
-        [sys.executable, "-m", "mockserver", "serve", "--config", str(config)],
+        [sys.executable, "-m", "wan26.mockserver", "serve", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

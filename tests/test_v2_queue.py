@@ -11,8 +11,8 @@ import pytest
 
 from conftest import API_KEY, OFFLINE_IMAGE, probe
 from mediafiles import data_uri, image_bytes
-from mockserver.config import KeyConfig, QueueConfig
-from mockserver.outputs import OutputStore
+from wan26.mockserver.config import KeyConfig, QueueConfig
+from wan26.mockserver.outputs import OutputStore
 
 pytestmark = pytest.mark.anyio
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import OFFLINE_IMAGE, probe
-from mockserver.contract import default_contract
-from mockserver.validation import RequestInvalid, RequestValidator
+from wan26.mockserver.contract import default_contract
+from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
 pytestmark = pytest.mark.anyio
 OPERATION = default_contract().models()["wan-2.6-i2v"]

@@ -8,7 +8,7 @@ from typing import Any
 import av
 import numpy as np
 
-from mockserver.media.fetch import MediaError
+from wan26.mockserver.media.fetch import MediaError
 
 SAMPLE_RATE = 48_000
 CHANNELS = 2

@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from mockserver.media.fetch import MediaError
+from wan26.mockserver.media.fetch import MediaError
 
 # Pillow's names for the contract's format names.
 _PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}

@@ -20,7 +20,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from mockserver.media.audio import SAMPLE_RATE
+from wan26.mockserver.media.audio import SAMPLE_RATE
 
 AAC_FRAME = 1024
 
