@@ -11,15 +11,30 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wan26.mockserver.app import create_app
-    from wan26.mockserver.config import DEFAULT_API_KEY, Config, KeyConfig, load_config
+    from wan26.mockserver.config import (
+        DEFAULT_API_KEY,
+        Config,
+        ControlConfig,
+        KeyConfig,
+        LatencyConfig,
+        MediaConfig,
+        QueueConfig,
+        load_config,
+    )
 
-__all__ = ["DEFAULT_API_KEY", "Config", "KeyConfig", "create_app", "load_config"]
-_HOMES = {
-    "create_app": "wan26.mockserver.app",
-    "DEFAULT_API_KEY": "wan26.mockserver.config",
-    "Config": "wan26.mockserver.config",
-    "KeyConfig": "wan26.mockserver.config",
-    "load_config": "wan26.mockserver.config",
+__all__ = [
+    "DEFAULT_API_KEY",
+    "Config",
+    "ControlConfig",
+    "KeyConfig",
+    "LatencyConfig",
+    "MediaConfig",
+    "QueueConfig",
+    "create_app",
+    "load_config",
+]
+_HOMES = {name: "wan26.mockserver.config" for name in __all__} | {
+    "create_app": "wan26.mockserver.app"
 }
 
 

@@ -170,6 +170,8 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         data["media"]["offline"] = env["WAN26_MOCK_OFFLINE"]
     if "WAN26_MOCK_ALLOW_PRIVATE_ADDRESSES" in env:
         data["media"]["allow_private_addresses"] = env["WAN26_MOCK_ALLOW_PRIVATE_ADDRESSES"]
+    if "WAN26_MOCK_CONTROL_TOKEN" in env:
+        data["control"] = {**(data.get("control") or {}), "token": env["WAN26_MOCK_CONTROL_TOKEN"]}
     return data
 
 

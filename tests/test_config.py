@@ -48,8 +48,10 @@ messages: {server-error: "boom"}
             "WAN26_MOCK_TIME_SCALE": "0",
             "WAN26_MOCK_SEED": "5",
             "WAN26_MOCK_ALLOW_PRIVATE_ADDRESSES": "true",
+            "WAN26_MOCK_CONTROL_TOKEN": "s3cret",
         },
     )
+    assert config.control.token == "s3cret"
     assert [k.key for k in config.keys] == ["team-free", "team-pro"]
     assert config.keys[0].credits == 1.5 and config.keys[0].models == ["wan-2.6-i2v"]
     assert config.keys[1].plan == 50

@@ -55,3 +55,46 @@ def test_handle_sets_keys_and_resets(wan26_server: str, wan26_mock) -> None:
     assert again.status_code == 401
     with pytest.raises(ValueError, match="needs no scenario"):
         wan26_mock.fail_next("success")
+
+
+OVERRIDES = """
+import pytest
+
+from wan26.mockserver import Config, QueueConfig
+
+
+@pytest.fixture
+def wan26_config(wan26_config):
+    return wan26_config.replace(time_scale=0.01, queue=QueueConfig(workers=1))
+
+
+def test_the_override_keeps_the_plugins_settings(wan26_app, wan26_mock):
+    config = wan26_app.state.emulator.config
+    assert config.media.offline is True
+    assert (config.time_scale, config.queue.workers) == (0.01, 1)
+    assert wan26_mock.api_key == "wan26-mock-key"
+"""
+
+NO_KEYS = """
+import pytest
+
+from wan26.mockserver import Config
+
+
+@pytest.fixture
+def wan26_config():
+    return Config(time_scale=0)
+
+
+@pytest.mark.anyio
+async def test_a_config_without_keys_gets_the_default_key(wan26_client, wan26_mock):
+    assert wan26_mock.api_key == "wan26-mock-key"
+    assert (await wan26_client.get("/v1/get-user-credits")).status_code == 200
+"""
+
+
+@pytest.mark.parametrize("user_tests", [OVERRIDES, NO_KEYS], ids=["override", "no-keys"])
+def test_a_users_config_override(pytester: pytest.Pytester, user_tests: str) -> None:
+    pytester.makepyfile(test_user=user_tests)
+    result = pytester.runpytest_subprocess("-q", "-p", "anyio")
+    result.assert_outcomes(passed=1)
