@@ -27,6 +27,8 @@ from wan26.mockserver.background import free_port, running_command
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "wan26-mock"
+SHIPPED_FILES = ("pyproject.toml", "README.md", "LICENSE", "openapi.yaml")
+SHIPPED_FOLDERS = ("mockserver", "client", "contracts")
 HEAVY = {"av", "numpy", "pillow", "starlette", "uvicorn", "schemathesis", "hypothesis"}
 
 
@@ -64,6 +66,13 @@ def copy_distributions(names: set[str], site: Path) -> None:
             shutil.copy2(source, target)
 
 
+def not_shipped(folder: str, names: list[str]) -> set[str]:
+    """Copy what the wheel is built from, nothing else (no venv, no build output)."""
+    if Path(folder) == ROOT:
+        return set(names) - {*SHIPPED_FILES, *SHIPPED_FOLDERS}
+    return {name for name in names if name == "__pycache__"}
+
+
 class Environment:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -89,6 +98,8 @@ class Environment:
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
     base = tmp_path_factory.mktemp("install")
+    source = base / "source"  # a copy, so the build leaves nothing in the repository
+    shutil.copytree(ROOT, source, symlinks=True, ignore=not_shipped)
     subprocess.run(
         [
             sys.executable,
@@ -100,7 +111,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
             "-q",
             "-w",
             str(base / "wheel"),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
