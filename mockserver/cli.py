@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import signal
 import socket
 import sys
 
@@ -76,8 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     server_config = uvicorn.Config(app, log_level=args.log_level, http=FaultableProtocol)
     for name in ("uvicorn.access", "uvicorn.error", "wan26.mockserver"):
         logging.getLogger(name).addFilter(MaskSecretsFilter())
+    # uvicorn shuts down gracefully, then raises SIGTERM again: exit through Python, so
+    # the encoding worker processes are stopped as well.
+    signal.signal(signal.SIGTERM, _exit_after_sigterm)
     uvicorn.Server(server_config).run(sockets=[listener])
     return 0
+
+
+def _exit_after_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _config(args: argparse.Namespace) -> Config:

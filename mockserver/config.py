@@ -58,12 +58,15 @@ class MediaConfig:
     # Loopback, private and link-local hosts are refused unless this is set
     # (local test fixtures need it).
     allow_private_addresses: bool = False
-    # False: the picture and sound no longer depend on the seed, so one render
-    # serves every seed (fast property tests); size, duration, fps, codecs and
-    # shots stay right. x-seed-value still reports the seed.
-    vary_with_seed: bool = True
     cache_bytes: int = 512 * 1024 * 1024
     render_threads: int = 2
+    # Worker processes that encode video segments; null: one per core; 0: threads of
+    # the emulator's own process (for programs that cannot start processes).
+    render_processes: int | None = None
+
+    @property
+    def encoding_processes(self) -> int:
+        return os.cpu_count() or 1 if self.render_processes is None else self.render_processes
 
 
 @dataclass

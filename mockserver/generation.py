@@ -20,7 +20,17 @@ from wan26.mockserver.media import audio as audio_track
 from wan26.mockserver.media.cache import RenderCache
 from wan26.mockserver.media.fetch import MediaError, Unreachable, decode_data_uri, fetch_url
 from wan26.mockserver.media.image import open_image, standin_image, to_rgb
-from wan26.mockserver.media.render import VideoSpec, output_size, render_mp4
+from wan26.mockserver.media.render import (
+    SegmentLibrary,
+    VideoSpec,
+    assemble_mp4,
+    encode_sound,
+    output_size,
+    plan_segments,
+)
+from wan26.mockserver.media.segments import Picture
+
+SOUND_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -46,6 +56,8 @@ class Generator:
         self.media = media
         self.drift = drift or DriftConfig()
         self.cache = RenderCache(media.cache_bytes)
+        self.sounds = RenderCache(SOUND_CACHE_BYTES)
+        self.segments = SegmentLibrary(media.cache_bytes, media.encoding_processes)
         self._limiter = anyio.CapacityLimiter(max(1, media.render_threads))
         self._http = httpx.AsyncClient(timeout=media.fetch_timeout_s, trust_env=False)
 
@@ -82,13 +94,32 @@ class Generator:
         )
 
         async def encode() -> bytes:
-            return await self._in_thread(_render, inputs, spec)
+            async def spool() -> Picture:
+                return await self._in_thread(_spool, inputs.image)
+
+            walk = plan_segments(spec)
+            segments = await self.segments.segments(spool, inputs.image_digest, spec, walk)
+            return await self._in_thread(assemble_mp4, segments, await self._sound(inputs, spec))
 
         return Video(await self.cache.get_or_render(key, encode), spec)
 
+    async def _sound(self, inputs: Inputs, spec: VideoSpec) -> bytes:
+        """The encoded sound track, cached: the given audio fitted to the duration, or one
+        of a few sound beds chosen by the seed."""
+        duration, audio = spec.duration_s, inputs.audio
+        if audio is not None:
+            key, make = f"audio:{inputs.audio_digest}", lambda: audio_track.fit_to(audio, duration)
+        else:
+            bed = spec.seed % audio_track.SOUND_BEDS
+            key, make = f"bed:{bed}", lambda: audio_track.sound_bed(duration, bed)
+
+        async def encode() -> bytes:
+            return await self._in_thread(lambda: encode_sound(make()))
+
+        return await self.sounds.get_or_render(f"{key}:{duration}", encode)
+
     def spec_for(self, params: dict[str, Any], seed: int, image_size: tuple[int, int]) -> VideoSpec:
         width, height = output_size(image_size, self.operation.tier_size(params["resolution"]))
-        seed = seed if self.media.vary_with_seed else 0
         multi = params["multi_shots"] and params["enable_prompt_expansion"]
         shots = random.Random(seed).choice((2, 3)) if multi else 1
         if self.drift.video_size:
@@ -120,12 +151,8 @@ class Generator:
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
 
-def _render(inputs: Inputs, spec: VideoSpec) -> bytes:
-    if inputs.audio is not None:
-        sound = audio_track.fit_to(inputs.audio, spec.duration_s)
-    else:
-        sound = audio_track.sound_bed(spec.duration_s, spec.seed)
-    return render_mp4(to_rgb(inputs.image), sound, spec)
+def _spool(image: Image.Image) -> Picture:
+    return Picture.spool(to_rgb(image))
 
 
 def _digest(data: bytes) -> str:

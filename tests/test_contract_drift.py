@@ -20,7 +20,7 @@ from wan26.mockserver.drift import DriftConfig
 
 
 def check_against(drift: DriftConfig) -> Report:
-    config = make_config(drift=drift, media=MediaConfig(offline=True, vary_with_seed=False))
+    config = make_config(drift=drift, media=MediaConfig(offline=True))
     with running_server(create_app(config)) as url, httpx.Client(timeout=60) as http:
         emulator = is_emulator(http, url)
         plan = make_plan(emulator=emulator, live=False, max_spend_usd=0)
@@ -84,7 +84,7 @@ def test_each_drift_profile_is_caught(drift: DriftConfig, category: str, words: 
 def test_schemathesis_pass_with_our_checks(
     drift: DriftConfig, failing_operation: str | None
 ) -> None:
-    config = make_config(drift=drift, media=MediaConfig(offline=True, vary_with_seed=False))
+    config = make_config(drift=drift, media=MediaConfig(offline=True))
     with running_server(create_app(config)) as url, httpx.Client(timeout=60) as http:
         rows = fuzz(Target(url, API_KEY, http, True), max_examples=6)
     assert len(rows) == 12  # six operations, positive and negative

@@ -24,7 +24,7 @@ SECRET = "sk-live-very-secret-key-1234"
 
 @pytest.fixture
 def emulator_url() -> Iterator[str]:
-    config = make_config(media=MediaConfig(offline=True, vary_with_seed=False))
+    config = make_config(media=MediaConfig(offline=True))
     with running_server(create_app(config)) as url:
         yield url
 

@@ -77,11 +77,17 @@ async def test_size_follows_the_images_aspect_at_the_tiers_pixel_count(
     assert (video.width, video.height) == expected
 
 
-@pytest.mark.parametrize(("duration", "resolution"), [(10, "720p"), (15, "1080p")])
-async def test_duration_is_exact(client: httpx.AsyncClient, duration: int, resolution: str) -> None:
-    response = await generate(client, image=PNG_16_9, duration=duration, resolution=resolution)
+@pytest.mark.parametrize("duration", [5, 10, 15])
+@pytest.mark.parametrize(("resolution", "size"), [("720p", (1280, 720)), ("1080p", (1920, 1080))])
+async def test_duration_and_size_are_exact(
+    client: httpx.AsyncClient, duration: int, resolution: str, size: tuple[int, int]
+) -> None:
+    response = await generate(
+        client, image=PNG_16_9, duration=duration, resolution=resolution, multi_shots=True
+    )
     video = probe(response.content)
     assert video.frames == 30 * duration
+    assert (video.width, video.height) == size
     assert video.duration_s == pytest.approx(duration, abs=1 / 30)
     assert video.audio_duration_s == pytest.approx(duration, abs=1 / 30)
 
@@ -330,13 +336,3 @@ async def test_connection_refused_counts_as_unreachable(client_for) -> None:
     assert response.headers["x-mock-standin"] == "image"
     strict = local_media_client(client_for, mode="strict")
     assert (await generate(strict, image="http://127.0.0.1:9/closed.png")).status_code == 400
-
-
-async def test_seedless_renders_share_one_video_across_seeds(client_for) -> None:
-    client = local_media_client(client_for, offline=True, vary_with_seed=False)
-    one = await generate(client, image=PNG_16_9, seed=1, duration=10)
-    two = await generate(client, image=PNG_16_9, seed=2, duration=10)
-    assert one.content == two.content
-    assert (one.headers["x-seed-value"], two.headers["x-seed-value"]) == ("1", "2")
-    video = probe(two.content)
-    assert (video.width, video.height, video.frames, video.audio_codec) == (1280, 720, 300, "aac")

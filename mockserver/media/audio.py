@@ -11,6 +11,8 @@ import numpy as np
 from wan26.mockserver.media.fetch import MediaError
 
 SAMPLE_RATE = 48_000
+# Calls without audio get one of this many sound beds (by seed), each encoded once.
+SOUND_BEDS = 8
 CHANNELS = 2
 # PyAV's demuxer names for the contract's format names.
 _DEMUXERS = {"wav": {"wav"}, "mp3": {"mp3"}}

@@ -1,28 +1,48 @@
 """The MP4 renderer: the input image in seeded slow motion, cut into shots, with sound.
 
-The image is scaled and converted to YUV once per shot; each frame is then a
-crop of those planes (a pan), so the per-frame cost is a memory copy and the
-encoder's work. H.264 (libx264 ultrafast, yuv420p) and AAC in MP4, bit-exact
-for the same inputs.
+A video is a walk over a small library of one-second segments per image and
+size (see `segments.py`): each second pans from one anchor of its shot's framing
+to another, and a cut changes the framing. The seed chooses the walk, so a new
+seed of a known image copies already encoded packets and encodes only its sound;
+a new image encodes the segments its walk needs, in worker processes, once.
+H.264 (libx264 ultrafast, yuv420p) and AAC in MP4 with the index first, the same
+bytes for the same inputs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
 import math
+import multiprocessing
 import random
 import tempfile
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
 
 from wan26.mockserver.media.audio import SAMPLE_RATE
+from wan26.mockserver.media.cache import RenderCache
+from wan26.mockserver.media.segments import (
+    ANCHORS,
+    FRAMINGS,
+    Picture,
+    Segment,
+    encode_segment,
+    start_worker,
+)
 
 AAC_FRAME = 1024
+Job = tuple[Picture, tuple[int, int], int, Segment]
+logger = logging.getLogger("wan26.mockserver")
+_MUXER_OPTIONS = {"fflags": "+bitexact", "movflags": "+faststart"}
 
 
 @dataclass(frozen=True)
@@ -39,16 +59,6 @@ class VideoSpec:
         return self.fps * self.duration_s
 
 
-@dataclass(frozen=True)
-class Shot:
-    first_frame: int
-    frames: int
-    zoom: float  # how much larger than the output the panned-over picture is
-    centre: tuple[float, float]  # which part of the image the shot looks at, 0..1
-    start: tuple[float, float]  # pan start and end within the margin, 0..1
-    end: tuple[float, float]
-
-
 def output_size(image_size: tuple[int, int], tier_size: tuple[int, int]) -> tuple[int, int]:
     """Keep the image's aspect ratio at the tier's pixel count; both sides even."""
     pixels = tier_size[0] * tier_size[1]
@@ -58,112 +68,128 @@ def output_size(image_size: tuple[int, int], tier_size: tuple[int, int]) -> tupl
     return width, height
 
 
-def plan_shots(spec: VideoSpec) -> list[Shot]:
+def plan_segments(spec: VideoSpec) -> list[Segment]:
+    """The seed's walk: shots of whole seconds, each in its own framing, each second a pan
+    to a different anchor."""
     rng = random.Random(spec.seed)
-    bounds = [round(i * spec.frame_count / spec.shots) for i in range(spec.shots + 1)]
-    shots = []
-    for index in range(spec.shots):
-        zoom = 1.12 if index == 0 else rng.uniform(1.35, 1.8)
-        centre = (0.5, 0.5) if index == 0 else (rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7))
-        start = (rng.random(), rng.random())
-        end = (1.0 - start[0], 1.0 - start[1])
-        shots.append(
-            Shot(bounds[index], bounds[index + 1] - bounds[index], zoom, centre, start, end)
+    bounds = [round(i * spec.duration_s / spec.shots) for i in range(spec.shots + 1)]
+    framings = [0, *rng.sample(range(1, len(FRAMINGS)), spec.shots - 1)]
+    walk = []
+    for shot, framing in enumerate(framings):
+        anchor = rng.randrange(len(ANCHORS))
+        for _ in range(bounds[shot], bounds[shot + 1]):
+            following = rng.choice([a for a in range(len(ANCHORS)) if a != anchor])
+            walk.append(Segment(framing, anchor, following))
+            anchor = following
+    return walk
+
+
+class SegmentLibrary:
+    """Encoded segments by image, size and segment: bounded, each encoded once.
+
+    `processes` worker processes encode them (0: threads of this process, for
+    programs that cannot start processes)."""
+
+    def __init__(self, max_bytes: int, processes: int) -> None:
+        self.cache = RenderCache(max_bytes)
+        self.processes = processes
+
+    async def segments(
+        self,
+        spool: Callable[[], Awaitable[Picture]],
+        digest: str,
+        spec: VideoSpec,
+        walk: list[Segment],
+    ) -> list[bytes]:
+        """The walk's segments; `spool` writes the picture for the workers, and is called
+        only if a segment is missing."""
+        size = (spec.width, spec.height)
+        spooled: asyncio.Future[Picture] | None = None
+
+        async def encode(segment: Segment) -> bytes:
+            nonlocal spooled
+            if spooled is None:
+                spooled = asyncio.ensure_future(spool())
+            job = (await spooled, size, spec.fps, segment)
+            return await WORKERS.run(self.processes, job)
+
+        async def one(segment: Segment) -> bytes:
+            key = f"{digest}:{size}:{spec.fps}:{segment}"
+            return await self.cache.get_or_render(key, lambda: encode(segment))
+
+        try:
+            return list(await asyncio.gather(*(one(segment) for segment in walk)))
+        finally:
+            if spooled is not None:
+                (await spooled).remove()
+
+    def clear(self) -> None:
+        self.cache.clear()
+
+
+def encode_sound(audio: np.ndarray) -> bytes:
+    """AAC in an MP4 of its own, to be joined to pictures later; `audio` is planar float32
+    stereo at 48 kHz, already fitted to the duration."""
+    output = io.BytesIO()
+    with av.open(output, mode="w", format="mp4") as container:
+        stream = container.add_stream(
+            "aac", rate=SAMPLE_RATE, layout="stereo", options={"aac_coder": "fast"}
         )
-    return shots
+        stream.codec_context.flags |= av.codec.context.Flags.bitexact
+        for frame in _audio_frames(audio):
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return output.getvalue()
 
 
-def render_mp4(image: Image.Image, audio: np.ndarray, spec: VideoSpec) -> bytes:
-    """`audio` is planar float32 stereo at 48 kHz, already fitted to the duration.
-
-    The sound is encoded on a second thread while the picture is encoded (both
-    release the GIL); the packets are then muxed in time order, so the file
-    is the same whatever the threads' timing.
-    """
+def assemble_mp4(segments: list[bytes], sound: bytes) -> bytes:
+    """The segments' pictures one after another, with the sound: packets copied, nothing
+    encoded."""
     with tempfile.TemporaryDirectory(prefix="wan26-render-") as folder:
+        # A file, not a buffer: "faststart" rewrites it to put the index first, for players.
         path = Path(folder) / "out.mp4"
-        _write(path, image, audio, spec)
+        sources = [av.open(io.BytesIO(data)) for data in segments]
+        audio = av.open(io.BytesIO(sound))
+        try:
+            with av.open(
+                str(path), mode="w", format="mp4", container_options=_MUXER_OPTIONS
+            ) as container:
+                video = container.add_stream_from_template(sources[0].streams.video[0])
+                track = container.add_stream_from_template(audio.streams.audio[0])
+                packets = list(_video_packets(sources, video))
+                packets += _copied(audio.demux(audio.streams.audio[0]), track)
+                packets.sort(key=_mux_order)
+                for packet in packets:
+                    container.mux(packet)
+        finally:
+            for source in (*sources, audio):
+                source.close()
         return path.read_bytes()
 
 
-def _write(path: Path, image: Image.Image, audio: np.ndarray, spec: VideoSpec) -> None:
-    # A file, not a buffer: "faststart" rewrites it to put the index first, for players.
-    with av.open(str(path), mode="w", format="mp4", container_options=_MUXER_OPTIONS) as container:
-        # Constant QP: rate control cost x264 ultrafast half its time here.
-        video = container.add_stream(
-            "libx264", rate=spec.fps, options={"preset": "ultrafast", "qp": "23"}
-        )
-        video.width, video.height, video.pix_fmt = spec.width, spec.height, "yuv420p"
-        sound = container.add_stream(
-            "aac", rate=SAMPLE_RATE, layout="stereo", options={"aac_coder": "fast"}
-        )
-        for stream in (video, sound):
-            stream.codec_context.flags |= av.codec.context.Flags.bitexact
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            sound_packets = pool.submit(_encode_all, sound, _audio_frames(audio))
-            video_packets = _encode_all(video, _video_frames(image, spec))
-            packets = video_packets + sound_packets.result()
-        packets.sort(key=lambda packet: (packet.dts * packet.time_base, packet.stream.index))
-        for packet in packets:
-            container.mux(packet)
+def _mux_order(packet: av.Packet) -> tuple[Fraction, int]:
+    return packet.dts * packet.time_base, packet.stream.index
 
 
-_MUXER_OPTIONS = {"fflags": "+bitexact", "movflags": "+faststart"}
+def _video_packets(
+    sources: list[av.container.InputContainer], video: av.VideoStream
+) -> Iterator[av.Packet]:
+    for index, source in enumerate(sources):
+        stream = source.streams.video[0]
+        offset = index * round(1 / stream.time_base)  # each segment is one second
+        yield from _copied(source.demux(stream), video, offset)
 
 
-def _encode_all(stream: av.stream.Stream, frames: Iterator[av.frame.Frame]) -> list[av.Packet]:
-    packets: list[av.Packet] = []
-    for frame in frames:
-        packets.extend(stream.encode(frame))
-    packets.extend(stream.encode(None))
-    return packets
-
-
-def _video_frames(image: Image.Image, spec: VideoSpec) -> Iterator[av.VideoFrame]:
-    for shot in plan_shots(spec):
-        yield from _shot_frames(image, shot, spec)
-
-
-def _shot_frames(image: Image.Image, shot: Shot, spec: VideoSpec) -> Iterator[av.VideoFrame]:
-    width, height = spec.width, spec.height
-    big_w, big_h = _even(width * shot.zoom), _even(height * shot.zoom)
-    picture = _crop_to_aspect(image, width / height, shot)
-    picture = picture.resize((big_w, big_h), Image.Resampling.BILINEAR)
-    y, u, v = _yuv_planes(picture)
-    room_x, room_y = big_w - width, big_h - height
-    last = max(shot.frames - 1, 1)
-    for i in range(shot.frames):
-        progress = _ease(i / last)
-        fx = shot.start[0] + (shot.end[0] - shot.start[0]) * progress
-        fy = shot.start[1] + (shot.end[1] - shot.start[1]) * progress
-        x, y0 = _even(fx * room_x, down=True), _even(fy * room_y, down=True)
-        frame = av.VideoFrame(width, height, "yuv420p")
-        for plane, source, step in zip(frame.planes, (y, u, v), (1, 2, 2), strict=True):
-            target = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-            top, left = y0 // step, x // step
-            target[:, : plane.width] = source[top : top + plane.height, left : left + plane.width]
-        frame.pts = shot.first_frame + i
-        if i == 0:
-            frame.pict_type = av.video.frame.PictureType.I  # a cut starts on a keyframe
-        yield frame
-
-
-def _crop_to_aspect(image: Image.Image, aspect: float, shot: Shot) -> Image.Image:
-    """The region of the source the shot frames: full width or height, at the output aspect."""
-    src_w, src_h = image.size
-    crop_w, crop_h = (src_w, src_w / aspect) if src_w / src_h < aspect else (src_h * aspect, src_h)
-    crop_w, crop_h = crop_w / (shot.zoom / 1.12), crop_h / (shot.zoom / 1.12)
-    left = (src_w - crop_w) * shot.centre[0]
-    top = (src_h - crop_h) * shot.centre[1]
-    return image.crop((round(left), round(top), round(left + crop_w), round(top + crop_h)))
-
-
-def _yuv_planes(picture: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
-    return tuple(
-        np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-        for plane in frame.planes
-    )
+def _copied(packets: Iterator[av.Packet], stream: av.Stream, offset: int = 0) -> list[av.Packet]:
+    copied = []
+    for packet in packets:
+        if packet.dts is None:
+            continue  # the demuxer's end-of-stream marker
+        packet.pts += offset
+        packet.dts += offset
+        packet.stream = stream
+        copied.append(packet)
+    return copied
 
 
 def _audio_frames(audio: np.ndarray) -> Iterator[av.AudioFrame]:
@@ -175,9 +201,47 @@ def _audio_frames(audio: np.ndarray) -> Iterator[av.AudioFrame]:
         yield frame
 
 
-def _ease(t: float) -> float:
-    return t * t * (3 - 2 * t)
+class WorkerPool:
+    """Worker processes that encode segments, shared by every emulator in this process
+    (tests make many). Where processes cannot start (a script without the
+    `if __name__ == "__main__":` guard re-runs itself in each one), threads do the work."""
+
+    def __init__(self) -> None:
+        self._executor: ProcessPoolExecutor | None = None
+        self.threads_only = False
+
+    async def run(
+        self, processes: int, job: tuple[Picture, tuple[int, int], int, Segment]
+    ) -> bytes:
+        loop = asyncio.get_running_loop()
+        if processes > 0 and not self.threads_only:
+            try:
+                return await loop.run_in_executor(self._pool(processes), encode_segment, *job)
+            except BrokenProcessPool:
+                self._executor = None  # a worker died (killed, out of memory): start anew
+                if not await loop.run_in_executor(None, self._can_start, processes):
+                    self.threads_only = True
+                    logger.warning("worker processes cannot start here; encoding in threads")
+        return await loop.run_in_executor(None, encode_segment, *job)
+
+    def _pool(self, processes: int) -> ProcessPoolExecutor:
+        if self._executor is None:
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(
+                max_workers=processes, mp_context=context, initializer=start_worker
+            )
+        return self._executor
+
+    def _can_start(self, processes: int) -> bool:
+        try:
+            return self._pool(processes).submit(abs, -1).result(timeout=120) == 1
+        except (BrokenProcessPool, TimeoutError):
+            self._executor = None
+            return False
 
 
-def _even(value: float, down: bool = False) -> int:
-    return int(value // 2) * 2 if down else max(2, round(value / 2) * 2)
+WORKERS = WorkerPool()
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)

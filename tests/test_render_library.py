@@ -1,0 +1,100 @@
+"""Videos assembled from a library of encoded one-second segments: a new seed of a known
+image copies packets, yet every seed moves differently and the same seed gives the same
+bytes."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import httpx
+import numpy as np
+import pytest
+
+from conftest import make_config
+from mediafiles import data_uri, image_bytes
+from wan26.mockserver import create_app
+from wan26.mockserver.config import MediaConfig
+from wan26.mockserver.media.render import VideoSpec, plan_segments
+
+pytestmark = pytest.mark.anyio
+IMAGE = data_uri(image_bytes(1600, 900), "image/png")
+
+
+def spec(seed: int, duration: int = 5, shots: int = 1) -> VideoSpec:
+    return VideoSpec(1280, 720, 30, duration, shots, seed)
+
+
+def decoded(data: bytes) -> list[av.VideoFrame]:
+    with av.open(io.BytesIO(data)) as container:
+        return list(container.decode(video=0))
+
+
+def gray(frames: list[av.VideoFrame]) -> np.ndarray:
+    return np.stack([f.to_ndarray(format="gray").astype(np.int16) for f in frames])
+
+
+@pytest.fixture
+def emulator_client(client_for):
+    def make(**media: object) -> tuple[httpx.AsyncClient, object]:
+        app = create_app(make_config(media=MediaConfig(offline=True, **media)))
+        return client_for(app), app.state.emulator.models["wan-2.6-i2v"].generator
+
+    return make
+
+
+async def generate(client: httpx.AsyncClient, **params: object) -> bytes:
+    response = await client.post("/v1/wan-2.6-i2v", json={"image": IMAGE, "prompt": "p", **params})
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+async def test_different_seeds_move_differently_and_differ_in_bytes(emulator_client) -> None:
+    client, _ = emulator_client()
+    assert plan_segments(spec(1)) != plan_segments(spec(2))
+    one, two = await generate(client, seed=1), await generate(client, seed=2)
+    assert one != two
+    difference = np.abs(gray(decoded(one)) - gray(decoded(two))).mean(axis=(1, 2))
+    assert difference.max() > 5  # the same picture, panned elsewhere
+    for video in (one, two):
+        frames = gray(decoded(video))
+        assert np.abs(frames[1:] - frames[:-1]).mean() > 0.3  # and always moving
+
+
+async def test_a_new_seed_of_a_known_image_encodes_no_picture(emulator_client) -> None:
+    client, generator = emulator_client()
+    known = set(plan_segments(spec(7, duration=15)))
+    seed = next(s for s in range(100, 100_000) if set(plan_segments(spec(s))) <= known)
+    await generate(client, seed=7, duration=15)
+    encoded = generator.segments.cache.misses
+    video = await generate(client, seed=seed)
+    assert generator.segments.cache.misses == encoded
+    assert len(decoded(video)) == 150
+
+
+async def test_the_same_seed_gives_the_same_bytes_after_every_cache_is_dropped(
+    emulator_client,
+) -> None:
+    client, generator = emulator_client()
+    first = await generate(client, seed=42, multi_shots=True)
+    for cache in (generator.cache, generator.segments.cache, generator.sounds):
+        cache.clear()
+    assert await generate(client, seed=42, multi_shots=True) == first
+    threads, _ = emulator_client(render_processes=0)
+    assert await generate(threads, seed=42, multi_shots=True) == first
+
+
+async def test_cuts_fall_on_keyframes(emulator_client) -> None:
+    client, _ = emulator_client()
+    seed = next(
+        s
+        for s in range(1000)
+        if len({seg.framing for seg in plan_segments(spec(s, duration=15, shots=3))}) == 3
+    )
+    frames = decoded(await generate(client, seed=seed, duration=15, multi_shots=True))
+    pictures = gray(frames)
+    jumps = np.abs(pictures[1:] - pictures[:-1]).mean(axis=(1, 2))
+    cuts = [i + 1 for i, jump in enumerate(jumps) if jump > 8 * (np.median(jumps) + 0.5)]
+    assert cuts  # multi-shot videos cut between framings
+    assert all(frames[i].key_frame for i in cuts)
+    assert all(i % 30 == 0 for i in cuts)
