@@ -1,13 +1,17 @@
 """Speed figures on this machine, at time scale 0.
 
 1. Render time through the whole request path (in-process ASGI): 5 s 720p and
-   15 s 1080p, cold (a new seed each time, so the cache misses) and cached.
+   15 s 1080p, cold (a new image each time) and cached (the same body again).
 2. Requests/s on the 400 and 401 paths with wrk, for the emulator on uvicorn
    and for Stoplight Prism 5.16 serving the same openapi.yaml, in the same run.
 3. v2 submits/s with wrk (time scale 0), and the emulator's RSS holding 1,000
    live jobs (time scale 1, so they stay QUEUED or PROCESSING).
 4. The client's overhead per call: the same calls through `Wan26Client` and
    through bare httpx, against the emulator on a socket at time scale 0.
+5. Generations/s at 4 concurrent calls: new images against new seeds of a known
+   image (assembled from encoded segments), one 15 s 1080p new seed, the 400 path's
+   rate while renders run against its idle rate, and the RSS holding 10,000 v1 calls
+   open at time scale 1.
 
 Usage: python benchmarks/bench.py [--seconds 8] [--connections 16] [--skip-prism]
 Needs wrk (apt-get install wrk); Prism is installed with npm into
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -48,13 +53,12 @@ TARGETS = {
 }
 
 
-def image_data_uri() -> str:
+def image_data_uri(variant: int = 0) -> str:
     import base64
 
     buffer = io.BytesIO()
-    Image.effect_mandelbrot((1600, 900), (-2.2, -1.2, 1.0, 1.2), 100).convert("RGB").save(
-        buffer, format="JPEG"
-    )
+    area = (-2.2 + variant * 1e-4, -1.2, 1.0, 1.2)
+    Image.effect_mandelbrot((1600, 900), area, 100).convert("RGB").save(buffer, format="JPEG")
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -74,9 +78,10 @@ async def render_times(cold_runs: int, cached_runs: int) -> dict[str, float]:
                 "resolution": resolution,
             }
             cold = []
-            for seed in range(cold_runs):
+            for run in range(cold_runs):
+                new_image = {**body, "image": image_data_uri(500 + duration * 10 + run)}
                 started = time.perf_counter()
-                response = await client.post("/v1/wan-2.6-i2v", json={**body, "seed": seed})
+                response = await client.post("/v1/wan-2.6-i2v", json={**new_image, "seed": 0})
                 cold.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.text
             cached = []
@@ -88,6 +93,109 @@ async def render_times(cold_runs: int, cached_runs: int) -> dict[str, float]:
             results[f"{label} cold"] = statistics.median(cold)
             results[f"{label} cached"] = statistics.median(cached)
     return results
+
+
+async def generation_rates(concurrency: int = 4, rounds: int = 5) -> dict[str, float]:
+    """Generations/s for new images and for new seeds of a known image; one 15 s 1080p
+    new seed's latency."""
+    app = create_app(Config(keys=[KeyConfig(key=KEY)], time_scale=0.0))
+    results: dict[str, float] = {}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://bench",
+        headers={"x-api-key": KEY},
+        timeout=120,
+    ) as client:
+
+        async def generate(image: str, seed: int, duration: int = 5, tier: str = "720p") -> None:
+            body = {"image": image, "prompt": "b", "seed": seed, "duration": duration}
+            response = await client.post("/v1/wan-2.6-i2v", json={**body, "resolution": tier})
+            assert response.status_code == 200, response.text
+
+        async def rate(calls: list[tuple[str, int]]) -> float:
+            started = time.perf_counter()
+            for first in range(0, len(calls), concurrency):
+                batch = calls[first : first + concurrency]
+                await asyncio.gather(*(generate(image, seed) for image, seed in batch))
+            return len(calls) / (time.perf_counter() - started)
+
+        await generate(image_data_uri(1000), 0)  # start the worker processes
+        count = concurrency * rounds
+        images = [image_data_uri(100 + i) for i in range(count)]
+        results["new image 5s 720p /s"] = await rate([(image, 1) for image in images])
+        known = image_data_uri(999)
+        for seed in range(12):  # the image's library fills as seeds come
+            await generate(known, 10_000 + seed)
+        results["new seed 5s 720p /s"] = await rate([(known, seed) for seed in range(count)])
+        for seed in range(12):
+            await generate(known, 20_000 + seed, 15, "1080p")
+        started = time.perf_counter()
+        await generate(known, 30_000, 15, "1080p")
+        results["new seed 15s 1080p s"] = time.perf_counter() - started
+    return results
+
+
+def bad_request_rate_while_rendering(seconds: int, connections: int) -> tuple[float, float]:
+    """The 400 path's req/s idle, then while 4 new-image renders at a time keep going."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    headers, body = REQUESTS["400 (bad enum)"]
+    url = f"{base}/v1/wan-2.6-i2v"
+    with running_command(
+        emulator_command(port, 0.0), f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}
+    ):
+        idle = wrk(url, headers, body, seconds, connections)
+        stop = time.monotonic() + seconds + 2
+
+        def keep_rendering(worker: int) -> None:
+            variant = worker * 1000
+            with httpx.Client(headers={"x-api-key": KEY}, timeout=120) as client:
+                while time.monotonic() < stop:
+                    variant += 1
+                    image = image_data_uri(variant)
+                    client.post(url, json={"image": image, "prompt": "b", "seed": 1})
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for worker in range(4):
+                pool.submit(keep_rendering, worker)
+            time.sleep(1)
+            busy = wrk(url, headers, body, seconds, connections)
+    return idle, busy
+
+
+def rss_with_held_calls(count: int) -> float:
+    """MB of RSS while `count` v1 calls wait out their emulated run time (time scale 1)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    body = json.dumps(V2_BODY).encode()
+    request = (
+        f"POST /v1/wan-2.6-i2v HTTP/1.1\r\nHost: bench\r\nx-api-key: {KEY}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+    async def hold() -> float:
+        writers = []
+        for _ in range(count):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            writers.append(writer)
+        await asyncio.sleep(5)
+        held = httpx.get(f"{base}/_mock/state").json()["keys"][0]["held"]
+        assert held >= 0.625 * count * 0.99, held
+        rss = _rss_mb(proc.pid)
+        for writer in writers:
+            writer.close()
+        return rss
+
+    with running_command(
+        emulator_command(port, 1.0), f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}
+    ) as proc:
+        return asyncio.run(hold())
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
 def prism_command() -> list[str]:
@@ -220,9 +328,7 @@ def rss_with_live_jobs(count: int) -> tuple[float, dict[str, int]]:
                 response = client.post("/v2/wan-2.6-i2v", json={**V2_BODY, "seed": seed})
                 assert response.status_code == 200, response.text
             jobs = client.get("/_mock/state").json()["jobs"]
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        rss_kb = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
-        return rss_kb / 1024, jobs
+        return _rss_mb(proc.pid), jobs
 
 
 def client_overhead(calls: int) -> dict[str, tuple[float, float]]:
@@ -271,9 +377,23 @@ def main() -> int:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--cached-runs", type=int, default=20)
     parser.add_argument("--skip-prism", action="store_true")
+    parser.add_argument(
+        "--only",
+        choices=SECTIONS,
+        action="append",
+        help="run only these sections (repeatable; default: all)",
+    )
     args = parser.parse_args()
-
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    if not shutil.which("wrk"):
+        print("wrk not found: apt-get install wrk, then run again")
+        return 1
+    for section in args.only or SECTIONS:
+        SECTIONS[section](args)
+    return 0
+
+
+def renders(args: argparse.Namespace) -> None:
     print("\nrender time through the request path (median, time scale 0)")
     for label, seconds in asyncio.run(render_times(args.cold_runs, args.cached_runs)).items():
         target = TARGETS[label]
@@ -282,9 +402,8 @@ def main() -> int:
             f"  {label:18} {seconds * 1000:8.1f} ms   target <= {target * 1000:.0f} ms  {verdict}"
         )
 
-    if not shutil.which("wrk"):
-        print("\nwrk not found: apt-get install wrk, then run again for the throughput figures")
-        return 1
+
+def error_paths(args: argparse.Namespace) -> None:
     print(f"\nrequests/s, wrk -t1 -c{args.connections} -d{args.seconds}s, same request to both")
     for label, row in throughput(args.seconds, args.connections, args.skip_prism).items():
         line = f"  {label:16} emulator {row['emulator']:8.0f} (HTTP {row['emulator status']})"
@@ -297,6 +416,8 @@ def main() -> int:
             )
         print(line)
 
+
+def queue(args: argparse.Namespace) -> None:
     rate, status = v2_submit_rate(args.seconds, args.connections)
     verdict = "ok" if rate >= 1000 else "UNDER TARGET"
     print(f"\nv2 submits/s (HTTP {status}, time scale 0): {rate:8.0f}   target >= 1000  {verdict}")
@@ -304,13 +425,43 @@ def main() -> int:
     verdict = "ok" if rss <= 300 else "OVER TARGET"
     print(f"RSS with 1,000 live jobs {jobs}: {rss:.0f} MB   target <= 300 MB  {verdict}")
 
+
+def load(args: argparse.Namespace) -> None:
+    print("\ngenerations at 4 concurrent calls (time scale 0)")
+    rates = asyncio.run(generation_rates())
+    ratio = rates["new seed 5s 720p /s"] / rates["new image 5s 720p /s"]
+    for label, value in rates.items():
+        print(f"  {label:24} {value:8.3f}")
+    print(f"  new seed / new image: {ratio:.1f}x   target >= 8x, new seed >= 15/s")
+    verdict = "ok" if rates["new seed 15s 1080p s"] <= 0.15 else "OVER TARGET"
+    print(f"  15 s 1080p new seed target <= 0.150 s  {verdict}")
+    idle, busy = bad_request_rate_while_rendering(args.seconds, args.connections)
+    verdict = "ok" if busy >= idle / 2 else "UNDER TARGET"
+    print(
+        f"400 path idle {idle:.0f} req/s, while rendering {busy:.0f} req/s "
+        f"({busy / idle:.0%})   target >= 50%  {verdict}"
+    )
+    rss = rss_with_held_calls(10_000)
+    verdict = "ok" if rss <= 1024 else "OVER TARGET"
+    print(f"RSS holding 10,000 v1 calls at time scale 1: {rss:.0f} MB   target <= 1024  {verdict}")
+
+
+def client(args: argparse.Namespace) -> None:
     print("\nclient overhead per call (median of 200, time scale 0)")
     for label, (with_client, bare) in client_overhead(200).items():
         print(
             f"  {label:28} client {with_client * 1000:6.2f} ms   bare httpx {bare * 1000:6.2f} ms"
             f"   overhead {(with_client - bare) * 1000:+6.2f} ms"
         )
-    return 0
+
+
+SECTIONS = {
+    "renders": renders,
+    "error-paths": error_paths,
+    "queue": queue,
+    "load": load,
+    "client": client,
+}
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ FRAMINGS: tuple[tuple[float, tuple[float, float]], ...] = (
 # Where a pan may start or stop, as fractions of the room the zoom leaves to move in.
 ANCHORS: tuple[tuple[float, float], ...] = ((0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8))
 _PR_SET_PDEATHSIG = 1
+WORKER_NICENESS = 10
 _ENCODER_OPTIONS = {
     "preset": "ultrafast",
     "qp": "23",  # constant QP: rate control cost x264 ultrafast half its time here
@@ -73,8 +74,10 @@ class Segment:
 
 
 def start_worker() -> None:
-    """Worker processes end with the emulator, however it ends (even `kill -9`): an
-    orphaned worker would wait forever on its queue, holding the emulator's stdout open."""
+    """Encoding is background work: the emulator's own process, which answers every
+    request, goes first for the CPU. Workers end with the emulator, however it ends
+    (even `kill -9`): an orphaned worker would wait forever on its queue."""
+    os.nice(WORKER_NICENESS)
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
