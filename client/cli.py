@@ -80,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: $SEGMIND_API_KEY; for a loopback --base-url, the emulator's wan26-mock-key",
     )
     generate.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for v2")
-    generate.add_argument("--poll-interval", type=float, default=5.0)
+    generate.add_argument(
+        "--poll-interval",
+        type=float,
+        default=5.0,
+        help="the longest wait between status polls; they start 0.25 s apart",
+    )
     return parser
 
 
