@@ -23,6 +23,7 @@ from wan26.client.errors import (
     WaitTimeoutError,
     Wan26Error,
 )
+from wan26.client.progress import OnProgress, Progress
 from wan26.client.retries import RetryPolicy, Timeouts
 from wan26.client.sync import Job, Wan26Client
 from wan26.client.video import Credits, Video
@@ -46,9 +47,11 @@ __all__ = [
     "Job",
     "MissingAPIKeyError",
     "NotFoundError",
+    "OnProgress",
     "ParameterError",
     "PermissionDeniedError",
     "PossiblyChargedError",
+    "Progress",
     "RateLimitError",
     "RetryPolicy",
     "Timeouts",

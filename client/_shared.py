@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,10 @@ from wan26.client.errors import APIError, GenerationFailedError, MissingAPIKeyEr
 from wan26.client.params import MODEL, price
 from wan26.client.retries import RetryPolicy, Timeouts
 from wan26.client.video import Credits, Video, number
+from wan26.mockserver.access import is_loopback
+from wan26.mockserver.config import DEFAULT_API_KEY
 
 DEFAULT_BASE_URL = "https://api.segmind.com"
-Progress = Callable[[str, float], None]  # called with the job's state and the seconds waited
 TERMINAL = ("COMPLETED", "FAILED")
 
 
@@ -37,14 +38,10 @@ class Settings:
         retry: RetryPolicy | None,
         poll_interval_s: float,
     ) -> Settings:
-        key = api_key or os.environ.get("SEGMIND_API_KEY")
-        if not key:
-            raise MissingAPIKeyError("No API key: pass api_key= or set SEGMIND_API_KEY")
+        url = (base_url or os.environ.get("SEGMIND_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         return cls(
-            api_key=key,
-            base_url=(base_url or os.environ.get("SEGMIND_BASE_URL") or DEFAULT_BASE_URL).rstrip(
-                "/"
-            ),
+            api_key=api_key or os.environ.get("SEGMIND_API_KEY") or emulator_key(url),
+            base_url=url,
             timeouts=timeouts or Timeouts(),
             retry=retry or RetryPolicy(),
             poll_interval_s=poll_interval_s,
@@ -64,12 +61,33 @@ class Settings:
         return f"{self.base_url}/v1/get-user-credits"
 
 
-@dataclass(frozen=True)
+def emulator_key(base_url: str) -> str:
+    """The key to use when none was given: the emulator's public default key, but only
+    for a loopback `base_url`, so it can never be sent to the real service."""
+    if is_loopback(httpx.URL(base_url).host):
+        return DEFAULT_API_KEY
+    raise MissingAPIKeyError(base_url, DEFAULT_API_KEY)
+
+
+@dataclass
 class Submitted:
+    """A queued job as the client knows it: its URLs from the submit answer, when it was
+    submitted, and the last state any poll saw (updated by the flows)."""
+
     request_id: str
     status_url: str
     response_url: str
     poll_url: str | None
+    submitted_at: float = field(default_factory=time.monotonic)  # this process's clock
+    state: str = "QUEUED"
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.submitted_at
+
+    def describe(self, kind: str) -> str:
+        """The repr of a job object: id, last known state and age, never the body."""
+        return f"<{kind} {self.request_id} {self.state} after {self.elapsed_s:.1f} s>"
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> Submitted:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from wan26.client.errors import (
@@ -30,13 +29,14 @@ from wan26.client.errors import (
     Wan26Error,
 )
 from wan26.client.params import operation
+from wan26.client.progress import Progress
 from wan26.client.sync import Wan26Client
 from wan26.client.video import Video
 from wan26.mockserver.extras import version
 
+KEY_HINT = "pass --api-key or set $SEGMIND_API_KEY (a loopback --base-url needs neither)"
 EXIT_CODES: list[tuple[type[Exception], int]] = [
     (ParameterError, 2),
-    (MissingAPIKeyError, 2),
     (AuthenticationError, 3),
     (PermissionDeniedError, 3),
     (InsufficientCreditsError, 4),
@@ -75,9 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. http://127.0.0.1:8000 for the emulator "
         "(default: $SEGMIND_BASE_URL or https://api.segmind.com)",
     )
-    generate.add_argument("--api-key", help="default: $SEGMIND_API_KEY")
+    generate.add_argument(
+        "--api-key",
+        help="default: $SEGMIND_API_KEY; for a loopback --base-url, the emulator's wan26-mock-key",
+    )
     generate.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for v2")
-    generate.add_argument("--poll-interval", type=float, default=5.0)
+    generate.add_argument(
+        "--poll-interval",
+        type=float,
+        default=5.0,
+        help="the longest wait between status polls; they start 0.25 s apart",
+    )
     return parser
 
 
@@ -118,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                 video.save(args.out)
             if video.remaining_credits is None:
                 video.remaining_credits = client.get_credits().balance
+    except MissingAPIKeyError as exc:
+        print(f"wan26: no API key for {exc.base_url}: {KEY_HINT}", file=sys.stderr)
+        return 2
     except Wan26Error as exc:
         print(f"\nwan26: {exc}", file=sys.stderr)
         return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
@@ -131,16 +142,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _generate(client: Wan26Client, args: argparse.Namespace, params: dict) -> Video:
-    started = time.monotonic()
     if args.sync:
         print("wan26: generating (v1, blocking)...", file=sys.stderr)
         return client.generate_sync(args.image, args.prompt, **params)
     job = client.submit(args.image, args.prompt, **params)
     print(f"wan26: submitted {job.request_id}", file=sys.stderr)
 
-    def progress(state: str, _waited: float) -> None:
+    def progress(update: Progress) -> None:
+        place = f" #{update.queue_position} in queue" if update.queue_position is not None else ""
         print(
-            f"\rwan26: {state:<10} {time.monotonic() - started:7.1f} s",
+            f"\rwan26: {update.state:<10} {update.elapsed_s:7.1f} s{place}",
             end="",
             file=sys.stderr,
             flush=True,

@@ -21,7 +21,14 @@ class ParameterError(Wan26Error, ValueError):
 
 
 class MissingAPIKeyError(Wan26Error):
-    """No key was given at all; nothing was sent."""
+    """No key was given for a non-loopback `base_url`; nothing was sent."""
+
+    def __init__(self, base_url: str, default_key: str) -> None:
+        super().__init__(
+            f"No API key for {base_url}: pass api_key= or set $SEGMIND_API_KEY "
+            f"(only an emulator on loopback gets its default key {default_key!r} by itself)"
+        )
+        self.base_url = base_url
 
 
 class APIError(Wan26Error):

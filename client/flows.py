@@ -18,7 +18,6 @@ import httpx
 from wan26.client import params as body_of
 from wan26.client._shared import (
     TERMINAL,
-    Progress,
     Settings,
     Submitted,
     credits_from,
@@ -28,6 +27,7 @@ from wan26.client._shared import (
     video_from_v1,
 )
 from wan26.client.errors import GenerationFailedError, WaitTimeoutError
+from wan26.client.progress import OnProgress, Progress, poll_delays, queue_position
 from wan26.client.retries import delay_after_error, delay_after_status
 from wan26.client.types import JobStatus
 from wan26.client.video import Credits, Video
@@ -122,14 +122,21 @@ def job_answer(settings: Settings, url: str) -> Flow[httpx.Response]:
         return exc.response
 
 
+def observe(submitted: Submitted, response: httpx.Response) -> tuple[str, dict[str, Any]]:
+    """The state and body of a job answer, remembered as the job's last known state."""
+    state, body = state_of(response)
+    submitted.state = state or submitted.state
+    return state, body
+
+
 def status(settings: Settings, submitted: Submitted) -> Flow[JobStatus]:
-    state, _ = state_of((yield from job_answer(settings, submitted.status_url)))
+    state, _ = observe(submitted, (yield from job_answer(settings, submitted.status_url)))
     return cast(JobStatus, state)
 
 
 def result(settings: Settings, submitted: Submitted) -> Flow[dict[str, Any]]:
     response = yield from job_answer(settings, submitted.response_url)
-    state, body = state_of(response)
+    state, body = observe(submitted, response)
     if state == "FAILED":
         raise failed(response)
     return body
@@ -140,25 +147,35 @@ def wait(
     submitted: Submitted,
     timeout: float | None,
     poll_interval: float | None,
-    on_progress: Progress | None,
+    on_progress: OnProgress | None,
 ) -> Flow[dict[str, Any]]:
-    """Poll until COMPLETED (the result) or FAILED (`GenerationFailedError`)."""
+    """Poll until COMPLETED (the result) or FAILED (`GenerationFailedError`).
+
+    Without `poll_interval` the waits start short and grow to `settings.poll_interval_s`.
+    """
     deadline = timeout if timeout is not None else settings.timeouts.wait_s
-    interval = poll_interval if poll_interval is not None else settings.poll_interval_s
+    delays = poll_delays(settings.poll_interval_s, poll_interval)
     started = time.monotonic()
+    polls = 0
     while True:
         response = yield from job_answer(settings, submitted.status_url)
-        state, _ = state_of(response)
+        state, body = observe(submitted, response)
+        polls += 1
         elapsed = time.monotonic() - started
         if on_progress is not None:
-            on_progress(state, elapsed)
+            on_progress(
+                Progress(
+                    submitted.request_id, state, submitted.elapsed_s, polls, queue_position(body)
+                )
+            )
         if state == "FAILED":
             raise failed(response)
         if state == "COMPLETED":
             return (yield from result(settings, submitted))
-        if elapsed + interval > deadline:
+        delay = next(delays)
+        if elapsed + delay > deadline:
             raise WaitTimeoutError(submitted.request_id, elapsed, state)
-        yield Sleep(interval)
+        yield Sleep(delay)
 
 
 def download(

@@ -9,7 +9,8 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from wan26.client import flows
-from wan26.client._shared import Progress, Settings, Submitted
+from wan26.client._shared import Settings, Submitted
+from wan26.client.progress import OnProgress
 from wan26.client.retries import RetryPolicy, Timeouts
 from wan26.client.types import GenerationParams, JobStatus, MediaInput
 from wan26.client.video import Credits, Video
@@ -27,7 +28,7 @@ class Wan26Client:
         *,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
-        poll_interval_s: float = 5.0,
+        poll_interval_s: float = 5.0,  # the longest wait between polls
         http_client: httpx.Client | None = None,
     ) -> None:
         self.settings = Settings.make(api_key, base_url, timeouts, retry, poll_interval_s)
@@ -59,11 +60,15 @@ class Wan26Client:
         prompt: str,
         *,
         timeout: float | None = None,
-        on_progress: Progress | None = None,
+        on_progress: OnProgress | None = None,
         path: str | Path | None = None,
         **params: Unpack[GenerationParams],
     ) -> Video:
-        """Submit, wait, download: the vendor's recommended way for long jobs."""
+        """Submit, wait, download: the vendor's recommended way for long jobs.
+
+        `on_progress`, if given, is called with a `Progress` (request id, state,
+        seconds since submission, polls, queue position if known) after each poll.
+        """
         job = self.submit(image, prompt, **params)
         job.wait(timeout=timeout, on_progress=on_progress)
         return job.download(path)
@@ -112,9 +117,17 @@ class Job:
         self.submitted = submitted
         self.body = body
 
+    def __repr__(self) -> str:
+        return self.submitted.describe("Job")
+
     @property
     def request_id(self) -> str:
         return self.submitted.request_id
+
+    @property
+    def state(self) -> str:
+        """The last state any call saw (QUEUED until the first poll); sends nothing."""
+        return self.submitted.state
 
     def status(self) -> JobStatus:
         """QUEUED, PROCESSING, COMPLETED or FAILED."""
@@ -124,9 +137,15 @@ class Job:
         self,
         timeout: float | None = None,
         poll_interval: float | None = None,
-        on_progress: Progress | None = None,
+        on_progress: OnProgress | None = None,
     ) -> dict[str, Any]:
-        """Poll until COMPLETED (returns the result) or FAILED (raises GenerationFailedError)."""
+        """Poll until COMPLETED (returns the result) or FAILED (raises GenerationFailedError).
+
+        Polls start 0.25 s apart and back off to the client's `poll_interval_s`;
+        `poll_interval` polls at that fixed interval instead. `on_progress` is called
+        with a `Progress` after every poll. Past `timeout` (default
+        `Timeouts.wait_s`) it raises `WaitTimeoutError`; the job goes on.
+        """
         return self._client._run(
             flows.wait(self._client.settings, self.submitted, timeout, poll_interval, on_progress)
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-@dataclass
+@dataclass(repr=False)
 class Video:
     """The MP4 and what the API said about it. Large outputs can live in `path` instead."""
 
@@ -18,6 +18,14 @@ class Video:
     generation_time_s: float | None
     content: bytes | None = None
     path: Path | None = None
+
+    def __repr__(self) -> str:
+        """What it is and where it lives; the size of the bytes, never the bytes."""
+        where = f"{len(self.content):,} bytes" if self.content is not None else f"at {self.path}"
+        return (
+            f"Video(request_id={self.request_id!r}, {self.content_type}, {where}, "
+            f"cost={self.cost!r}, seed={self.seed!r}, generation_time_s={self.generation_time_s!r})"
+        )
 
     @property
     def data(self) -> bytes:

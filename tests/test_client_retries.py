@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import respx
+from clientfakes import BASE, MP4, PARAMS, V1, V2, job_routes, make_client, record_sleeps
 
-import wan26.client.async_
-import wan26.client.sync
 from wan26.client import (
     AsyncWan26Client,
     BadRequestError,
@@ -19,42 +18,12 @@ from wan26.client import (
     PossiblyChargedError,
     RateLimitError,
     RetryPolicy,
-    Wan26Client,
-)
-
-BASE = "https://api.test"
-V1 = f"{BASE}/v1/wan-2.6-i2v"
-V2 = f"{BASE}/v2/wan-2.6-i2v"
-PARAMS = {"image": "https://example.com/a.png", "prompt": "a cat"}
-MP4 = httpx.Response(
-    200,
-    content=b"\x00\x00\x00\x18ftypmp42",
-    headers={
-        "content-type": "video/mp4",
-        "x-cost": "0.625",
-        "x-remaining-credits": "9.375",
-        "x-seed-value": "7",
-        "x-generation-time": "139.1",
-        "x-request-id": "req-1",
-    },
 )
 
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the client's waits instead of waiting."""
-    recorded: list[float] = []
-    monkeypatch.setattr(wan26.client.sync.time, "sleep", recorded.append)
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(wan26.client.async_.anyio, "sleep", fake_sleep)
-    return recorded
-
-
-def make_client(**kwargs) -> Wan26Client:
-    return Wan26Client(api_key="k", base_url=BASE, **kwargs)
+    return record_sleeps(monkeypatch)
 
 
 def rate_limited(seconds_ahead: float) -> httpx.Response:
@@ -159,35 +128,6 @@ def test_client_errors_are_not_retried(status: int, error: type, sleeps: list[fl
         assert (raised.value.balance, raised.value.cost) == (0.5, 0.625)
 
 
-def job_routes() -> tuple[respx.Route, respx.Route, respx.Route]:
-    respx.post(V2).mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "request_id": "j1",
-                "status": "QUEUED",
-                "poll_url": f"{BASE}/v1/requests/j1",
-                "status_url": f"{BASE}/v2/requests/j1/status",
-                "response_url": f"{BASE}/v2/requests/j1",
-            },
-        )
-    )
-    status = respx.get(f"{BASE}/v2/requests/j1/status")
-    result = respx.get(f"{BASE}/v2/requests/j1").mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "status": "COMPLETED",
-                "error": None,
-                "metrics": {"inference_time": 140.2},
-                "output": "https://files.test/j1.mp4",
-            },
-        )
-    )
-    download = respx.get("https://files.test/j1.mp4")
-    return status, result, download
-
-
 @respx.mock
 def test_polls_and_downloads_survive_502s_and_dropped_connections(sleeps: list[float]) -> None:
     status, _, download = job_routes()
@@ -210,7 +150,7 @@ def test_polls_and_downloads_survive_502s_and_dropped_connections(sleeps: list[f
     )
     states: list[str] = []
     video = make_client(poll_interval_s=0.0).generate(
-        **PARAMS, on_progress=lambda state, elapsed: states.append(state)
+        **PARAMS, on_progress=lambda progress: states.append(progress.state)
     )
     assert states == ["PROCESSING", "COMPLETED"]
     assert video.data == b"mp4 bytes"
