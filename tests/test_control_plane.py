@@ -129,8 +129,8 @@ async def test_request_header_wins_over_queued_scenarios(client: httpx.AsyncClie
     ("spec", "message"),
     [
         ({"outcome": "meteor"}, "Unknown X-Mock-Scenario 'meteor'"),
-        ({"outcome": "server-error", "times": 0}, "times must be at least 1"),
-        ({"outcome": "server-error", "colour": 1}, "unknown scenario field(s): colour"),
+        ({"outcome": "server-error", "times": 0}, "Invalid parameter 'times': must be at least 1"),
+        ({"outcome": "server-error", "colour": 1}, "Unknown parameter 'colour'"),
         ({"outcome": "success"}, "'success' needs no scenario"),
     ],
 )
