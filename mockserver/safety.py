@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver.errors import CATALOGUE, error_response
@@ -33,6 +34,8 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, send_and_note)
+        except httpx.TransportError:  # a network fault played in-process (faults.py): on purpose
+            raise
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:  # half an answer is out: only closing the connection is honest
