@@ -13,6 +13,7 @@ from typing import Any
 
 from wan26.client.errors import ParameterError
 from wan26.client.types import MediaInput
+from wan26.mockserver.billing import price_list, price_of
 from wan26.mockserver.contract import ModelOperation, default_contract
 from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
@@ -24,7 +25,7 @@ def operation() -> ModelOperation:
     return default_contract().models()[MODEL]
 
 
-_VALIDATOR = RequestValidator(operation())
+_VALIDATOR = RequestValidator(operation().request_schema)
 
 
 def build_body(image: MediaInput, prompt: str, **optional: Any) -> dict[str, Any]:
@@ -52,10 +53,9 @@ def check(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def price(body: dict[str, Any]) -> float:
-    """The documented price of a body (the contract's `x-pricing`)."""
+    """The documented price of a body (the contract's `x-pricing`), as the emulator bills it."""
     params = check(body)
-    per_second = operation().pricing_per_second[params["resolution"]]
-    return round(params["duration"] * per_second, 6)
+    return float(price_of(price_list(operation()), params["duration"], params["resolution"]))
 
 
 def media_value(field: str, value: MediaInput) -> str:

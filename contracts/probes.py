@@ -20,6 +20,7 @@ from PIL import Image
 
 from wan26.contracts import checks
 from wan26.contracts.report import Row
+from wan26.mockserver.billing import price_list, price_of
 
 V1 = "/v1/wan-2.6-i2v"
 V2 = "/v2/wan-2.6-i2v"
@@ -220,7 +221,7 @@ def _credits(target: Target) -> tuple[list[Row], dict[str, Any]]:
 
 
 def paid_probes() -> list[Probe]:
-    price = checks.MODEL.pricing_per_second["720p"] * 5
+    price = float(price_of(price_list(checks.MODEL), 5, "720p"))
     return [
         Probe("v1-generate", "one 5 s 720p video (v1)", _v1_generate, cost_usd=price),
         Probe(

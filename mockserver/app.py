@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -11,27 +10,30 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from wan26.mockserver import control
+from wan26.mockserver.billing import as_json
 from wan26.mockserver.config import Config, load_config
 from wan26.mockserver.contract import Contract, default_contract
 from wan26.mockserver.drift import DriftMiddleware, drifted_contract
-from wan26.mockserver.emulator import Admitted, BodyTooLarge, Emulator
+from wan26.mockserver.emulator import READ_METHODS, Admitted, BodyTooLarge, Emulator
 from wan26.mockserver.errors import CATALOGUE, error_response
 from wan26.mockserver.faults import FaultyResponse
 from wan26.mockserver.journal import JournalMiddleware
+from wan26.mockserver.routing import AnyMethodRoute
+from wan26.mockserver.safety import CatchAllMiddleware
 from wan26.mockserver.scenarios import Outcome, UnknownScenario
 
-logger = logging.getLogger("wan26.mockserver")
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
 
 
 def create_app(config: Config | None = None, contract: Contract | None = None) -> Starlette:
     config = config or load_config()
     emulator = Emulator(config, drifted_contract(contract or default_contract(), config.drift))
-    middleware = [Middleware(JournalMiddleware, journal=emulator.journal)]
+    middleware = [
+        Middleware(JournalMiddleware, journal=emulator.journal),
+        Middleware(CatchAllMiddleware),
+    ]
     if config.drift.rewrites_answers:
         middleware.append(
             Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.outputs.put)
@@ -43,14 +45,16 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         await emulator.aclose()
 
     app = Starlette(
+        # Every route takes every method: a wrong one is answered by the handler, after the
+        # same checks as a right one (key, then model), as an HTML 405 with `Allow`.
         routes=[
-            Route("/v1/get-user-credits", api(user_credits), methods=ALL_METHODS),
-            Route("/v1/requests/{request_id}", api(job_result), methods=["GET"]),
-            Route("/v1/{slug}", api(model_call(queued=False)), methods=ALL_METHODS),
-            Route("/v2/requests/{request_id}/status", api(job_status), methods=["GET"]),
-            Route("/v2/requests/{request_id}", api(job_result), methods=["GET"]),
-            Route("/v2/{slug}", api(model_call(queued=True)), methods=ALL_METHODS),
-            Route("/outputs/{name}", api(output_file), methods=["GET", "HEAD"]),
+            AnyMethodRoute("/v1/get-user-credits", api(user_credits)),
+            AnyMethodRoute("/v1/requests/{request_id}", api(job_result)),
+            AnyMethodRoute("/v1/{slug}", api(model_call(queued=False))),
+            AnyMethodRoute("/v2/requests/{request_id}/status", api(job_status)),
+            AnyMethodRoute("/v2/requests/{request_id}", api(job_result)),
+            AnyMethodRoute("/v2/{slug}", api(model_call(queued=True))),
+            AnyMethodRoute("/outputs/{name}", api(output_file)),
             *control.ROUTES,
         ],
         middleware=middleware,
@@ -113,20 +117,30 @@ def model_call(queued: bool) -> Handler:
 async def job_status(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
     return emulator.job_response(
-        request.path_params["request_id"], request.headers, str(request.base_url), full=False
+        request.path_params["request_id"],
+        request.method,
+        request.headers,
+        str(request.base_url),
+        full=False,
     )
 
 
 async def job_result(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
     return emulator.job_response(
-        request.path_params["request_id"], request.headers, str(request.base_url), full=True
+        request.path_params["request_id"],
+        request.method,
+        request.headers,
+        str(request.base_url),
+        full=True,
     )
 
 
 async def output_file(request: Request, outcome: Outcome | None) -> Response:
     """The MP4 of a finished job, like the real service's file URL: no key needed, Range works."""
     emulator: Emulator = request.app.state.emulator
+    if request.method not in READ_METHODS:
+        return emulator.method_not_allowed(READ_METHODS)
     path = emulator.outputs.path(request.path_params["name"])
     if path is None:
         return error_response(404, "Output not found or expired")
@@ -140,10 +154,10 @@ async def user_credits(request: Request, outcome: Outcome | None) -> Response:
     account, refusal = emulator.authenticate(request.headers)
     if refusal is not None:
         return refusal
-    if request.method != "GET":
-        return emulator.messages.response("method-not-allowed")
+    if request.method not in READ_METHODS:
+        return emulator.method_not_allowed(READ_METHODS)
     return JSONResponse(
-        {"credits": round(account.credits, 6), "free-credits": round(account.free_credits, 6)}
+        {"credits": as_json(account.credits), "free-credits": as_json(account.free_credits)}
     )
 
 
@@ -169,9 +183,9 @@ async def capped_body(request: Request, limit: int) -> bytes:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, exc.detail)
+    return error_response(exc.status_code, exc.detail, exc.headers)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    """The last resort, should `CatchAllMiddleware` or the journal itself fail: still JSON."""
     return error_response(500, CATALOGUE["server-error"].message)

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 CONTRACT_FILE = "openapi.yaml"
+CONTROL_PLANE_FILE = "control-plane.yaml"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ class Contract:
             )
         return found
 
+    def request_schema(self, path: str, method: str) -> dict[str, Any]:
+        """The JSON body schema of one operation, `$ref`s inlined."""
+        operation = self.document["paths"][path][method.lower()]
+        return self.resolve(operation["requestBody"]["content"]["application/json"]["schema"])
+
     def resolve(self, node: Any) -> Any:
         """Inline local `$ref`s so a plain JSON Schema validator can use the node."""
         if isinstance(node, dict):
@@ -99,9 +105,10 @@ class Contract:
         return node
 
 
-def contract_path() -> Path:
-    """The contract shipped inside the package (a link to the repository's root file)."""
-    return Path(str(resources.files("wan26.mockserver").joinpath(CONTRACT_FILE)))
+def contract_path(name: str = CONTRACT_FILE) -> Path:
+    """A spec shipped inside the package: the contract (a link to the repository's root
+    file) or the control plane's."""
+    return Path(str(resources.files("wan26.mockserver").joinpath(name)))
 
 
 def load_contract(path: Path | None = None) -> Contract:
@@ -112,3 +119,8 @@ def load_contract(path: Path | None = None) -> Contract:
 @cache
 def default_contract() -> Contract:
     return load_contract()
+
+
+@cache
+def control_plane_contract() -> Contract:
+    return load_contract(contract_path(CONTROL_PLANE_FILE))

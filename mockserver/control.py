@@ -7,18 +7,19 @@ token only loopback clients may call it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from wan26.mockserver.access import is_loopback, mask
+from wan26.mockserver.billing import as_json
 from wan26.mockserver.config import ConfigError
+from wan26.mockserver.contract import control_plane_contract
 from wan26.mockserver.emulator import Emulator
-from wan26.mockserver.errors import error_response
+from wan26.mockserver.errors import error_response, method_not_allowed_json
+from wan26.mockserver.routing import AnyMethodRoute
 from wan26.mockserver.scenarios import (
     QueuedScenario,
     UnknownScenario,
@@ -26,8 +27,10 @@ from wan26.mockserver.scenarios import (
     parse_outcome,
 )
 from wan26.mockserver.state import Account
+from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
 TOKEN_HEADER = "x-mock-token"
+MAX_BODY_BYTES = 64 * 1024  # control bodies are a few fields
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -35,7 +38,10 @@ class ControlError(ValueError):
     """A control request that cannot be carried out; answered as a 400."""
 
 
-def guarded(handler: Handler) -> Handler:
+def guarded(handler: Handler, methods: list[str]) -> Handler:
+    """Off, token or loopback first, then the method (a JSON 405 naming the allowed ones)."""
+    allowed = [*methods, "HEAD"] if "GET" in methods else methods
+
     async def endpoint(request: Request) -> Response:
         control = _emulator(request).config.control
         if not control.enabled:
@@ -45,9 +51,11 @@ def guarded(handler: Handler) -> Handler:
                 return error_response(401, "The control plane needs a valid X-Mock-Token header")
         elif not is_loopback(request.client.host if request.client else ""):
             return error_response(403, "The control plane answers loopback clients only")
+        if request.method not in allowed:
+            return method_not_allowed_json(allowed)
         try:
             return await handler(request)
-        except (ControlError, ConfigError, UnknownScenario) as exc:
+        except (ControlError, ConfigError, UnknownScenario, RequestInvalid) as exc:
             return error_response(400, str(exc))
 
     return endpoint
@@ -70,7 +78,7 @@ async def journal(request: Request) -> Response:
         key=query.get("key"),
         outcome=query.get("outcome"),
         charged=_bool(query.get("charged")),
-        limit=_int(query.get("limit"), "limit"),
+        limit=_limit(query.get("limit")),
     )
     return JSONResponse({"count": len(entries), "entries": entries})
 
@@ -93,7 +101,7 @@ async def key(request: Request) -> Response:
         if emulator.state.accounts.pop(name, None) is None:
             return error_response(404, "No such key")
         return JSONResponse({"deleted": mask(name)})
-    account = emulator.state.configure(name, await _json_object(request))
+    account = emulator.state.configure(name, await _body(request, "/_mock/keys/{key}"))
     return JSONResponse(_account_view(account))
 
 
@@ -105,17 +113,14 @@ async def reset(request: Request) -> Response:
 async def scenarios(request: Request) -> Response:
     emulator = _emulator(request)
     if request.method == "POST":
-        spec = await _json_object(request)
-        unknown = set(spec) - {"outcome", "times", "key", "path", "method"}
-        if unknown:
-            raise ControlError(f"unknown scenario field(s): {', '.join(sorted(unknown))}")
-        outcome = parse_outcome(str(spec.get("outcome", "")))
+        spec = await _body(request, "/_mock/scenarios")
+        outcome = parse_outcome(spec["outcome"])
         if outcome is None:
             raise ControlError("'success' needs no scenario")
         emulator.scenarios.queue(
             QueuedScenario(
                 outcome=outcome,
-                remaining=_int(spec.get("times", 1), "times") or 0,
+                remaining=spec["times"],
                 key=spec.get("key"),
                 path=spec.get("path"),
                 method=spec.get("method"),
@@ -129,29 +134,33 @@ async def scenarios(request: Request) -> Response:
 async def chaos(request: Request) -> Response:
     emulator = _emulator(request)
     if request.method == "PUT":
-        spec = await _json_object(request)
-        rates = spec.get("rates", {})
-        if not isinstance(rates, dict):
-            raise ControlError("'rates' must be an object of outcome: rate")
-        try:
-            parsed = {str(k): float(v) for k, v in rates.items()}
-        except (TypeError, ValueError):
-            raise ControlError("every chaos rate must be a number") from None
-        emulator.scenarios.set_chaos(parsed, _int(spec.get("seed"), "seed"))
+        spec = await _body(request, "/_mock/chaos")
+        rates = {name: float(rate) for name, rate in spec.get("rates", {}).items()}
+        emulator.scenarios.set_chaos(rates, spec.get("seed"))
     elif request.method == "DELETE":
         emulator.scenarios.set_chaos({}, None)
     return JSONResponse(_scenarios_view(emulator))
 
 
+# Every method reaches the guard, so a wrong one is judged after the token, like the API's.
 ROUTES = [
-    Route("/_mock/health", guarded(health), methods=["GET"]),
-    Route("/_mock/journal", guarded(journal), methods=["GET", "DELETE"]),
-    Route("/_mock/state", guarded(state), methods=["GET"]),
-    Route("/_mock/keys/{key}", guarded(key), methods=["PUT", "DELETE"]),
-    Route("/_mock/reset", guarded(reset), methods=["POST"]),
-    Route("/_mock/scenarios", guarded(scenarios), methods=["GET", "POST", "DELETE"]),
-    Route("/_mock/chaos", guarded(chaos), methods=["GET", "PUT", "DELETE"]),
+    AnyMethodRoute("/_mock/health", guarded(health, ["GET"])),
+    AnyMethodRoute("/_mock/journal", guarded(journal, ["GET", "DELETE"])),
+    AnyMethodRoute("/_mock/state", guarded(state, ["GET"])),
+    AnyMethodRoute("/_mock/keys/{key}", guarded(key, ["PUT", "DELETE"])),
+    AnyMethodRoute("/_mock/reset", guarded(reset, ["POST"])),
+    AnyMethodRoute("/_mock/scenarios", guarded(scenarios, ["GET", "POST", "DELETE"])),
+    AnyMethodRoute("/_mock/chaos", guarded(chaos, ["GET", "PUT", "DELETE"])),
 ]
+# The control plane's own spec: its bodies are checked by the API's validator.
+_VALIDATORS = {
+    path: RequestValidator(control_plane_contract().request_schema(path, method))
+    for path, method in [
+        ("/_mock/keys/{key}", "put"),
+        ("/_mock/scenarios", "post"),
+        ("/_mock/chaos", "put"),
+    ]
+}
 
 
 def _emulator(request: Request) -> Emulator:
@@ -161,9 +170,9 @@ def _emulator(request: Request) -> Emulator:
 def _account_view(account: Account) -> dict[str, Any]:
     return {
         "key": mask(account.key),
-        "credits": round(account.credits, 6),
-        "free_credits": round(account.free_credits, 6),
-        "held": round(account.held, 6),
+        "credits": as_json(account.credits),
+        "free_credits": as_json(account.free_credits),
+        "held": as_json(account.held),
         "requests_per_minute": account.requests_per_minute,
         "models": account.models,
     }
@@ -187,14 +196,14 @@ def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
     }
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise ControlError(f"Invalid JSON body: {exc}") from None
-    if not isinstance(body, dict):
-        raise ControlError("the body must be a JSON object")
-    return body
+async def _body(request: Request, path: str) -> dict[str, Any]:
+    """The body checked against `control-plane.yaml` (an empty body is `{}`), defaults filled."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > MAX_BODY_BYTES:
+            raise ControlError(f"Request body too large: at most {MAX_BODY_BYTES} bytes")
+    return _VALIDATORS[path].parse(bytes(raw) or b"{}")
 
 
 def _int(value: Any, name: str) -> int | None:
@@ -204,6 +213,13 @@ def _int(value: Any, name: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise ControlError(f"'{name}' must be a whole number") from None
+
+
+def _limit(value: str | None) -> int | None:
+    limit = _int(value, "limit")
+    if limit is not None and limit < 1:
+        raise ControlError("'limit' must be at least 1")
+    return limit
 
 
 def _bool(value: str | None) -> bool | None:

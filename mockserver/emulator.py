@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import math
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import anyio
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 
-from wan26.mockserver.billing import price_list, price_of, usd
+from wan26.mockserver.billing import as_json, plain, price_list, price_of, usd
 from wan26.mockserver.config import Config
 from wan26.mockserver.contract import Contract, ModelOperation
-from wan26.mockserver.errors import MessageBook
+from wan26.mockserver.errors import MessageBook, allow_header
 from wan26.mockserver.generation import Generator, Inputs, Video
 from wan26.mockserver.jobs import Job, JobQueue, JobState
 from wan26.mockserver.journal import Journal
@@ -27,10 +29,12 @@ from wan26.mockserver.outputs import OutputStore
 from wan26.mockserver.recording import recorded_messages
 from wan26.mockserver.scenarios import Outcome, Scenarios
 from wan26.mockserver.state import Account, StateStore
-from wan26.mockserver.validation import RequestInvalid, RequestValidator
+from wan26.mockserver.validation import RequestInvalid, RequestValidator, parse_json
 
 API_KEY_HEADER = "x-api-key"
 STANDIN_HEADER = "x-mock-standin"
+READ_METHODS = ["GET", "HEAD"]
+RESET_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # whole seconds: a reset time is rounded up to one
 
 
 @dataclass
@@ -39,11 +43,11 @@ class Model:
 
     operation: ModelOperation
     validator: RequestValidator
-    prices: dict[str, float]
+    prices: dict[str, Decimal]
     latency: LatencyModel
     generator: Generator
 
-    def price(self, params: dict[str, Any]) -> float:
+    def price(self, params: dict[str, Any]) -> Decimal:
         return price_of(self.prices, params["duration"], params["resolution"])
 
 
@@ -54,7 +58,7 @@ class Admitted:
     account: Account
     model: Model
     params: dict[str, Any]
-    cost: float
+    cost: Decimal
     seed: int
     run: RunTime
 
@@ -74,7 +78,7 @@ class Emulator:
         self.models = {
             slug: Model(
                 operation=operation,
-                validator=RequestValidator(operation),
+                validator=RequestValidator(operation.request_schema),
                 prices=price_list(operation, config.pricing_per_second),
                 latency=LatencyModel(
                     config.latency, operation.run_time_s, config.time_scale, self.rng
@@ -135,7 +139,7 @@ class Emulator:
         if model is None:
             return self.messages.response("not-found", model=slug)
         if method != "POST":
-            return self.messages.response("method-not-allowed")
+            return self.method_not_allowed(["POST"])
         if not _is_json(headers.get("content-type")):
             return self.messages.response("invalid-content-type")
         try:
@@ -149,9 +153,7 @@ class Emulator:
             return self._rate_limited(reset_at)
         cost = model.price(params)
         if not self.state.hold(account, cost):
-            return self.messages.response(
-                "insufficient-credits", balance=account.available, cost=cost
-            )
+            return self._insufficient(account.available, cost)
         seed = params["seed"] if params["seed"] is not None else self.rng.randrange(2**31)
         run = model.latency.draw(params["duration"], params["resolution"])
         return Admitted(account, model, params, cost, seed, run)
@@ -240,11 +242,15 @@ class Emulator:
             if job.state is not JobState.COMPLETED:
                 self.state.release(call.account, call.cost)
 
-    def job_response(self, job_id: str, headers: Headers, base_url: str, full: bool) -> Response:
+    def job_response(
+        self, job_id: str, method: str, headers: Headers, base_url: str, full: bool
+    ) -> Response:
         """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does."""
         account, refusal = self.authenticate(headers)
         if refusal is not None:
             return refusal
+        if method not in READ_METHODS:
+            return self.method_not_allowed(READ_METHODS)
         job = self.queue.get(job_id, account.key)
         if job is None:
             return self.messages.response_with("not-found", f"Request {job_id} not found")
@@ -272,14 +278,14 @@ class Emulator:
         started = time.monotonic()
         generator = call.model.generator
         inputs = await generator.load_inputs(call.params)
-        video = await generator.render(call.params, call.seed, inputs)
+        video = await _render_not_lost(generator, call.params, call.seed, inputs)
         await anyio.sleep(max(0.0, call.run.wall_s - (time.monotonic() - started)))
         return inputs, video
 
     def _charge(self, call: Admitted, entry: dict[str, Any] | None) -> None:
         self.state.charge(call.account, call.cost)
         if entry is not None:
-            entry["charged_usd"] = call.cost
+            entry["charged_usd"] = as_json(call.cost)
 
     async def forced(self, outcome: Outcome, slug: str, headers: Headers, body: bytes) -> Response:
         """A failure the caller asked for; nothing is charged or counted."""
@@ -290,15 +296,22 @@ class Emulator:
             return self._rate_limited(time.time() + self.config.rate_limit_window_s)
         if name == "insufficient-credits":
             account = self.state.account(headers.get(API_KEY_HEADER, ""))
-            return self.messages.response(
-                name,
-                balance=0.0 if account is None else account.available,
-                cost=self._likely_price(slug, body),
-            )
+            balance = Decimal(0) if account is None else account.available
+            return self._insufficient(balance, self._likely_price(slug, body))
         return self.messages.response(name, model=slug)
 
+    def method_not_allowed(self, allowed: list[str]) -> Response:
+        return self.messages.response("method-not-allowed", allow_header(allowed))
+
+    def _insufficient(self, balance: Decimal, cost: Decimal) -> Response:
+        return self.messages.response(
+            "insufficient-credits", balance=plain(balance), cost=plain(cost)
+        )
+
     def _rate_limited(self, reset_at: float) -> Response:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset_at))
+        """The reset time rounded up to the header's whole seconds, so a client that waits
+        until the time it reads is let in."""
+        stamp = time.strftime(RESET_AT_FORMAT, time.gmtime(math.ceil(reset_at)))
         return self.messages.response(
             "rate-limited", {"x-rate-limit-reset-at-utc": stamp}, reset_at=stamp
         )
@@ -314,13 +327,13 @@ class Emulator:
     def _model_or_default(self, slug: str) -> Model:
         return self.models.get(slug) or next(iter(self.models.values()))
 
-    def _likely_price(self, slug: str, body: bytes) -> float:
+    def _likely_price(self, slug: str, body: bytes) -> Decimal:
         """The price of the body's duration and resolution where it names valid ones."""
         model = self._model_or_default(slug)
         params = model.operation.defaults()
         try:
-            sent = json.loads(body) if body else {}
-        except ValueError:
+            sent = parse_json(body) if body else {}
+        except RequestInvalid:
             sent = {}
         if isinstance(sent, dict):
             for name in ("duration", "resolution"):
@@ -330,6 +343,20 @@ class Emulator:
 
     def request_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+
+async def _render_not_lost(
+    generator: Generator, params: dict[str, Any], seed: int, inputs: Inputs
+) -> Video:
+    """A render shared with another request is started again if that one is cancelled
+    (`POST /_mock/reset` cancels v2 jobs): only this request's own cancellation ends it."""
+    while True:
+        try:
+            return await generator.render(params, seed, inputs)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
 
 
 class BodyTooLarge(Exception):

@@ -40,7 +40,7 @@ CATALOGUE: dict[str, Failure] = {
         Failure(
             "insufficient-credits",
             406,
-            "Not enough credits. Balance: ${balance:.4f}, cost: ${cost:.4f}",
+            "Not enough credits. Balance: ${balance}, cost: ${cost}",
             "balance below the price",
         ),
         Failure(
@@ -109,6 +109,16 @@ class MessageBook:
     ) -> Response:
         """The failure's status with a message made for this request (e.g. which field)."""
         return error_response(CATALOGUE[name].status, message, headers)
+
+
+def allow_header(methods: list[str]) -> dict[str, str]:
+    """The `Allow` header every 405 carries (RFC 9110)."""
+    return {"Allow": ", ".join(methods)}
+
+
+def method_not_allowed_json(methods: list[str]) -> Response:
+    """The control plane's 405: JSON like its other errors (the API's is HTML)."""
+    return error_response(405, CATALOGUE["method-not-allowed"].message, allow_header(methods))
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

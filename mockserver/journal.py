@@ -1,15 +1,16 @@
 """The request journal: what each API request was, and what the emulator did with it.
 
 A pure ASGI middleware (no BaseHTTPMiddleware: it would buffer every MP4) that
-records method, path, headers with secrets redacted, the start of the body,
-status, timing; handlers add the outcome and the charge through
+records method, path, headers with secrets redacted, the body with data-URI
+payloads elided (see elide.py), status, the `error` message of a failed answer
+and timing; handlers add the outcome and the charge through
 `scope["state"]["journal_entry"]`.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
+import json
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -18,11 +19,11 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver.access import mask
+from wan26.mockserver.elide import ElidedBody
 
-BODY_LIMIT = 4096
 SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
 CONTROL_PREFIX = "/_mock"
-_DATA_URI = re.compile(r"(data:[\w.+/-]+;base64,)[A-Za-z0-9+/=\s]{16,}")
+ERROR_BODY_LIMIT = 16 * 1024  # error answers are short; a longer one is not read for `error`
 
 
 class Journal:
@@ -39,8 +40,9 @@ class Journal:
             "path": scope["path"],
             "query": scope.get("query_string", b""),
             "headers": scope.get("headers", []),
-            "body": b"",
+            "body": "",
             "status": None,
+            "error": None,
             "duration_ms": None,
             "outcome": None,
             "charged_usd": 0.0,
@@ -89,24 +91,30 @@ class JournalMiddleware:
         entry = self.journal.start(scope)
         scope.setdefault("state", {})["journal_entry"] = entry
         started = time.perf_counter()
-        captured = bytearray()
+        body = ElidedBody()
+        answer: bytearray | None = None  # the body of a 4xx or 5xx answer
 
         async def receive_and_record() -> Message:
             message = await receive()
-            if message["type"] == "http.request" and len(captured) < BODY_LIMIT:
-                captured.extend(message.get("body", b"")[: BODY_LIMIT - len(captured)])
+            if message["type"] == "http.request":
+                body.feed(message.get("body", b""))
             return message
 
         async def send_and_record(message: Message) -> None:
+            nonlocal answer
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
+                answer = bytearray() if message["status"] >= 400 else None
+            elif message["type"] == "http.response.body" and answer is not None:
+                answer.extend(message.get("body", b"")[: ERROR_BODY_LIMIT + 1 - len(answer)])
             await send(message)
 
         try:
             await self.app(scope, receive_and_record, send_and_record)
         finally:
             entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            entry["body"] = bytes(captured)
+            entry["body"] = body.text()
+            entry["error"] = _error_message(answer)
 
 
 def _readable(entry: dict[str, Any]) -> dict[str, Any]:
@@ -121,5 +129,16 @@ def _readable(entry: dict[str, Any]) -> dict[str, Any]:
         "query": entry["query"].decode("latin-1"),
         "headers": headers,
         "key": headers.get("x-api-key"),
-        "body": _DATA_URI.sub(r"\1<elided>", entry["body"].decode("utf-8", errors="replace")),
     }
+
+
+def _error_message(answer: bytearray | None) -> str | None:
+    """The `{"error": ...}` message of a failed answer, if it has one."""
+    if not answer or len(answer) > ERROR_BODY_LIMIT:
+        return None
+    try:
+        parsed = json.loads(answer)
+    except ValueError:
+        return None
+    message = parsed.get("error") if isinstance(parsed, dict) else None
+    return message if isinstance(message, str) else None

@@ -1,6 +1,7 @@
 """The emulator's mutable state: accounts, credit holds and rate-limit windows.
 
 Everything here is touched only from the event loop, so no locks are needed.
+Amounts are exact `Decimal` micro-dollars (see billing.py for the rounding rule).
 """
 
 from __future__ import annotations
@@ -8,28 +9,31 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from wan26.mockserver.billing import MoneyError, balance_of
 from wan26.mockserver.config import UNLIMITED, Config, ConfigError, KeyConfig, key_from_mapping
 
 
 @dataclass
 class Account:
     key: str
-    credits: float
-    free_credits: float
+    credits: Decimal
+    free_credits: Decimal
     requests_per_minute: int | None
     models: list[str]
-    held: float = 0.0  # reserved by requests in flight, so concurrent calls cannot overspend
+    # Reserved by requests in flight, so concurrent calls cannot overspend.
+    held: Decimal = field(default_factory=Decimal)
     window_start: float = 0.0
     window_count: int = 0
 
     @property
-    def balance(self) -> float:
+    def balance(self) -> Decimal:
         return self.credits + self.free_credits
 
     @property
-    def available(self) -> float:
+    def available(self) -> Decimal:
         return self.balance - self.held
 
     def may_call(self, slug: str) -> bool:
@@ -48,15 +52,21 @@ class StateStore:
             self.accounts[key.key] = self._account(key)
 
     def _account(self, key: KeyConfig) -> Account:
+        try:
+            credits, free_credits = balance_of(key.credits), balance_of(key.free_credits)
+        except MoneyError as exc:
+            raise ConfigError(f"key credits: {exc}") from None
         return Account(
             key=key.key,
-            credits=key.credits,
-            free_credits=key.free_credits,
+            credits=credits,
+            free_credits=free_credits,
             requests_per_minute=self._rate_of(key.plan),
             models=list(key.models),
         )
 
     def _rate_of(self, plan: str | int) -> int | None:
+        if isinstance(plan, bool) or (isinstance(plan, int) and plan < 0):
+            raise ConfigError(f"plan {plan!r} is not a plan name or a number of requests >= 0")
         if isinstance(plan, int):
             return plan
         if plan == UNLIMITED:
@@ -105,16 +115,16 @@ class StateStore:
         account.window_count += 1
         return None
 
-    def hold(self, account: Account, amount: float) -> bool:
-        if account.available + 1e-9 < amount:
+    def hold(self, account: Account, amount: Decimal) -> bool:
+        if account.available < amount:
             return False
         account.held += amount
         return True
 
-    def release(self, account: Account, amount: float) -> None:
-        account.held = max(0.0, account.held - amount)
+    def release(self, account: Account, amount: Decimal) -> None:
+        account.held = max(Decimal(0), account.held - amount)
 
-    def charge(self, account: Account, amount: float) -> None:
+    def charge(self, account: Account, amount: Decimal) -> None:
         """Turn a hold into a charge; free credits are spent first. [guess]"""
         self.release(account, amount)
         from_free = min(account.free_credits, amount)

@@ -51,7 +51,7 @@ class MockHandle:
         account = self.emulator.state.account(key or self.api_key)
         if account is None:
             raise KeyError("no such key")
-        return account.balance
+        return float(account.balance)
 
     def reset(self) -> None:
         self.emulator.reset()

@@ -188,4 +188,4 @@ async def test_async_client_in_process_through_respx(wan26_app, wan26_mock: Mock
                     retry=RetryPolicy(max_retries=0),
                 ).get_credits()
     entries = wan26_mock.journal(path="/v1/wan-2.6-i2v")
-    assert entries[0]["body"].startswith('{"image":"data:image/png;base64,<elided>')
+    assert entries[0]["body"].startswith('{"image":"data:image/png;base64,<')

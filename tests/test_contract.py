@@ -75,7 +75,7 @@ def test_changing_the_contract_changes_the_emulators_rules(tmp_path: Path) -> No
     schema["duration"]["default"] = 8
     edited = tmp_path / "openapi.yaml"
     edited.write_text(yaml.safe_dump(document))
-    validator = RequestValidator(load_contract(edited).models()["wan-2.6-i2v"])
+    validator = RequestValidator(load_contract(edited).models()["wan-2.6-i2v"].request_schema)
     params = validator.validate({"image": "https://x.test/a.png", "prompt": "p"})
     assert params["duration"] == 8
     assert validator.validate({"image": "https://x.test/a.png", "prompt": "p", "duration": 8})

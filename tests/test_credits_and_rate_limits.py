@@ -70,7 +70,7 @@ async def test_balance_below_price_is_406_naming_balance_and_cost(app_factory, c
     assert response.status_code == 406
     message = response.json()["error"]
     assert message.startswith("Not enough credits")
-    assert "0.5000" in message and "0.6250" in message
+    assert "Balance: $0.5, cost: $0.625" in message
     assert await balance(client) == 0.5
 
 

@@ -109,7 +109,7 @@ def test_insufficient_credits_is_a_segmind_error_406(sdk: SegmindClient, wan26_m
     with pytest.raises(SegmindError) as error:
         sdk.run_sync(SLUG, **PARAMS)
     assert error.value.status == 406
-    assert "Balance: $0.5000, cost: $0.6250" in error.value.detail
+    assert "Balance: $0.5, cost: $0.625" in error.value.detail
 
 
 def test_rate_limit_is_a_segmind_error_429(sdk: SegmindClient, wan26_mock) -> None:

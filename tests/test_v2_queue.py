@@ -104,7 +104,7 @@ async def test_charged_on_completed_only(app_factory, client_for) -> None:
     assert credits == pytest.approx(0.375)
     too_poor = await client.post("/v2/wan-2.6-i2v", json=BODY)
     assert too_poor.status_code == 406
-    assert "Balance: $0.3750" in too_poor.json()["error"]
+    assert "Balance: $0.375," in too_poor.json()["error"]
 
 
 async def test_held_credits_stop_a_second_concurrent_job(app_factory, client_for) -> None:
