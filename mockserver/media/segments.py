@@ -11,13 +11,12 @@ prepared pictures, so a video's segments do not each pay for the resize.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import io
 import os
 import shutil
-import signal
-import sys
 import tempfile
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,7 +35,6 @@ FRAMINGS: tuple[tuple[float, tuple[float, float]], ...] = (
 )
 # Where a pan may start or stop, as fractions of the room the zoom leaves to move in.
 ANCHORS: tuple[tuple[float, float], ...] = ((0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8))
-_PR_SET_PDEATHSIG = 1
 WORKER_NICENESS = 10
 _ENCODER_OPTIONS = {
     "preset": "ultrafast",
@@ -78,8 +76,14 @@ def start_worker() -> None:
     request, goes first for the CPU. Workers end with the emulator, however it ends
     (even `kill -9`): an orphaned worker would wait forever on its queue."""
     os.nice(WORKER_NICENESS)
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = os.getppid()
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def encode_segment(picture: Picture, size: tuple[int, int], fps: int, segment: Segment) -> bytes:
