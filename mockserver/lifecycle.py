@@ -30,12 +30,16 @@ class InFlight:
         self.closing = False
         self._scopes: set[anyio.CancelScope] = set()
 
+    @property
+    def count(self) -> int:
+        return len(self._scopes)
+
     def close(self) -> None:
         """Called as the server begins to shut down, before it waits for the calls to end."""
         self.closing = True
         if self._scopes:
             logger.warning(
-                "shutting down: %d call(s) in flight answered 503, not charged", len(self._scopes)
+                "shutting down: %d call(s) in flight answered 503, not charged", self.count
             )
         for scope in self._scopes:
             scope.cancel()
