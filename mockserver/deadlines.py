@@ -118,7 +118,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _response_408(self, message: str) -> bytes:
-        body = json.dumps({"error": message}).encode()
+        body = json.dumps({"error": message}, separators=(",", ":")).encode()
         headers = [
             *self.server_state.default_headers,
             (b"content-type", b"application/json"),
