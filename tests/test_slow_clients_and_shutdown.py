@@ -113,15 +113,18 @@ def test_a_stalled_body_gets_a_408_and_nothing_is_held_or_charged(server: str) -
 
 
 def test_a_body_that_keeps_coming_is_waited_for(server: str) -> None:
+    """Longer in all than the idle deadline, but never silent for that long."""
+    started = time.monotonic()
     with connect(server) as sock:
         sock.sendall(
             CALL_HEAD + f"content-length: {len(BODY)}\r\nconnection: close\r\n\r\n".encode()
         )
-        third = len(BODY) // 3
-        for piece in (BODY[:third], BODY[third : 2 * third], BODY[2 * third :]):
-            time.sleep(0.5)
-            sock.sendall(piece)
+        fifth = -(-len(BODY) // 5)
+        for start in range(0, len(BODY), fifth):
+            time.sleep(0.6)
+            sock.sendall(BODY[start : start + fifth])
         status, headers, _ = parse(read_until_closed(sock))
+    assert time.monotonic() - started > SLOW["request_body_timeout_s"]
     assert status == 200
     assert headers["content-type"] == "video/mp4"
 
