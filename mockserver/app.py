@@ -20,6 +20,7 @@ from wan26.mockserver.emulator import READ_METHODS, Admitted, BodyTooLarge, Emul
 from wan26.mockserver.errors import CATALOGUE, error_response
 from wan26.mockserver.faults import FaultyResponse
 from wan26.mockserver.journal import JournalMiddleware
+from wan26.mockserver.lifecycle import unless_client_leaves
 from wan26.mockserver.routing import AnyMethodRoute
 from wan26.mockserver.safety import CatchAllMiddleware
 from wan26.mockserver.scenarios import Outcome, UnknownScenario
@@ -66,10 +67,16 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
 
 
 def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Every API route: decide the forced outcome, answer a forced failure, apply a fault."""
+    """Every API route: decide the forced outcome, answer a forced failure, apply a fault.
+
+    A call still running when the server shuts down answers a 503 at once.
+    """
 
     async def endpoint(request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
+        return await emulator.in_flight.answer(lambda: respond(request, emulator))
+
+    async def respond(request: Request, emulator: Emulator) -> Response:
         try:
             outcome = emulator.scenarios.decide(
                 request.headers, request.method, request.scope["path"]
@@ -109,7 +116,9 @@ def model_call(queued: bool) -> Handler:
             return call
         if queued:
             return emulator.submit_v2(call, outcome, str(request.base_url), _entry(request))
-        return await emulator.run_v1(call, outcome, _entry(request))
+        return await unless_client_leaves(
+            request.receive, lambda: emulator.run_v1(call, outcome, _entry(request))
+        )
 
     return handler
 

@@ -11,18 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-import uvicorn
 from starlette.types import ASGIApp
 
-from wan26.mockserver.faults import FaultableProtocol
+from wan26.mockserver.serving import make_server
 
 
 @contextmanager
 def running_server(app: ASGIApp, host: str = "127.0.0.1", timeout_s: float = 30.0) -> Iterator[str]:
     """Yield the base URL of `app` served on a free port; stop the server on exit."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=0, log_level="warning", http=FaultableProtocol)
-    )
+    server = make_server(app, host=host, port=0, log_level="warning")
     thread = threading.Thread(target=server.run, name="uvicorn-background", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

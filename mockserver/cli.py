@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MissingExtraError, OSError) as exc:
         print(f"wan26-mock: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
-
-    from wan26.mockserver.faults import FaultableProtocol
+    from wan26.mockserver.serving import make_server
 
     keys = ", ".join(mask(key.key) for key in config.keys)
     print(
@@ -74,13 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         f"time scale {config.time_scale:g}  API key(s): {keys}",
         file=sys.stderr,
     )
-    server_config = uvicorn.Config(app, log_level=args.log_level, http=FaultableProtocol)
+    server = make_server(app, log_level=args.log_level)
     for name in ("uvicorn.access", "uvicorn.error", "wan26.mockserver"):
         logging.getLogger(name).addFilter(MaskSecretsFilter())
     # uvicorn shuts down gracefully, then raises SIGTERM again: exit through Python, so
     # the encoding worker processes are stopped as well.
     signal.signal(signal.SIGTERM, _exit_after_sigterm)
-    uvicorn.Server(server_config).run(sockets=[listener])
+    server.run(sockets=[listener])
     return 0
 
 

@@ -112,6 +112,15 @@ class Config:
     # Larger bodies are a 413 and are not read: enough for a 10 MB image and 15 MB of
     # audio as base64 data URIs. [guess]
     max_body_bytes: int = 40 * 1024 * 1024
+    # Slow or stalled clients: a request's headers must arrive within this time...
+    request_header_timeout_s: float = 20.0
+    # ...its body must make progress at least this often...
+    request_body_timeout_s: float = 30.0
+    # ...and arrive whole within this time; otherwise a 408 and the connection is closed.
+    request_body_total_timeout_s: float = 180.0
+    # On SIGTERM in-flight v1 calls answer a 503 at once; whatever is still running after
+    # this long (a slow download) is cut off.
+    shutdown_timeout_s: float = 5.0
     # Overrides of the error catalogue's messages, by failure name.
     messages: dict[str, str] = field(default_factory=dict)
     # A recording of the live API (wan26-contracts run --live --record FILE): its error
@@ -123,6 +132,14 @@ class Config:
             raise ConfigError("time_scale must be >= 0")
         if self.media.mode not in ("lenient", "strict"):
             raise ConfigError("media.mode must be 'lenient' or 'strict'")
+        for name in (
+            "request_header_timeout_s",
+            "request_body_timeout_s",
+            "request_body_total_timeout_s",
+            "shutdown_timeout_s",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Config:

@@ -24,6 +24,7 @@ from wan26.mockserver.generation import Generator, Inputs, Video
 from wan26.mockserver.jobs import Job, JobQueue, JobState
 from wan26.mockserver.journal import Journal
 from wan26.mockserver.latency import LatencyModel, RunTime
+from wan26.mockserver.lifecycle import InFlight
 from wan26.mockserver.media.fetch import MediaError
 from wan26.mockserver.outputs import OutputStore
 from wan26.mockserver.recording import recorded_messages
@@ -74,6 +75,7 @@ class Emulator:
         self.scenarios = Scenarios()
         self.journal = Journal(config.control.journal_size)
         self.outputs = OutputStore(config.queue.output_store_bytes)
+        self.in_flight = InFlight()
         self._queue: JobQueue | None = None
         self.models = {
             slug: Model(

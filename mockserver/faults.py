@@ -16,13 +16,14 @@ import anyio
 import httpx
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from wan26.mockserver.deadlines import DeadlineProtocol
 
 TRANSPORT_KEY = "wan26.transport"
 
 
-class FaultableProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with the connection's transport handed to the app."""
+class FaultableProtocol(DeadlineProtocol):
+    """uvicorn's protocol with deadlines (see deadlines.py), handing the transport to the app."""
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

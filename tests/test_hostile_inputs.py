@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -118,13 +119,13 @@ def test_a_v1_call_sharing_a_render_that_reset_cancels_is_rendered_again(
     renders anew (a reset must not fail someone else's call) and answers 200. (The render runs
     in a thread, so the job's cancellation may land only after it finished: then the call gets
     that render; before the fix it got uvicorn's plain-text 500 otherwise.)"""
-    render = generation._render
+    assemble = generation.assemble_mp4
 
-    def slow_render(*args: object) -> bytes:  # a window wide enough on a busy machine
+    def slow_assembly(*args: Any) -> bytes:  # a window wide enough on a busy machine
         time.sleep(1.0)
-        return render(*args)
+        return assemble(*args)
 
-    monkeypatch.setattr(generation, "_render", slow_render)
+    monkeypatch.setattr(generation, "assemble_mp4", slow_assembly)
     app, client = served()
     cache = app.state.emulator.models["wan-2.6-i2v"].generator.cache
     assert client.post(V2, json=BODY).status_code == 200
