@@ -9,6 +9,7 @@ status, timing; handlers add the outcome and the charge through
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 from collections import deque
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wan26.mockserver.access import mask
 
 BODY_LIMIT = 4096
+ERROR_LIMIT = 1024  # of an error answer's body, for its message
 SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
 CONTROL_PREFIX = "/_mock"
 _DATA_URI = re.compile(r"(data:[\w.+/-]+;base64,)[A-Za-z0-9+/=\s]{16,}")
@@ -44,6 +46,7 @@ class Journal:
             "duration_ms": None,
             "outcome": None,
             "charged_usd": 0.0,
+            "answer": b"",
         }
         self.entries.append(entry)
         return entry
@@ -59,19 +62,26 @@ class Journal:
         charged: bool | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Matching entries, oldest first, in readable form with secrets redacted."""
+        """Matching entries, oldest first, in readable form with secrets redacted.
+
+        Walks newest first, so the last `limit` of a long journal cost only what they hold.
+        """
         wanted_key = mask(key) if key else None
-        found = [
-            view
-            for view in map(_readable, self.entries)
-            if (method is None or view["method"] == method.upper())
-            and (path is None or view["path"].startswith(path))
-            and (status is None or view["status"] == status)
-            and (wanted_key is None or view["key"] == wanted_key)
-            and (outcome is None or view["outcome"] == outcome)
-            and (charged is None or (view["charged_usd"] > 0) == charged)
-        ]
-        return found[-limit:] if limit else found
+        found = []
+        for view in map(_readable, reversed(self.entries)):
+            if (
+                (method is None or view["method"] == method.upper())
+                and (path is None or view["path"].startswith(path))
+                and (status is None or view["status"] == status)
+                and (wanted_key is None or view["key"] == wanted_key)
+                and (outcome is None or view["outcome"] == outcome)
+                and (charged is None or (view["charged_usd"] > 0) == charged)
+            ):
+                found.append(view)
+                if limit and len(found) == limit:
+                    break
+        found.reverse()
+        return found
 
     def clear(self) -> None:
         self.entries.clear()
@@ -90,6 +100,7 @@ class JournalMiddleware:
         scope.setdefault("state", {})["journal_entry"] = entry
         started = time.perf_counter()
         captured = bytearray()
+        answer = bytearray()
 
         async def receive_and_record() -> Message:
             message = await receive()
@@ -100,6 +111,8 @@ class JournalMiddleware:
         async def send_and_record(message: Message) -> None:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
+            elif entry["status"] >= 400 and len(answer) < ERROR_LIMIT:
+                answer.extend(message.get("body", b"")[: ERROR_LIMIT - len(answer)])
             await send(message)
 
         try:
@@ -107,19 +120,34 @@ class JournalMiddleware:
         finally:
             entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             entry["body"] = bytes(captured)
+            entry["answer"] = bytes(answer)
 
 
 def _readable(entry: dict[str, Any]) -> dict[str, Any]:
+    readable = {name: value for name, value in entry.items() if name != "answer"}
     headers = {}
     for raw_name, raw_value in entry["headers"]:
         name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
         headers[name] = mask(value) if name in SECRET_HEADERS else value
     return {
-        **entry,
+        **readable,
         "at": datetime.fromtimestamp(entry["at"], UTC).isoformat(timespec="milliseconds"),
         "query": entry["query"].decode("latin-1"),
         "headers": headers,
         "key": headers.get("x-api-key"),
         "body": _DATA_URI.sub(r"\1<elided>", entry["body"].decode("utf-8", errors="replace")),
+        "error": _error_message(entry["answer"]),
     }
+
+
+def _error_message(answer: bytes) -> str | None:
+    """The `error` of a JSON error answer, else the start of its text (the 405 is HTML)."""
+    if not answer:
+        return None
+    text = answer.decode("utf-8", errors="replace")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text.strip()[:200]
+    return str(body.get("error")) if isinstance(body, dict) and "error" in body else text[:200]
