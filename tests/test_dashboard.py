@@ -153,12 +153,15 @@ def test_a_v2_job_completes_and_its_video_plays_with_the_right_duration(open_das
 
 
 def screenshots(page: playwright.Page) -> None:
-    """The page at a desktop and a phone width, for a reviewer to look at."""
+    """The page at a desktop and a phone width, and dark, for a reviewer to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for width, height in ((1280, 800), (420, 900)):
+    for width, height, scheme in ((1280, 800, "light"), (420, 900, "light"), (1280, 800, "dark")):
+        page.emulate_media(color_scheme=scheme)
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(300)
-        path = ARTIFACTS / f"dashboard-{width}x{height}.png"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+        suffix = "" if scheme == "light" else f"-{scheme}"
+        path = ARTIFACTS / f"dashboard-{width}x{height}{suffix}.png"
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
 
