@@ -7,18 +7,24 @@ token only loopback clients may call it.
 
 from __future__ import annotations
 
+import re
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from wan26.mockserver.access import is_loopback, mask
+from wan26.mockserver import dashboard
+from wan26.mockserver.access import fingerprint, is_loopback, mask
 from wan26.mockserver.billing import as_json
 from wan26.mockserver.config import ConfigError
 from wan26.mockserver.contract import control_plane_contract
 from wan26.mockserver.emulator import Emulator
 from wan26.mockserver.errors import error_response, method_not_allowed_json
+from wan26.mockserver.jobs import Job, JobQueue, JobState
 from wan26.mockserver.routing import AnyMethodRoute
 from wan26.mockserver.scenarios import (
     QueuedScenario,
@@ -31,6 +37,8 @@ from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
 TOKEN_HEADER = "x-mock-token"
 MAX_BODY_BYTES = 64 * 1024  # control bodies are a few fields
+FINGERPRINT = re.compile(r"key#[0-9a-f]{10}")
+STATS_MINUTES = 15  # of calls per minute in `/_mock/stats`
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -38,8 +46,13 @@ class ControlError(ValueError):
     """A control request that cannot be carried out; answered as a 400."""
 
 
-def guarded(handler: Handler, methods: list[str]) -> Handler:
-    """Off, token or loopback first, then the method (a JSON 405 naming the allowed ones)."""
+def guarded(handler: Handler, methods: list[str], token_needed: bool = True) -> Handler:
+    """Off, token or loopback first, then the method (a JSON 405 naming the allowed ones).
+
+    `token_needed=False` is for the dashboard's static files and its player's videos: a
+    browser cannot send a header when it opens a page or a `<video>`, the files hold no
+    data (the page's fetches send the token) and the videos are public at `/outputs`.
+    """
     allowed = [*methods, "HEAD"] if "GET" in methods else methods
 
     async def endpoint(request: Request) -> Response:
@@ -47,7 +60,7 @@ def guarded(handler: Handler, methods: list[str]) -> Handler:
         if not control.enabled:
             return error_response(404, "Not Found")
         if control.token is not None:
-            if request.headers.get(TOKEN_HEADER) != control.token:
+            if token_needed and request.headers.get(TOKEN_HEADER) != control.token:
                 return error_response(401, "The control plane needs a valid X-Mock-Token header")
         elif not is_loopback(request.client.host if request.client else ""):
             return error_response(403, "The control plane answers loopback clients only")
@@ -80,6 +93,15 @@ async def journal(request: Request) -> Response:
         charged=_bool(query.get("charged")),
         limit=_limit(query.get("limit")),
     )
+    jobs = {
+        job.journal_entry["id"]: job
+        for job in emulator.queue.jobs.values()
+        if job.journal_entry is not None
+    }
+    base = str(request.base_url).rstrip("/")
+    for entry in entries:
+        job = jobs.get(entry["id"])
+        entry["job"] = None if job is None else _job_link(job, base)
     return JSONResponse({"count": len(entries), "entries": entries})
 
 
@@ -87,7 +109,7 @@ async def state(request: Request) -> Response:
     emulator = _emulator(request)
     return JSONResponse(
         {
-            "keys": [_account_view(a) for a in emulator.state.accounts.values()],
+            "keys": [_account_view(emulator, a) for a in emulator.state.accounts.values()],
             "jobs": emulator.queue.counts(),
             "time_scale": emulator.config.time_scale,
         }
@@ -96,13 +118,15 @@ async def state(request: Request) -> Response:
 
 async def key(request: Request) -> Response:
     emulator = _emulator(request)
-    name = request.path_params["key"]
+    name = _key_named(emulator, request.path_params["key"])
+    if name is None:
+        return error_response(404, "No key has that fingerprint")
     if request.method == "DELETE":
         if emulator.state.accounts.pop(name, None) is None:
             return error_response(404, "No such key")
         return JSONResponse({"deleted": mask(name)})
     account = emulator.state.configure(name, await _body(request, "/_mock/keys/{key}"))
-    return JSONResponse(_account_view(account))
+    return JSONResponse(_account_view(emulator, account))
 
 
 async def reset(request: Request) -> Response:
@@ -142,6 +166,105 @@ async def chaos(request: Request) -> Response:
     return JSONResponse(_scenarios_view(emulator))
 
 
+async def jobs(request: Request) -> Response:
+    """Every v2 job, newest first, with its queue position and progress for the dashboard."""
+    emulator = _emulator(request)
+    queue = emulator.queue
+    queue.expire()
+    base = str(request.base_url).rstrip("/")
+    waiting = 0
+    views = []
+    for job in queue.jobs.values():
+        waiting += job.state is JobState.QUEUED
+        position = waiting if job.state is JobState.QUEUED else None
+        views.append(_job_view(queue, job, position, base))
+    views.reverse()
+    return JSONResponse({"count": len(views), "jobs": views})
+
+
+async def stats(request: Request) -> Response:
+    """Run-time figures from the journal and the render caches, counted only when asked."""
+    emulator = _emulator(request)
+    now = time.time()
+    this_minute = int(now // 60)
+    per_minute: dict[int, Counter[str]] = {this_minute - i: Counter() for i in range(STATS_MINUTES)}
+    spent = Decimal(0)
+    for entry in emulator.journal.entries:
+        spent += Decimal(str(entry["charged_usd"]))
+        bucket = per_minute.get(int(entry["at"] // 60))
+        if bucket is not None:
+            status = entry["status"]
+            bucket[f"{status // 100}xx" if status else "pending"] += 1
+    caches = [model.generator.cache for model in emulator.models.values()]
+    return JSONResponse(
+        {
+            "time_scale": emulator.config.time_scale,
+            "calls": len(emulator.journal.entries),
+            "spent_usd": as_json(spent),
+            "per_minute": [
+                {"minute": _iso(minute * 60), **per_minute[minute]} for minute in sorted(per_minute)
+            ],
+            "render_cache": {
+                "hits": sum(c.hits for c in caches),
+                "misses": sum(c.misses for c in caches),
+            },
+            "jobs": emulator.queue.counts(),
+        }
+    )
+
+
+def _job_link(job: Job, base: str) -> dict[str, Any]:
+    output = f"{base}/outputs/{job.output}" if job.output else None
+    video = f"/_mock/ui/video/{job.output}" if job.output else None
+    return {
+        "id": job.id,
+        "state": job.state.value,
+        "output": output,
+        "video": video,
+        "error": job.error,
+    }
+
+
+def _job_view(queue: JobQueue, job: Job, position: int | None, base: str) -> dict[str, Any]:
+    now = queue.clock()
+    progress: float | None = 0.0
+    if job.finished:
+        progress = 1.0
+    elif job.state is JobState.PROCESSING and job.started_at is not None:
+        wall = job.run.wall_s
+        progress = min(0.99, (now - job.started_at) / wall) if wall > 0 else None
+
+    def wall_clock(at: float | None) -> str | None:
+        return None if at is None else _iso(time.time() - (now - at))
+
+    return {
+        **_job_link(job, base),
+        "key": mask(job.key),
+        "submitted_at": wall_clock(job.submitted_at),
+        "started_at": wall_clock(job.started_at),
+        "finished_at": wall_clock(job.finished_at),
+        "run_s": job.run.wall_s,
+        "emulated_s": job.run.emulated_s,
+        "progress": progress,
+        "queue_position": position,
+        "duration": job.params.get("duration"),
+        "resolution": job.params.get("resolution"),
+        "cost_usd": as_json(job.cost),
+    }
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _key_named(emulator: Emulator, name: str) -> str | None:
+    """A key by itself, or an existing key by its fingerprint (`key#` and 10 hex digits),
+    which is how the dashboard addresses keys it only sees masked."""
+    if not FINGERPRINT.fullmatch(name):
+        return name
+    return next((k for k in emulator.state.accounts if fingerprint(k) == name), None)
+
+
 # Every method reaches the guard, so a wrong one is judged after the token, like the API's.
 ROUTES = [
     AnyMethodRoute("/_mock/health", guarded(health, ["GET"])),
@@ -151,6 +274,11 @@ ROUTES = [
     AnyMethodRoute("/_mock/reset", guarded(reset, ["POST"])),
     AnyMethodRoute("/_mock/scenarios", guarded(scenarios, ["GET", "POST", "DELETE"])),
     AnyMethodRoute("/_mock/chaos", guarded(chaos, ["GET", "PUT", "DELETE"])),
+    AnyMethodRoute("/_mock/jobs", guarded(jobs, ["GET"])),
+    AnyMethodRoute("/_mock/stats", guarded(stats, ["GET"])),
+    AnyMethodRoute("/_mock/ui", guarded(dashboard.page, ["GET"], token_needed=False)),
+    AnyMethodRoute("/_mock/ui/{name}", guarded(dashboard.asset, ["GET"], token_needed=False)),
+    AnyMethodRoute("/_mock/ui/video/{name}", guarded(dashboard.video, ["GET"], token_needed=False)),
 ]
 # The control plane's own spec: its bodies are checked by the API's validator.
 _VALIDATORS = {
@@ -167,14 +295,18 @@ def _emulator(request: Request) -> Emulator:
     return request.app.state.emulator
 
 
-def _account_view(account: Account) -> dict[str, Any]:
+def _account_view(emulator: Emulator, account: Account) -> dict[str, Any]:
+    since = emulator.state.clock() - account.window_start
+    window_open = since < emulator.config.rate_limit_window_s
     return {
+        "id": fingerprint(account.key),
         "key": mask(account.key),
         "credits": as_json(account.credits),
         "free_credits": as_json(account.free_credits),
         "held": as_json(account.held),
         "requests_per_minute": account.requests_per_minute,
         "models": account.models,
+        "requests_this_window": account.window_count if window_open else 0,
     }
 
 

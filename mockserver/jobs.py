@@ -30,6 +30,8 @@ class Job:
     cost: float
     run: RunTime
     submitted_at: float
+    started_at: float | None = None  # when a worker took it (the queue's clock)
+    finished_at: float | None = None
     outcome: str | None = None  # "job-failed" or "job-hang", when forced
     failure_message: str = ""
     state: JobState = JobState.QUEUED
@@ -61,8 +63,11 @@ class JobQueue:
 
         async def run() -> None:
             async with self._slots:
-                job.state = JobState.PROCESSING
-                await work(job)
+                job.state, job.started_at = JobState.PROCESSING, self.clock()
+                try:
+                    await work(job)
+                finally:
+                    job.finished_at = self.clock()
 
         task = asyncio.get_running_loop().create_task(run(), name=f"job-{job.id}")
         self._tasks[job.id] = task

@@ -46,6 +46,7 @@ class Journal:
             "duration_ms": None,
             "outcome": None,
             "charged_usd": 0.0,
+            "answer": b"",
         }
         self.entries.append(entry)
         return entry
@@ -61,19 +62,26 @@ class Journal:
         charged: bool | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Matching entries, oldest first, in readable form with secrets redacted."""
+        """Matching entries, oldest first, in readable form with secrets redacted.
+
+        Walks newest first, so the last `limit` of a long journal cost only what they hold.
+        """
         wanted_key = mask(key) if key else None
-        found = [
-            view
-            for view in map(_readable, self.entries)
-            if (method is None or view["method"] == method.upper())
-            and (path is None or view["path"].startswith(path))
-            and (status is None or view["status"] == status)
-            and (wanted_key is None or view["key"] == wanted_key)
-            and (outcome is None or view["outcome"] == outcome)
-            and (charged is None or (view["charged_usd"] > 0) == charged)
-        ]
-        return found[-limit:] if limit else found
+        found = []
+        for view in map(_readable, reversed(self.entries)):
+            if (
+                (method is None or view["method"] == method.upper())
+                and (path is None or view["path"].startswith(path))
+                and (status is None or view["status"] == status)
+                and (wanted_key is None or view["key"] == wanted_key)
+                and (outcome is None or view["outcome"] == outcome)
+                and (charged is None or (view["charged_usd"] > 0) == charged)
+            ):
+                found.append(view)
+                if limit and len(found) == limit:
+                    break
+        found.reverse()
+        return found
 
     def clear(self) -> None:
         self.entries.clear()
@@ -118,13 +126,14 @@ class JournalMiddleware:
 
 
 def _readable(entry: dict[str, Any]) -> dict[str, Any]:
+    readable = {name: value for name, value in entry.items() if name != "answer"}
     headers = {}
     for raw_name, raw_value in entry["headers"]:
         name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
         headers[name] = mask(value) if name in SECRET_HEADERS else value
     return {
-        **entry,
+        **readable,
         "at": datetime.fromtimestamp(entry["at"], UTC).isoformat(timespec="milliseconds"),
         "query": entry["query"].decode("latin-1"),
         "headers": headers,
@@ -133,12 +142,14 @@ def _readable(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _error_message(answer: bytearray | None) -> str | None:
-    """The `{"error": ...}` message of a failed answer, if it has one."""
+    """The `{"error": ...}` message of a failed answer, else the start of its text (the
+    gateway's 405 is HTML)."""
     if not answer or len(answer) > ERROR_BODY_LIMIT:
         return None
+    text = answer.decode("utf-8", errors="replace")
     try:
-        parsed = json.loads(answer)
+        parsed = json.loads(text)
     except ValueError:
-        return None
+        return text.strip()[:200]
     message = parsed.get("error") if isinstance(parsed, dict) else None
     return message if isinstance(message, str) else None

@@ -1,0 +1,237 @@
+"""The dashboard at /_mock/ui, driven in headless Chromium (Debian's package) via Playwright.
+
+Screenshots land in $WAN26_ARTIFACTS or tests/artifacts/ (not in git) for review.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import API_KEY, OFFLINE_IMAGE, make_config
+from wan26.mockserver import Config, create_app
+from wan26.mockserver.access import fingerprint
+from wan26.mockserver.background import running_server
+from wan26.mockserver.config import ControlConfig, KeyConfig, QueueConfig
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "the dashboard tests need Debian's chromium at /usr/bin/chromium "
+        "(apt-get install -y --no-install-recommends chromium)",
+        allow_module_level=True,
+    )
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 30_000  # generous: the machine is small and busy
+BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}
+ARTIFACTS = Path(os.environ.get("WAN26_ARTIFACTS") or Path(__file__).parent / "artifacts")
+
+
+@dataclass
+class Dashboard:
+    base: str
+    page: playwright.Page
+    errors: list[str]
+
+    def call(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"x-api-key": API_KEY, **(headers or {})}
+        return httpx.request(method, self.base + path, headers=headers, timeout=60, **kwargs)
+
+    def row(self, text: str, status: int | None = None) -> playwright.Locator:
+        rows = "#log tr" if status is None else f'#log tr[data-status="{status}"]'
+        return self.page.locator(rows, has_text=text)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[playwright.Browser]:
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_dashboard(browser: playwright.Browser):
+    @contextmanager
+    def opened(config: Config, wait_live: bool = True) -> Iterator[Dashboard]:
+        app = create_app(config)
+        with running_server(app) as base:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            context.set_default_timeout(WAIT_MS)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{base}/_mock/ui")
+            if wait_live:
+                playwright.expect(page.locator("#live")).to_have_class("live ok", timeout=WAIT_MS)
+            try:
+                yield Dashboard(base, page, errors)
+            finally:
+                context.close()
+        assert errors == []
+
+    return opened
+
+
+def test_a_call_appears_in_the_live_list_without_a_reload(open_dashboard) -> None:
+    with open_dashboard(make_config()) as board:
+        assert board.call("POST", "/v1/wan-2.6-i2v", json=BODY).status_code == 200
+        board.call("POST", "/v1/wan-2.6-i2v", json={**BODY, "duration": 7})
+        ok = board.row("/v1/wan-2.6-i2v", 200)
+        playwright.expect(ok).to_contain_text("$0.63", timeout=WAIT_MS)
+        playwright.expect(ok).to_contain_text(fingerprint(API_KEY))
+        bad = board.row("/v1/wan-2.6-i2v", 400)
+        playwright.expect(bad).to_have_count(1, timeout=WAIT_MS)
+        assert board.page.locator("#log tr").first.get_attribute("data-status") == "400"
+
+        bad.get_by_role("button").click()
+        detail = board.page.locator("#detail")
+        playwright.expect(detail.locator("#detail-error")).to_contain_text(
+            "Invalid parameter 'duration'"
+        )
+        playwright.expect(detail.locator("#detail-headers")).to_contain_text(fingerprint(API_KEY))
+        assert API_KEY not in detail.inner_text()
+        playwright.expect(detail.locator("#detail-body")).to_contain_text('"duration": 7')
+
+        board.page.select_option("#f-status", "2")
+        playwright.expect(board.page.locator("#log tr")).to_have_count(1, timeout=WAIT_MS)
+
+        journal = httpx.get(f"{board.base}/_mock/journal", timeout=30).json()["entries"]
+        assert [entry["path"] for entry in journal] == ["/v1/wan-2.6-i2v"] * 2
+
+
+def test_a_v2_job_completes_and_its_video_plays_with_the_right_duration(open_dashboard) -> None:
+    config = make_config(time_scale=0.02, queue=QueueConfig(workers=1))
+    with open_dashboard(config) as board:
+        first = board.call("POST", "/v2/wan-2.6-i2v", json=BODY).json()["request_id"]
+        second = board.call("POST", "/v2/wan-2.6-i2v", json={**BODY, "duration": 10}).json()
+        waiting = board.page.locator(f'[data-job="{second["request_id"]}"]')
+        playwright.expect(waiting).to_contain_text("queue position 1", timeout=WAIT_MS)
+        job = board.page.locator(f'[data-job="{first}"]')
+        playwright.expect(job).to_have_attribute("data-state", "PROCESSING", timeout=WAIT_MS)
+        playwright.expect(job).to_have_attribute("data-state", "COMPLETED", timeout=WAIT_MS)
+        video = job.locator("video")
+        board.page.wait_for_function(
+            "v => v.readyState >= 1", arg=video.element_handle(), timeout=WAIT_MS
+        )
+        assert video.evaluate("v => v.duration") == pytest.approx(5.0, abs=0.1)
+        assert job.locator("progress").evaluate("p => p.value") == 1
+
+        board.call("GET", "/v1/get-user-credits", headers={"x-mock-scenario": "bad-gateway"})
+        playwright.expect(waiting).to_have_attribute("data-state", "COMPLETED", timeout=WAIT_MS)
+        board.row("/v2/wan-2.6-i2v").first.get_by_role("button").click()
+        detail_video = board.page.locator("#detail video")
+        board.page.wait_for_function(
+            "v => v.readyState >= 1", arg=detail_video.element_handle(), timeout=WAIT_MS
+        )
+        assert detail_video.evaluate("v => v.duration") == pytest.approx(10.0, abs=0.1)
+        playwright.expect(board.page.locator("#fig-spent")).to_have_text("$1.88")
+        screenshots(board.page)
+        journal = httpx.get(f"{board.base}/_mock/journal", timeout=30).json()["entries"]
+        paths = ["/v2/wan-2.6-i2v", "/v2/wan-2.6-i2v", "/v1/get-user-credits"]
+        assert [entry["path"] for entry in journal] == paths  # the players' fetches are not
+
+
+def screenshots(page: playwright.Page) -> None:
+    """The page at a desktop and a phone width, and dark, for a reviewer to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width, height, scheme in ((1280, 800, "light"), (420, 900, "light"), (1280, 800, "dark")):
+        page.emulate_media(color_scheme=scheme)
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+        suffix = "" if scheme == "light" else f"-{scheme}"
+        path = ARTIFACTS / f"dashboard-{width}x{height}{suffix}.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
+
+
+def test_editing_credits_adding_and_removing_keys(open_dashboard) -> None:
+    with open_dashboard(make_config()) as board:
+        row = board.page.locator(f'#acct tr[data-id="{fingerprint(API_KEY)}"]')
+        row.locator('[name="credits"]').fill("42.5")
+        row.get_by_role("button", name="Save").click()
+        playwright.expect(board.page.locator("#steer-msg")).to_contain_text("credits $42.50")
+        assert board.call("GET", "/v1/get-user-credits").json()["credits"] == 42.5
+
+        board.page.fill("#new-key", "added-by-page")
+        board.page.fill("#new-credits", "3")
+        board.page.fill("#new-plan", "free")
+        board.page.get_by_role("button", name="Add key").click()
+        added = fingerprint("added-by-page")
+        playwright.expect(board.page.locator("#steer-msg")).to_contain_text(f"Added {added}")
+        headers = {"x-api-key": "added-by-page"}
+        assert board.call("GET", "/v1/get-user-credits", headers=headers).json()["credits"] == 3
+        added_row = board.page.locator(f'#acct tr[data-id="{added}"]')
+        playwright.expect(added_row.locator('[name="plan"]')).to_have_value("5")
+
+        added_row.get_by_role("button", name="Remove").click()
+        playwright.expect(added_row).to_have_count(0)
+        assert board.call("GET", "/v1/get-user-credits", headers=headers).status_code == 401
+
+
+def test_forcing_rate_limited_from_the_page_makes_the_next_call_a_429(open_dashboard) -> None:
+    with open_dashboard(make_config()) as board:
+        page = board.page
+        page.select_option("#force-outcome", "rate-limited")
+        page.get_by_role("button", name="Force").click()
+        playwright.expect(page.locator("#steer-msg")).to_have_text(
+            "The next 1 call(s) will get rate-limited"
+        )
+        playwright.expect(page.locator("#queued")).to_contain_text("rate-limited x 1")
+        assert board.call("GET", "/v1/get-user-credits").status_code == 429
+        assert board.call("GET", "/v1/get-user-credits").status_code == 200
+        playwright.expect(page.locator("#queued li")).to_have_count(0, timeout=WAIT_MS)
+
+        page.fill("#chaos-rates", "server-error=1")
+        page.get_by_role("button", name="Set chaos").click()
+        playwright.expect(page.locator("#steer-msg")).to_contain_text("server-error 1")
+        assert board.call("GET", "/v1/get-user-credits").status_code == 500
+        page.get_by_role("button", name="Clear scenarios").click()
+        playwright.expect(page.locator("#steer-msg")).to_contain_text("cleared")
+        assert board.call("GET", "/v1/get-user-credits").status_code == 200
+
+        page.get_by_role("button", name="Reset emulator").click()
+        playwright.expect(page.locator("#steer-msg")).to_contain_text("Emulator reset")
+        playwright.expect(page.locator("#log tr")).to_have_count(0, timeout=WAIT_MS)
+
+
+def test_with_a_control_token_the_page_asks_for_it_once(open_dashboard) -> None:
+    config = make_config(keys=[KeyConfig(key=API_KEY)], control=ControlConfig(token="s3cret-token"))
+    with open_dashboard(config, wait_live=False) as board:
+        page = board.page
+        dialog = page.locator("#token-dialog")
+        playwright.expect(dialog).to_be_visible()
+        page.fill("#token-input", "wrong")
+        page.get_by_role("button", name="Use token").click()
+        playwright.expect(page.locator("#token-error")).to_be_visible()
+        page.fill("#token-input", "s3cret-token")
+        page.get_by_role("button", name="Use token").click()
+        playwright.expect(dialog).to_be_hidden()
+        playwright.expect(page.locator("#live")).to_have_class("live ok")
+        board.call("GET", "/v1/get-user-credits")
+        playwright.expect(board.row("/v1/get-user-credits")).to_have_count(1)
+
+        page.reload()
+        playwright.expect(page.locator("#live")).to_have_class("live ok")
+        assert not dialog.is_visible()
