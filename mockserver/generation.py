@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx
 import numpy as np
 from PIL import Image
 
@@ -18,7 +17,13 @@ from wan26.mockserver.contract import ModelOperation
 from wan26.mockserver.drift import DriftConfig
 from wan26.mockserver.media import audio as audio_track
 from wan26.mockserver.media.cache import RenderCache
-from wan26.mockserver.media.fetch import MediaError, Unreachable, decode_data_uri, fetch_url
+from wan26.mockserver.media.fetch import (
+    MediaError,
+    Unreachable,
+    decode_data_uri,
+    fetch_client,
+    fetch_url,
+)
 from wan26.mockserver.media.image import open_image, standin_image, to_rgb
 from wan26.mockserver.media.render import (
     SegmentLibrary,
@@ -59,7 +64,7 @@ class Generator:
         self.sounds = RenderCache(SOUND_CACHE_BYTES)
         self.segments = SegmentLibrary(media.cache_bytes, media.encoding_processes)
         self._limiter = anyio.CapacityLimiter(max(1, media.render_threads))
-        self._http = httpx.AsyncClient(timeout=media.fetch_timeout_s, trust_env=False)
+        self._http = fetch_client(media.fetch_timeout_s)
 
     async def aclose(self) -> None:
         await self._http.aclose()

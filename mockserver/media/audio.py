@@ -3,51 +3,88 @@
 from __future__ import annotations
 
 import io
+import itertools
 from typing import Any
 
 import av
 import numpy as np
 
-from wan26.mockserver.media.fetch import MediaError
+from wan26.mockserver.media.errors import MediaError
 
 SAMPLE_RATE = 48_000
 # Calls without audio get one of this many sound beds (by seed), each encoded once.
 SOUND_BEDS = 8
 CHANNELS = 2
+# The emulator's own sanity limits (the contract's x-media says nothing of them):
+# no real recording is outside them, and they bound what the resampler makes
+# of one input frame (at 1 Hz, one sample would become 48,000).
+MIN_RATE, MAX_RATE = 8_000, 192_000
+MAX_CHANNELS = 8
 # PyAV's demuxer names for the contract's format names.
 _DEMUXERS = {"wav": {"wav"}, "mp3": {"mp3"}}
 
 
 def decode_audio(data: bytes, rules: dict[str, Any]) -> np.ndarray:
-    """Planar float32 stereo at 48 kHz, shape (2, samples); `MediaError` when a rule is broken."""
+    """Planar float32 stereo at 48 kHz, shape (2, samples); `MediaError` when a rule is broken.
+
+    The header is checked before anything is decoded, and decoding streams
+    frames through the resampler into one array sized for the longest allowed
+    sound, so neither a header that lies nor an absurd rate can blow up memory.
+    """
     allowed = set().union(*(_DEMUXERS[name] for name in rules["formats"]))
     names = "/".join(rules["formats"])
+    low, high = rules["min_seconds"], rules["max_seconds"]
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             demuxers = set(container.format.name.split(","))
             if not demuxers & allowed or not container.streams.audio:
                 raise MediaError(f"Invalid audio: only {names} files are accepted")
-            samples = _decode_all(container)
+            stream = container.streams.audio[0]
+            _check_header(stream, container.duration, low, high)
+            samples = _decode_capped(container, stream, high)
     except MediaError:
         raise
     except (av.FFmpegError, ValueError, IndexError):
         raise MediaError(f"Invalid audio: not a decodable {names} file") from None
-    seconds = samples.shape[1] / SAMPLE_RATE
-    low, high = rules["min_seconds"], rules["max_seconds"]
-    if not low <= seconds <= high:
-        raise MediaError(f"Invalid audio: {seconds:.2f} s long; it must be {low}-{high} s")
+    _check_seconds(samples.shape[1] / SAMPLE_RATE, low, high)
     return samples
 
 
-def _decode_all(container: av.container.InputContainer) -> np.ndarray:
+def _check_header(
+    stream: av.audio.stream.AudioStream, duration_us: int | None, low: float, high: float
+) -> None:
+    rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise MediaError(
+            f"Invalid audio: sample rate {rate} Hz; it must be {MIN_RATE}-{MAX_RATE} Hz"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise MediaError(f"Invalid audio: {channels} channels; it must be 1-{MAX_CHANNELS}")
+    if duration_us is not None:
+        _check_seconds(duration_us / av.time_base, low, high)
+
+
+def _check_seconds(seconds: float, low: float, high: float) -> None:
+    if not low <= seconds <= high:
+        raise MediaError(f"Invalid audio: {seconds:.2f} s long; it must be {low}-{high} s")
+
+
+def _decode_capped(
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, high: float
+) -> np.ndarray:
+    """Resampled frame by frame into a buffer for `high` seconds; more is refused at once."""
     resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
-    parts = []
-    for frame in container.decode(container.streams.audio[0]):
-        parts.extend(out.to_ndarray() for out in resampler.resample(frame))
-    parts.extend(out.to_ndarray() for out in resampler.resample(None))
-    if not parts:
-        return np.zeros((CHANNELS, 0), np.float32)
-    return np.concatenate(parts, axis=1).astype(np.float32, copy=False)
+    buffer = np.zeros((CHANNELS, round(high * SAMPLE_RATE)), np.float32)
+    filled = 0
+    for frame in itertools.chain(container.decode(stream), [None]):
+        for out in resampler.resample(frame):
+            if filled + out.samples > buffer.shape[1]:
+                raise MediaError(
+                    f"Invalid audio: longer than {high} s; it must be at most {high} s"
+                )
+            buffer[:, filled : filled + out.samples] = out.to_ndarray()
+            filled += out.samples
+    return buffer[:, :filled]
 
 
 def fit_to(samples: np.ndarray, duration_s: float) -> np.ndarray:

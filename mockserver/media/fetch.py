@@ -1,7 +1,9 @@
 """Getting input media bytes from a URL or a data URI, the way a careful server would.
 
 Streaming with a size cap, a total deadline, no automatic redirects (each hop is
-checked), and no private, loopback or link-local targets unless allowed.
+parsed, resolved, checked against the address policy and pinned anew), and a
+client that keeps no connection alive: connections are pooled by IP, and a
+TLS connection verified for one host name must not carry another's request.
 """
 
 from __future__ import annotations
@@ -9,21 +11,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import ipaddress
-import socket
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
+
+from wan26.mockserver.media.errors import MediaError, Unreachable
+from wan26.mockserver.media.target import parse_target, pin, pinned_request
 
 MAX_REDIRECTS = 3
 
 
-class MediaError(Exception):
-    """The input cannot be used; the message is what the client sees in a 400."""
-
-
-class Unreachable(Exception):
-    """The host could not be reached at all (no DNS, no route, no answer)."""
+def fetch_client(timeout_s: float) -> httpx.AsyncClient:
+    """The client `fetch_url` expects: no proxies from the environment, no kept connections."""
+    return httpx.AsyncClient(
+        timeout=timeout_s, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+    )
 
 
 def decode_data_uri(uri: str, field: str, max_bytes: int) -> bytes:
@@ -53,10 +55,12 @@ async def fetch_url(
     try:
         async with asyncio.timeout(timeout_s):
             for _ in range(MAX_REDIRECTS + 1):
-                await _check_target(url, field, allow_private)
-                async with client.stream("GET", url, follow_redirects=False) as response:
+                target = parse_target(url, field)
+                address = await pin(target, field, allow_private)
+                request = pinned_request(target, address)
+                async with client.stream("GET", follow_redirects=False, **request) as response:
                     if response.is_redirect and "location" in response.headers:
-                        url = urljoin(url, response.headers["location"])
+                        url = _next_hop(url, response.headers["location"], field)
                         continue
                     if response.status_code != 200:
                         raise MediaError(
@@ -68,33 +72,15 @@ async def fetch_url(
         raise Unreachable(f"{field} URL timed out after {timeout_s:g} s") from None
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise Unreachable(f"{field} URL could not be reached: {exc}") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise MediaError(f"Could not fetch {field} from URL: {exc}") from None
 
 
-async def _check_target(url: str, field: str, allow_private: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MediaError(f"Invalid {field}: only http(s) URLs and data URIs are accepted")
+def _next_hop(url: str, location: str, field: str) -> str:
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return urljoin(url, location)
     except ValueError:
-        raise MediaError(f"Invalid {field}: bad port in URL") from None
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port, type=socket.SOCK_STREAM
-        )
-    except (socket.gaierror, UnicodeError) as exc:
-        raise Unreachable(f"{field} host {parts.hostname!r} could not be resolved: {exc}") from None
-    if allow_private:
-        return
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global:
-            raise MediaError(
-                f"Invalid {field}: URL host {parts.hostname} resolves to a private, loopback "
-                f"or link-local address ({address}), which is not fetched"
-            )
+        raise MediaError(f"Could not fetch {field} from URL: a malformed redirect") from None
 
 
 async def _read_capped(response: httpx.Response, field: str, max_bytes: int) -> bytes:

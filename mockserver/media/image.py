@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from wan26.mockserver.media.fetch import MediaError
+from wan26.mockserver.media.errors import MediaError
 
 # Pillow's names for the contract's format names.
 _PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}
@@ -22,27 +22,29 @@ def open_image(data: bytes, rules: dict[str, Any]) -> Image.Image:
     """The image with its header checked against the rules, not yet decoded.
 
     Decoding waits for `to_rgb`, so a request answered from the render cache
-    never pays for it.
+    never pays for it, and by then the sides are known to be within the
+    contract's limits: memory is bounded by max_side squared, whatever the
+    file's compression. Pillow's own bomb check refuses far larger headers
+    before they are even parsed further.
     """
     allowed = {_PILLOW_FORMATS[name] for name in rules["formats"]}
+    low, high = rules["min_side"], rules["max_side"]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             image_format = image.format
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaError(
+            f"Invalid image: the header declares over {Image.MAX_IMAGE_PIXELS} px; "
+            f"each side must be {low}-{high} px"
+        ) from None
+    except (OSError, SyntaxError, ValueError):
         raise MediaError("Invalid image: not a decodable JPEG, PNG, BMP or WEBP file") from None
     if image_format not in allowed:
         names = ", ".join(name.upper() for name in rules["formats"])
         raise MediaError(f"Invalid image: format {image_format} is not supported (use {names})")
-    width, height = image.size
-    low, high = rules["min_side"], rules["max_side"]
+    width, height = image.size  # from the header: nothing is decoded before this check
     if not (low <= width <= high and low <= height <= high):
         raise MediaError(f"Invalid image: {width}x{height} px; each side must be {low}-{high} px")
     if not rules.get("alpha", True) and _has_alpha(image):
