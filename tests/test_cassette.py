@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from segmind import SegmindClient
+from segmind.v2 import InferenceFailed
 
 from conftest import make_config
 from mediafiles import data_uri, image_bytes
@@ -26,6 +27,7 @@ from wan26.mockserver.background import running_server
 from wan26.mockserver.cassette import INDEX
 from wan26.mockserver.cli import main
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, QueueConfig
+from wan26.mockserver.testing import MockHandle
 
 SECRET = "sk-live-cassette-7f3a9c21d4"
 SLUG = "wan-2.6-i2v"
@@ -334,3 +336,82 @@ def test_cli_settings_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert from_yaml.cassette.max_spend_usd == 2.0
     with pytest.raises(ConfigError, match=r"needs cassette\.dir"):
         Config.from_mapping({"cassette": {"mode": "replay"}})
+
+
+def test_a_failed_job_is_recorded_uncharged_and_replayed_as_failed(tmp_path: Path) -> None:
+    with serving(time_scale=0.004) as (upstream, upstream_app):
+        MockHandle(upstream_app.state.emulator).fail_next(
+            "job-failed; message=Content policy violation", path="/v2/"
+        )
+        with serving(mode="record", dir=str(tmp_path), upstream=upstream, max_spend_usd=0.625) as (
+            front,
+            _,
+        ):
+            sdk = SegmindClient(api_key=SECRET, base_url=f"{front}/v1")
+            with pytest.raises(InferenceFailed) as recorded:
+                sdk.run(SLUG, **BODY)
+            # The budget was released: a second paid call still fits.
+            assert post(front, f"/v1/{SLUG}", {**BODY, "seed": 5}).status_code == 200
+        assert [e["path"] for e in charged(upstream_app)] == [f"/v1/{SLUG}"]
+    assert recorded.value.detail == "Content policy violation"
+
+    with serving(mode="replay", dir=str(tmp_path), on_miss="error") as (front, _):
+        sdk = SegmindClient(api_key=SECRET, base_url=f"{front}/v1")
+        job = sdk.submit_async(SLUG, **BODY)
+        with pytest.raises(InferenceFailed) as replayed:
+            job.wait(timeout=30, interval=0.05)
+        result = httpx.get(job.response_url, headers={"x-api-key": SECRET})
+    assert replayed.value.detail == "Content policy violation"
+    assert result.status_code == 422 and result.json()["request_id"] == job.request_id
+    assert result.headers["x-mock-cassette"] == "hit"
+
+
+def test_a_call_without_a_seed_replays_the_recorded_seed(tmp_path: Path) -> None:
+    seedless = {name: value for name, value in BODY.items() if name != "seed"}
+    with (
+        serving() as (upstream, _),
+        serving(mode="record", dir=str(tmp_path), upstream=upstream, max_spend_usd=1) as (front, _),
+    ):
+        first = post(front, f"/v1/{SLUG}", seedless)
+    with serving(mode="replay", dir=str(tmp_path), on_miss="error") as (front, _):
+        again = post(front, f"/v1/{SLUG}", {**seedless, "seed": None})
+    assert again.headers["x-mock-cassette"] == "hit"
+    assert again.headers["x-seed-value"] == first.headers["x-seed-value"]
+    assert again.content == first.content
+
+
+PLUGIN_USER_TESTS = """
+import httpx
+import json
+from pathlib import Path
+
+BODY = json.loads(Path({body!r}).read_text())
+VIDEO = Path({video!r}).read_bytes()
+
+
+def test_replayed(wan26_server, wan26_mock):
+    answer = httpx.post(f"{{wan26_server}}/v1/wan-2.6-i2v", json=BODY,
+                        headers={{"x-api-key": wan26_mock.api_key}}, timeout=60)
+    assert answer.headers["x-mock-cassette"] == "hit"
+    assert answer.content == VIDEO
+
+
+def test_unrecorded(wan26_server, wan26_mock):
+    answer = httpx.post(f"{{wan26_server}}/v1/wan-2.6-i2v", json={{**BODY, "seed": 8}},
+                        headers={{"x-api-key": wan26_mock.api_key}}, timeout=60)
+    assert answer.status_code == 404
+    assert "body.seed: recorded 3, sent 8" in answer.json()["error"]
+"""
+
+
+def test_the_pytest_plugin_replays_a_cassette_from_its_option(
+    cassette: Path, tmp_path: Path, pytester: pytest.Pytester
+) -> None:
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps(BODY))
+    video = str(first_media(cassette))
+    pytester.makepyfile(test_user=PLUGIN_USER_TESTS.format(body=str(body), video=video))
+    result = pytester.runpytest_subprocess(
+        "-q", "-p", "no:cacheprovider", "--wan26-replay", str(cassette), "--wan26-on-miss", "error"
+    )
+    result.assert_outcomes(passed=2)
