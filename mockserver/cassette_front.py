@@ -26,8 +26,10 @@ from wan26.mockserver.budget import Budget
 from wan26.mockserver.cassette import Cassette
 from wan26.mockserver.config import CassetteConfig
 from wan26.mockserver.emulator import Emulator
-from wan26.mockserver.errors import error_response
+from wan26.mockserver.errors import MessageBook, error_response
+from wan26.mockserver.learning import learned_messages
 from wan26.mockserver.matching import describe, explain_miss, fingerprint, miss_message
+from wan26.mockserver.recording import recorded_messages
 from wan26.mockserver.tapejobs import TapeJob, TapeJobs
 from wan26.mockserver.upstream import Upstream, UpstreamLost, answer_headers
 from wan26.mockserver.validation import RequestInvalid, RequestValidator
@@ -68,6 +70,13 @@ class CassetteFront:
             if config.mode in ("record", "passthrough")
             else None
         )
+        if self.cassette is not None and config.mode == "replay":
+            # Emulated misses speak the recorded words; the live recording and config win.
+            learned = learned_messages(self.cassette.exchanges)
+            recorded = (
+                recorded_messages(emulator.config.recording) if emulator.config.recording else {}
+            )
+            emulator.messages = MessageBook({**learned, **recorded, **emulator.config.messages})
         limit = config.max_spend_usd
         if limit is None and config.mode == "record":
             limit = 0.0  # recording spends nothing unless told how much

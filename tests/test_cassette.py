@@ -415,3 +415,24 @@ def test_the_pytest_plugin_replays_a_cassette_from_its_option(
         "-q", "-p", "no:cacheprovider", "--wan26-replay", str(cassette), "--wan26-on-miss", "error"
     )
     result.assert_outcomes(passed=2)
+
+
+def test_an_emulated_miss_speaks_with_the_recorded_messages(tmp_path: Path) -> None:
+    real_words = {
+        "missing-key": "No key, no video",
+        "invalid-key": "Unauthorized. API key is invalid or may have expired",
+    }
+    config = make_config(keys=[KeyConfig(key=SECRET)], messages=real_words)
+    with (
+        running_server(create_app(config)) as upstream,
+        serving(mode="record", dir=str(tmp_path), upstream=upstream) as (front, _),
+    ):
+        assert post(front, f"/v1/{SLUG}", BODY, key=None).status_code == 401
+        assert post(front, f"/v1/{SLUG}", BODY, key="not-a-real-key").status_code == 401
+    with serving(mode="replay", dir=str(tmp_path)) as (front, _):
+        other = {**BODY, "seed": 77}
+        missing = post(front, f"/v1/{SLUG}", other, key=None)
+        refused = post(front, f"/v1/{SLUG}", other, key="another-bad-key")
+    assert missing.headers["x-mock-cassette"] == refused.headers["x-mock-cassette"] == "miss"
+    assert missing.json() == {"error": "No key, no video"}
+    assert refused.json() == {"error": real_words["invalid-key"]}
