@@ -13,6 +13,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from wan26.mockserver import control
 from wan26.mockserver.billing import as_json
+from wan26.mockserver.cassette_front import CassetteFront
+from wan26.mockserver.cassette_middleware import CassetteMiddleware
 from wan26.mockserver.config import Config, load_config
 from wan26.mockserver.contract import Contract, default_contract
 from wan26.mockserver.drift import DriftMiddleware, drifted_contract
@@ -35,6 +37,12 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         Middleware(JournalMiddleware, journal=emulator.journal),
         Middleware(CatchAllMiddleware),
     ]
+    front = None
+    if config.cassette.mode != "off":
+        front = CassetteFront(config.cassette, emulator)  # a bad cassette fails here
+        middleware.append(
+            Middleware(CassetteMiddleware, front=front, max_body_bytes=config.max_body_bytes)
+        )
     if config.drift.rewrites_answers:
         middleware.append(
             Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.outputs.put)
@@ -43,6 +51,8 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        if front is not None:
+            await front.aclose()
         await emulator.aclose()
 
     app = Starlette(

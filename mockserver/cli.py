@@ -8,9 +8,10 @@ import logging
 import signal
 import socket
 import sys
+from typing import Any
 
 from wan26.mockserver.access import MaskSecretsFilter, is_loopback, mask
-from wan26.mockserver.config import Config, ConfigError, load_config
+from wan26.mockserver.config import CassetteConfig, Config, ConfigError, load_config
 from wan26.mockserver.extras import MissingExtraError, require, version
 
 
@@ -48,6 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch media from loopback/private hosts (local fixtures)",
     )
     serve.add_argument("--recording", help="a live recording (wan26-contracts run --record)")
+    tape = serve.add_mutually_exclusive_group()
+    tape.add_argument("--record", metavar="DIR", help="replay DIR's calls, forward and keep others")
+    tape.add_argument("--replay", metavar="DIR", help="answer from the cassette in DIR")
+    serve.add_argument(
+        "--upstream", metavar="URL", help="where to forward (alone: passthrough, nothing kept)"
+    )
+    serve.add_argument(
+        "--max-spend-usd", type=float, help="recording budget over the cassette's life (default 0)"
+    )
+    serve.add_argument(
+        "--on-miss",
+        choices=("emulate", "error"),
+        help="replay: emulate an unrecorded call (default), or refuse it",
+    )
     serve.add_argument("--log-level", default="info")
     return parser
 
@@ -90,6 +105,7 @@ def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
     overrides = {"time_scale": args.time_scale, "seed": args.seed, "recording": args.recording}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config.cassette = _cassette(config.cassette, args)
     media = {
         "mode": args.media_mode,
         "offline": args.offline,
@@ -105,6 +121,23 @@ def _config(args: argparse.Namespace) -> Config:
             file=sys.stderr,
         )
     return config
+
+
+def _cassette(cassette: CassetteConfig, args: argparse.Namespace) -> CassetteConfig:
+    """`--record DIR`, `--replay DIR`, or `--upstream URL` alone (passthrough)."""
+    if args.replay and args.upstream:
+        raise ConfigError("--replay forwards nothing: drop --upstream (or use --record)")
+    changes: dict[str, Any] = {}
+    if args.record or args.replay:
+        changes["mode"] = "record" if args.record else "replay"
+        changes["dir"] = args.record or args.replay
+    elif args.upstream:
+        changes["mode"] = "passthrough"
+    settings = {"upstream": args.upstream, "max_spend_usd": args.max_spend_usd}
+    changes |= {name: value for name, value in settings.items() if value is not None}
+    if args.on_miss:
+        changes["on_miss"] = args.on_miss
+    return dataclasses.replace(cassette, **changes)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -95,6 +95,38 @@ class ControlConfig:
     journal_size: int = 10_000
 
 
+CASSETTE_MODES = ("off", "record", "replay", "passthrough")
+
+
+@dataclass
+class CassetteConfig:
+    """Record, replay or pass through to the real service (see mockserver/cassette_front.py)."""
+
+    mode: str = "off"  # off, record, replay or passthrough
+    dir: str | None = None  # the cassette folder (record and replay)
+    upstream: str = "https://api.segmind.com"  # where record and passthrough forward
+    # Record: the most the cassette may spend, over all its sessions (default 0: free
+    # calls only). Passthrough: a cap for this run (default none).
+    max_spend_usd: float | None = None
+    on_miss: str = "emulate"  # replay: emulate an unrecorded call, or "error" (a 404)
+    record_credits: bool = False  # keep balances (x-remaining-credits, the credits body)
+    poll_interval_s: float = 2.0  # how often the recorder polls an upstream v2 job
+
+    def __post_init__(self) -> None:
+        if self.mode not in CASSETTE_MODES:
+            raise ConfigError(f"cassette.mode must be one of {', '.join(CASSETTE_MODES)}")
+        if self.mode in ("record", "replay") and not self.dir:
+            raise ConfigError(f"cassette.mode {self.mode} needs cassette.dir")
+        if self.on_miss not in ("emulate", "error"):
+            raise ConfigError("cassette.on_miss must be 'emulate' or 'error'")
+        if not str(self.upstream).startswith(("http://", "https://")):
+            raise ConfigError(f"cassette.upstream must be an http(s) URL, got {self.upstream!r}")
+        if self.max_spend_usd is not None and not self.max_spend_usd >= 0:
+            raise ConfigError("cassette.max_spend_usd must be >= 0")
+        if not self.poll_interval_s > 0:
+            raise ConfigError("cassette.poll_interval_s must be > 0")
+
+
 @dataclass
 class Config:
     keys: list[KeyConfig] = field(default_factory=list)
@@ -126,6 +158,7 @@ class Config:
     # A recording of the live API (wan26-contracts run --live --record FILE): its error
     # messages replace the catalogue's; `messages` still wins.
     recording: str | None = None
+    cassette: CassetteConfig = field(default_factory=CassetteConfig)
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:
@@ -218,6 +251,7 @@ def _coerce(hint: str, value: Any, where: str) -> Any:
         "QueueConfig": QueueConfig,
         "ControlConfig": ControlConfig,
         "DriftConfig": DriftConfig,
+        "CassetteConfig": CassetteConfig,
     }
     if hint in nested:
         return _build(nested[hint], value, where)
@@ -236,6 +270,8 @@ def _coerce(hint: str, value: Any, where: str) -> Any:
             return None if value is None else str(value)
         if hint == "int | None":
             return None if value in (None, "", "none", "null") else int(value)
+        if hint == "str":
+            return str(value)
         if hint == "bool":
             return _boolean(value)
         if hint == "str | int":
