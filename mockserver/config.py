@@ -113,6 +113,8 @@ class CassetteConfig:
     poll_interval_s: float = 2.0  # how often the recorder polls an upstream v2 job
 
     def __post_init__(self) -> None:
+        if self.mode in (False, "False"):  # YAML 1.1 reads a bare `off` as false
+            self.mode = "off"
         if self.mode not in CASSETTE_MODES:
             raise ConfigError(f"cassette.mode must be one of {', '.join(CASSETTE_MODES)}")
         if self.mode in ("record", "replay") and not self.dir:

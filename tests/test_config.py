@@ -92,3 +92,9 @@ def test_bad_settings_are_clear_errors(tmp_path: Path, text: str, message: str) 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "absent.yaml", env={})
+
+
+def test_a_bare_off_in_yaml_turns_the_cassette_off(tmp_path: Path) -> None:
+    path = tmp_path / "mock.yaml"
+    path.write_text("cassette:\n  mode: off\n")
+    assert load_config(path, env={}).cassette.mode == "off"
