@@ -199,6 +199,7 @@ async def stats(request: Request) -> Response:
     return JSONResponse(
         {
             "time_scale": emulator.config.time_scale,
+            "cassette": _cassette_view(emulator),
             "calls": len(emulator.journal.entries),
             "spent_usd": as_json(spent),
             "per_minute": [
@@ -211,6 +212,15 @@ async def stats(request: Request) -> Response:
             "jobs": emulator.queue.counts(),
         }
     )
+
+
+def _cassette_view(emulator: Emulator) -> dict[str, Any] | None:
+    """The record/replay mode and how the journal's calls fared against the cassette."""
+    mode = emulator.config.cassette.mode
+    if mode == "off":
+        return None
+    tally = Counter(entry.get("cassette") for entry in emulator.journal.entries)
+    return {"mode": mode, "calls": {kind: tally[kind] for kind in ("hit", "recorded", "miss")}}
 
 
 def _job_link(job: Job, base: str) -> dict[str, Any]:

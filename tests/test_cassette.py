@@ -436,3 +436,20 @@ def test_an_emulated_miss_speaks_with_the_recorded_messages(tmp_path: Path) -> N
     assert missing.headers["x-mock-cassette"] == refused.headers["x-mock-cassette"] == "miss"
     assert missing.json() == {"error": "No key, no video"}
     assert refused.json() == {"error": real_words["invalid-key"]}
+
+
+def test_the_dashboards_figures_show_the_mode_and_how_calls_fared(tmp_path: Path) -> None:
+    with serving() as (upstream, _):
+        with serving(mode="record", dir=str(tmp_path), upstream=upstream, max_spend_usd=1) as (
+            front,
+            _,
+        ):
+            assert post(front, f"/v1/{SLUG}", BODY).headers["x-mock-cassette"] == "recorded"
+    with serving(mode="replay", dir=str(tmp_path)) as (front, _):
+        assert post(front, f"/v1/{SLUG}", BODY).headers["x-mock-cassette"] == "hit"
+        other = {**BODY, "seed": 4}
+        assert post(front, f"/v1/{SLUG}", other).headers["x-mock-cassette"] == "miss"
+        stats = httpx.get(f"{front}/_mock/stats").json()
+        journal = httpx.get(f"{front}/_mock/journal").json()["entries"]
+    assert stats["cassette"] == {"mode": "replay", "calls": {"hit": 1, "recorded": 0, "miss": 1}}
+    assert [entry["cassette"] for entry in journal] == ["hit", "miss"]

@@ -115,7 +115,7 @@ function logRow(entry) {
     el("td", {}, entry.method),
     el("td", { class: "path" }, open),
     el("td", {}, statusBadge(entry.status)),
-    el("td", {}, entry.outcome || ""),
+    el("td", {}, [entry.outcome, entry.cassette && `cassette ${entry.cassette}`].filter(Boolean).join(" · ")),
     el("td", { class: "num" }, entry.charged_usd ? usd(entry.charged_usd) : ""),
     el("td", { class: "num", "data-unit": " ms" }, entry.duration_ms === null ? "…" : entry.duration_ms.toFixed(0)),
     el("td", { class: "key" }, entry.key || "–"),
@@ -453,6 +453,12 @@ function renderStats(stats) {
   const cache = stats.render_cache;
   const renders = cache.hits + cache.misses;
   $("fig-cache").textContent = `${cache.hits} of ${renders}`;
+  $("fig-cassette-box").hidden = !stats.cassette;
+  if (stats.cassette) {
+    const tally = stats.cassette.calls;
+    $("fig-cassette").textContent =
+      `${stats.cassette.mode}: ${tally.hit} hit, ${tally.recorded} recorded, ${tally.miss} miss`;
+  }
   $("fig-jobs").textContent = Object.entries(stats.jobs)
     .filter(([, n]) => n)
     .map(([state, n]) => `${n} ${state.toLowerCase()}`)
