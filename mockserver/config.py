@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,11 +235,11 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
 def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where} must be a mapping")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
     if unknown:
         raise ConfigError(f"unknown setting(s) in {where}: {', '.join(sorted(unknown))}")
-    hints = {name: f.type for name, f in fields.items()}
     kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)
@@ -245,57 +247,74 @@ def _build(cls: type, data: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def _coerce(hint: str, value: Any, where: str) -> Any:
-    """Turn YAML or environment values into the field's type; the hints are strings here."""
-    nested = {
-        "LatencyConfig": LatencyConfig,
-        "MediaConfig": MediaConfig,
-        "QueueConfig": QueueConfig,
-        "ControlConfig": ControlConfig,
-        "DriftConfig": DriftConfig,
-        "CassetteConfig": CassetteConfig,
-    }
-    if hint in nested:
-        return _build(nested[hint], value, where)
-    if hint == "list[KeyConfig]":
-        if not isinstance(value, list):
-            raise ConfigError(f"{where} must be a list")
-        return [_build(KeyConfig, item, f"{where}[{i}]") for i, item in enumerate(value)]
+# Environment variables can only say "nothing" as text.
+_NOTHING = (None, "", "none", "null")
+# A union's members are tried in this order: "50" is the plan of 50 calls a minute.
+_UNION_ORDER = (bool, int, float)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Turn YAML or environment values into the field's type, read from its type hint.
+
+    A type this function does not know is a programming error, so it fails loudly
+    rather than letting an unconverted value through."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     try:
-        if hint == "float":
-            return float(value)
-        if hint == "int":
-            return int(value)
-        if hint == "float | None":
-            return None if value in (None, "", "none", "null") else float(value)
-        if hint == "str | None":
-            return None if value is None else str(value)
-        if hint == "int | None":
-            return None if value in (None, "", "none", "null") else int(value)
-        if hint == "str":
-            return str(value)
-        if hint == "bool":
+        if dataclasses.is_dataclass(hint):
+            return _build(hint, value, where)
+        if origin in (types.UnionType, typing.Union):
+            return _coerce_union(args, value, where)
+        if origin is typing.Literal:
+            if value not in args:
+                raise ValueError(f"must be one of {', '.join(map(str, args))}")
+            return value
+        if origin is list:
+            if not isinstance(value, list):
+                raise ValueError("must be a list")
+            return [_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
+        if origin is tuple:
+            if len(value) != len(args):
+                raise ValueError(f"must have {len(args)} items")
+            return tuple(_coerce(arg, item, where) for arg, item in zip(args, value, strict=True))
+        if origin is dict:
+            if not isinstance(value, Mapping):
+                raise ValueError("must be a mapping")
+            key_type, value_type = args
+            return {
+                _coerce(key_type, k, where): _coerce(value_type, v, f"{where}.{k}")
+                for k, v in value.items()
+            }
+        if hint is Any:
+            return value
+        if hint is bool:
             return _boolean(value)
-        if hint == "str | int":
-            return value if isinstance(value, int) or not str(value).isdigit() else int(value)
-        if hint.startswith("tuple"):
-            low, high = value
-            return float(low), float(high)
-        if hint == "dict[int, int]":
-            return {int(k): int(v) for k, v in value.items()}
-        if hint == "dict[str, list[Any]]":
-            return {str(k): list(v) for k, v in value.items()}
-        if hint == "list[int] | None":
-            return None if value is None else [int(v) for v in value]
-        if hint.startswith("dict[str, float]"):
-            return {str(k): float(v) for k, v in value.items()}
-        if hint.startswith("dict[str, str]"):
-            return {str(k): str(v) for k, v in value.items()}
-        if hint.startswith("list[str]"):
-            return [str(v) for v in value]
+        if hint in (int, float):
+            if isinstance(value, bool):
+                raise ValueError("expected a number, not a boolean")
+            return hint(value)
+        if hint is str:
+            return str(value)
+    except ConfigError:
+        raise
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{where}: invalid value {value!r} ({exc})") from exc
-    return value
+    raise TypeError(f"config field {where} has a type the config cannot read: {hint!r}")
+
+
+def _coerce_union(members: tuple[Any, ...], value: Any, where: str) -> Any:
+    if type(None) in members and value in _NOTHING:
+        return None
+    candidates = [member for member in members if member is not type(None)]
+    ordered = sorted(
+        candidates,
+        key=lambda m: _UNION_ORDER.index(m) if m in _UNION_ORDER else len(_UNION_ORDER),
+    )
+    for member in ordered:
+        try:
+            return _coerce(member, value, where)
+        except ConfigError:
+            continue
+    raise ConfigError(f"{where}: invalid value {value!r}")
 
 
 def _boolean(value: Any) -> bool:

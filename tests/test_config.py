@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 from pathlib import Path
 
 import pytest
 
-from wan26.mockserver.config import DEFAULT_API_KEY, ConfigError, load_config
+from wan26.mockserver import config as config_module
+from wan26.mockserver.config import DEFAULT_API_KEY, Config, ConfigError, load_config
 from wan26.mockserver.contract import default_contract
 from wan26.mockserver.state import StateStore
 
@@ -73,7 +76,10 @@ def test_config_file_from_the_environment(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("colour: blue\n", "unknown setting(s) in config: colour"),
-        ("media: {mode: fuzzy}\n", "media.mode must be 'lenient' or 'strict'"),
+        (
+            "media: {mode: fuzzy}\n",
+            "media.mode: invalid value 'fuzzy' (must be one of lenient, strict)",
+        ),
         ("time_scale: fast\n", "config.time_scale: invalid value 'fast'"),
         ("time_scale: -1\n", "time_scale must be >= 0"),
         ("keys: [{credits: 3}]\n", "config.keys[0]"),
@@ -98,3 +104,28 @@ def test_a_bare_off_in_yaml_turns_the_cassette_off(tmp_path: Path) -> None:
     path = tmp_path / "mock.yaml"
     path.write_text("cassette:\n  mode: off\n")
     assert load_config(path, env={}).cassette.mode == "off"
+
+
+def test_every_setting_has_a_type_the_config_can_read() -> None:
+    """Conversion follows the fields' type hints; a field of an unknown type fails loudly."""
+    config = Config.from_mapping(
+        {
+            "latency": {"clamp": ["0.5", 2], "resolution_factor": {"720p": "1"}},
+            "drift": {"status_map": {"400": "422"}, "video_size": ["640", 360]},
+            "media": {"render_processes": "null", "offline": "yes"},
+            "keys": [{"key": 7, "plan": "5"}],
+        }
+    )
+    assert config.latency.clamp == (0.5, 2.0) and config.latency.resolution_factor == {"720p": 1.0}
+    assert config.drift.status_map == {400: 422} and config.drift.video_size == [640, 360]
+    assert config.media.render_processes is None and config.media.offline is True
+    assert (config.keys[0].key, config.keys[0].plan) == ("7", 5)
+    with pytest.raises(ConfigError, match="time_scale: invalid value True"):
+        Config.from_mapping({"time_scale": True})
+
+    @dataclasses.dataclass
+    class Odd:
+        when: datetime.date = datetime.date(2026, 1, 1)
+
+    with pytest.raises(TypeError, match="cannot read"):
+        config_module._build(Odd, {"when": "2026-01-02"}, "odd")
