@@ -8,6 +8,7 @@ token only loopback clients may call it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -143,6 +144,27 @@ async def chaos(request: Request) -> Response:
     return JSONResponse(_scenarios_view(emulator))
 
 
+async def settings(request: Request) -> Response:
+    """Run-time settings. `time_scale` 0 makes generations answer at once: `wan26-contracts`
+    sets it for a run against a real-time emulator and puts the old value back after."""
+    emulator = _emulator(request)
+    if request.method == "PUT":
+        spec = await _json_object(request)
+        unknown = set(spec) - {"time_scale"}
+        if unknown:
+            raise ControlError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if "time_scale" in spec:
+            scale = spec["time_scale"]
+            if isinstance(scale, bool) or not isinstance(scale, int | float):
+                raise ControlError("'time_scale' must be a number >= 0")
+            if not math.isfinite(scale) or scale < 0:
+                raise ControlError("'time_scale' must be a finite number >= 0")
+            emulator.config = emulator.config.replace(time_scale=float(scale))
+            for model in emulator.models.values():  # calls admitted from now on
+                model.latency.time_scale = float(scale)
+    return JSONResponse({"time_scale": emulator.config.time_scale})
+
+
 ROUTES = [
     Route("/_mock/health", guarded(health), methods=["GET"]),
     Route("/_mock/journal", guarded(journal), methods=["GET", "DELETE"]),
@@ -151,6 +173,7 @@ ROUTES = [
     Route("/_mock/reset", guarded(reset), methods=["POST"]),
     Route("/_mock/scenarios", guarded(scenarios), methods=["GET", "POST", "DELETE"]),
     Route("/_mock/chaos", guarded(chaos), methods=["GET", "PUT", "DELETE"]),
+    Route("/_mock/settings", guarded(settings), methods=["GET", "PUT"]),
 ]
 
 

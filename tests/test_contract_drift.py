@@ -9,10 +9,12 @@ import httpx
 import pytest
 
 from conftest import API_KEY, make_config
+from wan26.contracts.checks import Spec
 from wan26.contracts.fuzz import fuzz
 from wan26.contracts.probes import Target
 from wan26.contracts.report import Report
 from wan26.contracts.runner import is_emulator, make_plan, run
+from wan26.contracts.source import bundled
 from wan26.mockserver import create_app
 from wan26.mockserver.background import running_server
 from wan26.mockserver.config import MediaConfig
@@ -23,8 +25,10 @@ def check_against(drift: DriftConfig) -> Report:
     config = make_config(drift=drift, media=MediaConfig(offline=True, vary_with_seed=False))
     with running_server(create_app(config)) as url, httpx.Client(timeout=60) as http:
         emulator = is_emulator(http, url)
-        plan = make_plan(emulator=emulator, live=False, max_spend_usd=0)
-        return run(Target(url, API_KEY, http, emulator, poll_interval_s=0.02), plan, live=False)
+        source = bundled()
+        plan = make_plan(Spec.of(source.contract), emulator=emulator, live=False, max_spend_usd=0)
+        target = Target(url, API_KEY, http, emulator, poll_interval_s=0.02)
+        return run(target, plan, source, live=False)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +90,9 @@ def test_schemathesis_pass_with_our_checks(
 ) -> None:
     config = make_config(drift=drift, media=MediaConfig(offline=True, vary_with_seed=False))
     with running_server(create_app(config)) as url, httpx.Client(timeout=60) as http:
-        rows = fuzz(Target(url, API_KEY, http, True), max_examples=6)
+        source = bundled()
+        target = Target(url, API_KEY, http, True)
+        rows = list(fuzz(target, Spec.of(source.contract), source.path, max_examples=6))
     assert len(rows) == 12  # six operations, positive and negative
     failing = [row.check for row in rows if row.verdict == "drift"]
     if failing_operation is None:
