@@ -99,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = _check(args) if args.command == "run" else diff_files(args.old, args.new)
     except (HarnessError, MissingExtraError, httpx.HTTPError, OSError, ValueError) as exc:
-        print(f"wan26-contracts: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split()) or exc.__class__.__name__
+        print(f"wan26-contracts: {message}", file=sys.stderr)
         if args.command == "run":
-            _write_reports(_not_started(args, str(exc)), args)
+            _write_reports(_not_started(args, message), args)
         return 2
     except KeyboardInterrupt:
         print("wan26-contracts: interrupted before the run started", file=sys.stderr)
