@@ -36,6 +36,12 @@ class FuzzFailure:
     detail: str
     curl: str
 
+    def account(self) -> str:
+        """The whole story for a report; the key shows as [Filtered] in the curl."""
+        if self.curl in self.detail:
+            return self.detail
+        return f"{self.detail}\n\nReproduce with:\n\n    {self.curl}"
+
 
 def mp4_matches_request(spec: checks.Spec) -> Check:
     """schemathesis does not look inside binary bodies: decode the video, compare with the ask."""
@@ -92,7 +98,7 @@ def fuzz(target: Target, spec: checks.Spec, contract: Path, max_examples: int) -
                 "every generated request answered as documented",
                 failure.summary if failure else f"{max_examples} examples conform",
                 "drift" if failure else "match",
-                f"{failure.detail}\n\nReproduce:\n{failure.curl}" if failure else "",
+                failure.account() if failure else "",
             )
 
 
@@ -139,7 +145,7 @@ def _run(
 
 
 def _failure(exc: BaseException, curl: str) -> FuzzFailure:
-    text = str(exc).strip() or exc.__class__.__name__
+    text = (getattr(exc, "message", None) or str(exc)).strip() or exc.__class__.__name__
     leaves = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
     titles = [getattr(leaf, "title", None) or str(leaf).split("\n")[0] for leaf in leaves]
     return FuzzFailure("; ".join(dict.fromkeys(t.strip() for t in titles)) or text, text, curl)
