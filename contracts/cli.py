@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
@@ -97,7 +102,8 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        report = _check(args) if args.command == "run" else diff_files(args.old, args.new)
+        with _terminate_as_interrupt():
+            report = _check(args) if args.command == "run" else diff_files(args.old, args.new)
     except (HarnessError, MissingExtraError, httpx.HTTPError, OSError, ValueError) as exc:
         message = " ".join(str(exc).split()) or exc.__class__.__name__
         print(f"wan26-contracts: {message}", file=sys.stderr)
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wan26-contracts: interrupted before the run started", file=sys.stderr)
         if args.command == "run":
-            _write_reports(_not_started(args, "interrupted (Ctrl-C) before any probe"), args)
+            _write_reports(_not_started(args, "interrupted (Ctrl-C or SIGTERM) before any probe"), args)
         return 2
     _write_reports(report, args)
     for row in report.failing:
@@ -161,6 +167,23 @@ def _check(args: argparse.Namespace) -> Report:
             fuzz_examples=args.fuzz,
             at_once=not args.keep_time_scale,
         )
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, `kill`) stops a run like Ctrl-C: reports still written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _base_url(args: argparse.Namespace) -> str:

@@ -111,7 +111,7 @@ def run(
         if fuzz_examples and not live and not report.stopped:
             _fuzz(target, source, fuzz_examples, report)
     except KeyboardInterrupt:
-        report.stopped = "interrupted (Ctrl-C)"
+        report.stopped = "interrupted (Ctrl-C or SIGTERM)"
     finally:
         if change is not None:
             report.notes.append(restore(target, change))

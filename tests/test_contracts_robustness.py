@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -187,11 +190,53 @@ def test_ctrl_c_mid_run_keeps_what_was_seen_and_restores_the_time_scale(
 
     with counting_client(15, interrupt) as http:
         report = run_harness(wan26_server, http)
-    assert report.stopped == "interrupted (Ctrl-C)"
+    assert report.stopped == "interrupted (Ctrl-C or SIGTERM)"
     assert len(report.rows) >= 10 and report.failing == []
     assert time_scale(wan26_server) == 1.0
     assert report.notes[-1] == "emulator time scale 1 -> 0 for this run; restored to 1"
-    assert "Run stopped before it finished: interrupted (Ctrl-C)" in report.to_markdown()
+    assert "Run stopped before it finished: interrupted (Ctrl-C or SIGTERM)" in report.to_markdown()
+
+
+# The terminal's Ctrl-C, even when the test itself runs with SIGINT ignored (in the background).
+COMMAND = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from wan26.contracts.cli import main; sys.exit(main())"
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signalled_command_writes_its_reports_and_restores_the_time_scale(
+    signum: int, tmp_path: Path
+) -> None:
+    app = create_app(make_config(time_scale=1.0, media=MediaConfig(offline=True)))
+    journal = app.state.emulator.journal
+    md, js, xml, options = reports(tmp_path)
+    with running_server(app) as url:
+        httpx.post(
+            f"{url}/_mock/scenarios",
+            json={"outcome": "slow-body; seconds=5", "path": "/v1/get-user-credits"},
+        ).raise_for_status()
+        command = [sys.executable, "-c", COMMAND, "run", "--base-url", url, "--api-key", API_KEY]
+        process = subprocess.Popen(
+            [*command, *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not journal.find(path="/v1/get-user-credits"):  # the credits answer is dribbling
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+        assert time_scale(url) == 1.0
+    assert process.returncode == 2, err
+    report = json.loads(js.read_text())
+    assert report["stopped"] == "interrupted (Ctrl-C or SIGTERM)"
+    assert report["counts"]["match"] >= 10
+    assert report["notes"][-1] == "emulator time scale 1 -> 0 for this run; restored to 1"
+    assert "interrupted" in md.read_text() and "<error" in xml.read_text()
+    assert "Traceback" not in err
 
 
 def test_the_settings_control_refuses_bad_values(wan26_server: str) -> None:
