@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wan26-contracts: interrupted before the run started", file=sys.stderr)
         if args.command == "run":
-            _write_reports(_not_started(args, "interrupted (Ctrl-C or SIGTERM) before any probe"), args)
+            why = "interrupted (Ctrl-C or SIGTERM) before any probe"
+            _write_reports(_not_started(args, why), args)
         return 2
     _write_reports(report, args)
     for row in report.failing:
