@@ -1,9 +1,12 @@
-"""Checks of one observed response against what the contract says; each gives report rows."""
+"""Checks of one observed response against what the contract says; each gives report rows.
+
+The contract is a parameter (`Spec`), never a module global: a run may use any contract file.
+"""
 
 from __future__ import annotations
 
 import io
-from functools import cache
+from dataclasses import dataclass, field
 from typing import Any
 
 import av
@@ -11,25 +14,43 @@ import httpx
 import jsonschema_rs
 
 from wan26.contracts.report import Row
-from wan26.mockserver.contract import default_contract
+from wan26.mockserver.contract import Contract, ModelOperation
 
-CONTRACT = default_contract()
-DOCUMENT = CONTRACT.document
-MODEL = CONTRACT.models()["wan-2.6-i2v"]
+MODEL_SLUG = "wan-2.6-i2v"
 
 
-def documented_headers(path: str, method: str, status: str) -> list[str]:
-    response = CONTRACT.resolve(DOCUMENT["paths"][path][method]["responses"][status])
-    return sorted(response.get("headers", {}))
+class SpecError(ValueError):
+    """The contract lacks something the harness needs (the model, a schema, a response)."""
 
 
-def schema(name: str) -> dict[str, Any]:
-    return CONTRACT.resolve(DOCUMENT["components"]["schemas"][name])
+@dataclass
+class Spec:
+    """What one contract says, resolved once per run: the model and its schemas."""
 
+    contract: Contract
+    model: ModelOperation
+    _validators: dict[str, jsonschema_rs.Validator] = field(default_factory=dict, repr=False)
 
-@cache
-def _validator(schema_name: str) -> jsonschema_rs.Validator:
-    return jsonschema_rs.validator_for(schema(schema_name))
+    @classmethod
+    def of(cls, contract: Contract) -> Spec:
+        try:
+            model = contract.models()[MODEL_SLUG]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise SpecError(f"the contract has no usable '{MODEL_SLUG}' model: {exc!r}") from None
+        return cls(contract, model)
+
+    def documented_headers(self, path: str, method: str, status: str) -> list[str]:
+        document = self.contract.document
+        response = self.contract.resolve(document["paths"][path][method]["responses"][status])
+        return sorted(response.get("headers", {}))
+
+    def validator(self, schema_name: str) -> jsonschema_rs.Validator:
+        if schema_name not in self._validators:
+            schema = self.contract.document["components"]["schemas"][schema_name]
+            self._validators[schema_name] = jsonschema_rs.validator_for(
+                self.contract.resolve(schema)
+            )
+        return self._validators[schema_name]
 
 
 def status(check: str, response: httpx.Response, expected: int) -> Row:
@@ -92,13 +113,13 @@ def content_type(check: str, response: httpx.Response, expected: str) -> Row:
     )
 
 
-def body_schema(check: str, response: httpx.Response, schema_name: str) -> Row:
+def body_schema(check: str, response: httpx.Response, spec: Spec, schema_name: str) -> Row:
     expected = f"body matches {schema_name}"
     try:
         body = response.json()
     except ValueError:
         return Row(f"{check}/schema", "body-type", expected, "not JSON", "drift")
-    errors = [e.message for e in _validator(schema_name).iter_errors(body)]
+    errors = [e.message for e in spec.validator(schema_name).iter_errors(body)]
     return Row(
         f"{check}/schema",
         "body-type",
@@ -108,9 +129,15 @@ def body_schema(check: str, response: httpx.Response, schema_name: str) -> Row:
     )
 
 
-def video(check: str, data: bytes, duration_s: int, size: tuple[int, int] | None) -> list[Row]:
-    """Decode the MP4 and compare codec, fps, duration, size and the sound with the request."""
-    output = MODEL.output
+def video(
+    check: str,
+    data: bytes,
+    output: dict[str, Any],
+    duration_s: int,
+    size: tuple[int, int] | None,
+) -> list[Row]:
+    """Decode the MP4 and compare codec, fps, duration, size and the sound with the request;
+    `output` is the model's `x-output` in the contract."""
     try:
         with av.open(io.BytesIO(data)) as container:
             stream = container.streams.video[0]

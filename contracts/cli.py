@@ -1,20 +1,28 @@
 """`wan26-contracts`: check a server against the contract, or diff two contracts.
 
 Exit codes: 0 no drift (or no breaking change), 1 drift (or breaking changes),
-2 the harness itself failed (bad arguments, no key for --live, unreachable target).
+2 the harness itself failed (bad arguments or contract, no key for --live,
+unreachable target, a run stopped by a timeout, a lost target or Ctrl-C). The
+requested reports of a run are written in every case, saying why it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
 from wan26.contracts.diff import diff_files
 from wan26.contracts.report import Report
+from wan26.contracts.source import bundled, load
 from wan26.mockserver.config import DEFAULT_API_KEY
 from wan26.mockserver.extras import MissingExtraError, require, version
 
@@ -54,6 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--record", type=Path, help="save what was observed as a JSON fixture")
     check.add_argument("--wait-s", type=float, default=1800.0, help="v2 job deadline")
     check.add_argument(
+        "--timeout-s",
+        type=float,
+        default=1500.0,
+        help="read timeout of each request (default 1500; a live v1 call takes ~139 s)",
+    )
+    check.add_argument(
+        "--contract",
+        type=Path,
+        help="the OpenAPI contract to check against (default: the bundled openapi.yaml)",
+    )
+    check.add_argument(
+        "--keep-time-scale",
+        action="store_true",
+        help="against the emulator, leave its time scale as it is (by default the run sets "
+        "it to 0, so generations answer at once, and restores it afterwards)",
+    )
+    check.add_argument(
         "--fuzz",
         type=int,
         default=10,
@@ -77,32 +102,52 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        report = _check(args) if args.command == "run" else diff_files(args.old, args.new)
+        with _terminate_as_interrupt():
+            report = _check(args) if args.command == "run" else diff_files(args.old, args.new)
     except (HarnessError, MissingExtraError, httpx.HTTPError, OSError, ValueError) as exc:
-        print(f"wan26-contracts: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split()) or exc.__class__.__name__
+        print(f"wan26-contracts: {message}", file=sys.stderr)
+        if args.command == "run":
+            _write_reports(_not_started(args, message), args)
+        return 2
+    except KeyboardInterrupt:
+        print("wan26-contracts: interrupted before the run started", file=sys.stderr)
+        if args.command == "run":
+            why = "interrupted (Ctrl-C or SIGTERM) before any probe"
+            _write_reports(_not_started(args, why), args)
         return 2
     _write_reports(report, args)
     for row in report.failing:
         print(f"{row.verdict.upper():12} {row.check}: expected {row.expected}; saw {row.observed}")
     summary = ", ".join(f"{n} {v}" for v, n in sorted(report.counts().items()))
     print(f"wan26-contracts: {summary or 'nothing checked'}")
+    if report.stopped:
+        print(f"wan26-contracts: the run stopped early: {report.stopped}", file=sys.stderr)
+        return 2
     return 1 if report.failing else 0
 
 
 def _check(args: argparse.Namespace) -> Report:
     require("contracts")
+    from wan26.contracts.checks import Spec
     from wan26.contracts.probes import Target
     from wan26.contracts.runner import is_emulator, make_plan, run
 
     key = args.api_key or os.environ.get("SEGMIND_API_KEY")
     if args.live and not key:
         raise HarnessError("--live needs SEGMIND_API_KEY (or --api-key)")
-    base_url = (args.base_url or (LIVE_URL if args.live else "")).rstrip("/")
+    base_url = _base_url(args)
     if not base_url:
         raise HarnessError("--base-url is required without --live")
-    with httpx.Client(timeout=httpx.Timeout(1500.0, connect=10.0)) as http:
+    source = load(args.contract) if args.contract else bundled()
+    spec = Spec.of(source.contract)
+    with httpx.Client(timeout=httpx.Timeout(args.timeout_s, connect=10.0)) as http:
+        try:
+            http.get(base_url, timeout=10)
+        except httpx.TransportError as exc:
+            raise HarnessError(f"cannot reach {base_url}: {exc}") from None
         emulator = not args.live and is_emulator(http, base_url)
-        plan = make_plan(emulator=emulator, live=args.live, max_spend_usd=args.max_spend_usd)
+        plan = make_plan(spec, emulator=emulator, live=args.live, max_spend_usd=args.max_spend_usd)
         print(plan.describe(args.live), file=sys.stderr)
         target = Target(
             base_url,
@@ -114,11 +159,41 @@ def _check(args: argparse.Namespace) -> Report:
         )
         if args.image_url:
             target.image = args.image_url
-        try:
-            http.get(base_url, timeout=10)
-        except httpx.TransportError as exc:
-            raise HarnessError(f"cannot reach {base_url}: {exc}") from None
-        return run(target, plan, live=args.live, record=args.record, fuzz_examples=args.fuzz)
+        return run(
+            target,
+            plan,
+            source,
+            live=args.live,
+            record=args.record,
+            fuzz_examples=args.fuzz,
+            at_once=not args.keep_time_scale,
+        )
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job, `kill`) stops a run like Ctrl-C: reports still written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _base_url(args: argparse.Namespace) -> str:
+    return (args.base_url or (LIVE_URL if args.live else "")).rstrip("/")
+
+
+def _not_started(args: argparse.Namespace, why: str) -> Report:
+    """The report of a run that never started: no rows, and why."""
+    return Report(title="Wan 2.6 contract check", target=_base_url(args), stopped=why)
 
 
 def _write_reports(report: Report, args: argparse.Namespace) -> None:
@@ -128,4 +203,9 @@ def _write_reports(report: Report, args: argparse.Namespace) -> None:
         (args.junit, report.to_junit),
     ):
         if path is not None:
-            path.write_text(render())
+            try:
+                path.write_text(render())
+            except OSError as exc:
+                print(
+                    f"wan26-contracts: cannot write {path}: {exc.strerror or exc}", file=sys.stderr
+                )

@@ -10,16 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from wan26.contracts.report import Report, Row
+from wan26.contracts.report import ContractRef, Report, Row
+from wan26.contracts.source import METHODS, ContractError, load
 from wan26.mockserver.contract import Contract
-
-METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def diff_files(old: Path, new: Path) -> Report:
-    return diff(_load(old), _load(new), f"{old} -> {new}")
+    """Raises `ContractError` (one line) for a file that is not a usable OpenAPI document."""
+    before, after = load(old), load(new)
+    try:
+        report = diff(before.contract, after.contract, f"{old} -> {new}")
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise ContractError(
+            f"{old} or {new} is not a well-formed OpenAPI document "
+            f"({exc.__class__.__name__}: {exc})"
+        ) from None
+    report.contracts = [
+        ContractRef("old", str(old), before.sha256),
+        ContractRef("new", str(new), after.sha256),
+    ]
+    return report
 
 
 def diff(old: Contract, new: Contract, target: str = "old -> new") -> Report:
@@ -42,13 +52,6 @@ def diff(old: Contract, new: Contract, target: str = "old -> new") -> Report:
     if not report.rows:
         report.notes.append("no changes")
     return report
-
-
-def _load(path: Path) -> Contract:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or "paths" not in document:
-        raise ValueError(f"{path} is not an OpenAPI document")
-    return Contract(document)
 
 
 def _operations(contract: Contract) -> dict[str, dict[str, Any]]:

@@ -1,8 +1,11 @@
-"""schemathesis over `openapi.yaml`: positive and negative generation for every operation,
+"""schemathesis over the contract: positive and negative generation for every operation,
 with its conformance checks and ours (the MP4 inside, the error shape) in the same pass."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,28 +23,47 @@ from schemathesis.checks import (
 from wan26.contracts import checks
 from wan26.contracts.probes import Target
 from wan26.contracts.report import Row
-from wan26.mockserver.contract import contract_path
+
+EMULATOR_HEADERS = frozenset({"x-mock-scenario", "prefer", "x-mock-token"})
+Check = Callable[[Any, Any, Any], None]
 
 
-@schemathesis.check
-def mp4_matches_request(ctx: Any, response: Any, case: Any) -> None:
+@dataclass(frozen=True)
+class FuzzFailure:
+    """The (shrunk) example that failed: what broke, schemathesis' full account, a curl."""
+
+    summary: str
+    detail: str
+    curl: str
+
+    def account(self) -> str:
+        """The whole story for a report; the key shows as [Filtered] in the curl."""
+        if self.curl in self.detail:
+            return self.detail
+        return f"{self.detail}\n\nReproduce with:\n\n    {self.curl}"
+
+
+def mp4_matches_request(spec: checks.Spec) -> Check:
     """schemathesis does not look inside binary bodies: decode the video, compare with the ask."""
-    if not response.headers.get("content-type", [""])[0].startswith("video/mp4"):
-        return
-    body = case.body if isinstance(case.body, dict) else {}
-    duration = body.get("duration", checks.MODEL.defaults()["duration"])
-    failed = [
-        row
-        for row in checks.video("fuzz", response.content, duration, None)
-        if row.verdict != "match"
-    ]
-    if failed:
-        raise AssertionError(
-            "; ".join(f"{r.check}: expected {r.expected}, saw {r.observed}" for r in failed)
-        )
+
+    def mp4_matches_request(ctx: Any, response: Any, case: Any) -> None:
+        if not response.headers.get("content-type", [""])[0].startswith("video/mp4"):
+            return
+        body = case.body if isinstance(case.body, dict) else {}
+        duration = body.get("duration", spec.model.defaults()["duration"])
+        failed = [
+            row
+            for row in checks.video("fuzz", response.content, spec.model.output, duration, None)
+            if row.verdict != "match"
+        ]
+        if failed:
+            raise AssertionError(
+                "; ".join(f"{r.check}: expected {r.expected}, saw {r.observed}" for r in failed)
+            )
+
+    return mp4_matches_request
 
 
-@schemathesis.check
 def errors_have_the_documented_shape(ctx: Any, response: Any, case: Any) -> None:
     if response.status_code < 400 or response.status_code == 405:
         return
@@ -53,42 +75,42 @@ def errors_have_the_documented_shape(ctx: Any, response: Any, case: Any) -> None
         raise AssertionError(row.observed)
 
 
-EMULATOR_HEADERS = frozenset({"x-mock-scenario", "prefer", "x-mock-token"})
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    mp4_matches_request,
-    errors_have_the_documented_shape,
-]
-
-
-def fuzz(target: Target, max_examples: int, timeout_s: float = 120.0) -> list[Row]:
-    """One row per operation and generation mode: match, or drift with the first failure."""
-    schema = schemathesis.openapi.from_path(str(contract_path()))
-    rows = []
+def fuzz(target: Target, spec: checks.Spec, contract: Path, max_examples: int) -> Iterator[Row]:
+    """One row per operation and generation mode, as each finishes: match, or drift with the
+    failing example's whole account and a curl command that reproduces it."""
+    schema = schemathesis.openapi.from_path(str(contract))
+    conformance = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        mp4_matches_request(spec),
+        errors_have_the_documented_shape,
+    ]
     for result in schema.get_all_operations():
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            name = f"fuzz {operation.label} ({mode.value})"
-            failure = _run(operation, mode, target, max_examples, timeout_s)
-            rows.append(
-                Row(
-                    name,
-                    "fuzz",
-                    "every generated request answered as documented",
-                    failure or f"{max_examples} examples conform",
-                    "drift" if failure else "match",
-                )
+            failure = _run(operation, mode, target, max_examples, conformance)
+            yield Row(
+                f"fuzz {operation.label} ({mode.value})",
+                "fuzz",
+                "every generated request answered as documented",
+                failure.summary if failure else f"{max_examples} examples conform",
+                "drift" if failure else "match",
+                failure.account() if failure else "",
             )
-    return rows
 
 
 def _run(
-    operation: Any, mode: GenerationMode, target: Target, max_examples: int, timeout_s: float
-) -> str | None:
+    operation: Any,
+    mode: GenerationMode,
+    target: Target,
+    max_examples: int,
+    conformance: list[Check],
+) -> FuzzFailure | None:
+    failures: list[FuzzFailure] = []
+
     @settings(
         max_examples=max_examples,
         deadline=None,
@@ -107,12 +129,23 @@ def _run(
             if name.lower() not in EMULATOR_HEADERS
         } | {"x-api-key": target.api_key}
         case.headers = headers
-        response = case.call(base_url=target.base_url, headers=headers, timeout=timeout_s)
-        case.validate_response(response, checks=CHECKS, headers=headers)
+        response = case.call(base_url=target.base_url, headers=headers, timeout=target.timeout_s)
+        try:
+            case.validate_response(response, checks=conformance, headers=headers)
+        except (AssertionError, BaseExceptionGroup) as exc:  # grouped by schemathesis
+            failures.append(_failure(exc, case.as_curl_command(base_url=target.base_url)))
+            raise
 
     try:
         exercise()
-    except (AssertionError, BaseExceptionGroup) as exc:  # failed checks, grouped by schemathesis
-        text = " ".join(str(exc).split())
-        return text[:300] or exc.__class__.__name__
+    except (AssertionError, BaseExceptionGroup):
+        # hypothesis replays the failing example last, so its account is the last one
+        return failures[-1]
     return None
+
+
+def _failure(exc: BaseException, curl: str) -> FuzzFailure:
+    text = (getattr(exc, "message", None) or str(exc)).strip() or exc.__class__.__name__
+    leaves = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
+    titles = [getattr(leaf, "title", None) or str(leaf).split("\n")[0] for leaf in leaves]
+    return FuzzFailure("; ".join(dict.fromkeys(t.strip() for t in titles)) or text, text, curl)

@@ -13,6 +13,7 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -45,6 +46,11 @@ class Target:
     poll_interval_s: float = 2.0
     wait_s: float = 1800.0
 
+    @property
+    def timeout_s(self) -> float | None:
+        """The read timeout of every request, the fuzz pass's too."""
+        return self.http.timeout.read
+
     def send(
         self, method: str, path: str, *, key: str | None = "", **kwargs: Any
     ) -> httpx.Response:
@@ -67,10 +73,16 @@ class Target:
 
 
 @dataclass(frozen=True)
+class ProbeResult:
+    rows: list[Row]  # the verdicts
+    seen: dict[str, Any]  # what a recording keeps (never the key, never a video)
+
+
+@dataclass(frozen=True)
 class Probe:
     name: str
     summary: str
-    run: Callable[[Target], tuple[list[Row], dict[str, Any]]]
+    run: Callable[[Target], ProbeResult]
     cost_usd: float = 0.0
     scenario: bool = False  # emulator only
 
@@ -100,14 +112,14 @@ def error_probe(
     summary: str,
     extra_headers: tuple[str, ...] = (),
 ) -> Probe:
-    def run(target: Target) -> tuple[list[Row], dict[str, Any]]:
+    def run(target: Target) -> ProbeResult:
         response = request(target)
         rows = [checks.status(name, response, expected)]
         if expected != 405:  # the real gateway answers 405 in HTML
             rows.append(checks.error_shape(name, response))
         if extra_headers:
             rows.append(checks.headers(name, response, list(extra_headers)))
-        return rows, observe(response)
+        return ProbeResult(rows, observe(response))
 
     return Probe(name, summary, run)
 
@@ -117,44 +129,42 @@ def enum_probe(field_name: str, value: Any, documented: bool) -> Probe:
     the field too exactly when the server refuses the value."""
     name = f"enum-{field_name}-{value}"
 
-    def run(target: Target) -> tuple[list[Row], dict[str, Any]]:
+    def run(target: Target) -> ProbeResult:
         body = target.body(**{field_name: value})
         del body["prompt"]
         response = target.send("POST", V1, json=body)
         message = str(checks.error_text(response))
         expected = "accepted" if documented else "refused"
         if response.status_code != 400 or "prompt" not in message:
-            return [
-                Row(
-                    name,
-                    "enum",
-                    f"{field_name}={value} {expected}",
-                    f"HTTP {response.status_code}: {message[:80]}",
-                    "inconclusive",
-                    "the server did not report the missing prompt",
-                )
-            ], observe(response)
-        refused = f"'{field_name}'" in message or f"{field_name}:" in message
-        seen = "refused" if refused else "accepted"
-        return [
-            Row(
+            row = Row(
                 name,
                 "enum",
                 f"{field_name}={value} {expected}",
-                seen,
-                "match" if seen == expected else "drift",
-                f"enum value {value!r} {'dropped' if documented else 'added'}"
-                if seen != expected
-                else "",
+                f"HTTP {response.status_code}: {message[:80]}",
+                "inconclusive",
+                "the server did not report the missing prompt",
             )
-        ], observe(response)
+            return ProbeResult([row], observe(response))
+        refused = f"'{field_name}'" in message or f"{field_name}:" in message
+        seen = "refused" if refused else "accepted"
+        row = Row(
+            name,
+            "enum",
+            f"{field_name}={value} {expected}",
+            seen,
+            "match" if seen == expected else "drift",
+            f"enum value {value!r} {'dropped' if documented else 'added'}"
+            if seen != expected
+            else "",
+        )
+        return ProbeResult([row], observe(response))
 
     return Probe(
         name, f"{field_name}={value!r} is {'in' if documented else 'not in'} the enum", run
     )
 
 
-def free_probes() -> list[Probe]:
+def free_probes(spec: checks.Spec) -> list[Probe]:
     probes = [
         error_probe(
             "auth-missing",
@@ -193,7 +203,7 @@ def free_probes() -> list[Probe]:
             lambda t: t.send("POST", V1, content=b"{}", headers={"content-type": "text/plain"}),
             "text/plain body",
         ),
-        Probe("credits", "GET /v1/get-user-credits", _credits),
+        Probe("credits", "GET /v1/get-user-credits", partial(_credits, spec)),
         error_probe(
             "v2-unknown-job",
             404,
@@ -202,57 +212,65 @@ def free_probes() -> list[Probe]:
         ),
     ]
     for field_name in ("duration", "resolution"):
-        documented = checks.MODEL.enum(field_name)
+        documented = spec.model.enum(field_name)
         probes += [enum_probe(field_name, value, True) for value in documented]
         outside = 8 if field_name == "duration" else "4k"
         probes.append(enum_probe(field_name, outside, False))
     return probes
 
 
-def _credits(target: Target) -> tuple[list[Row], dict[str, Any]]:
+def _credits(spec: checks.Spec, target: Target) -> ProbeResult:
     response = target.send("GET", "/v1/get-user-credits")
-    return (
-        [
-            checks.status("credits", response, 200),
-            checks.body_schema("credits", response, "Credits"),
-        ],
-        observe(response),
-    )
+    rows = [
+        checks.status("credits", response, 200),
+        checks.body_schema("credits", response, spec, "Credits"),
+    ]
+    return ProbeResult(rows, observe(response))
 
 
-def paid_probes() -> list[Probe]:
-    price = float(price_of(price_list(checks.MODEL), 5, "720p"))
+def paid_probes(spec: checks.Spec) -> list[Probe]:
+    price = float(price_of(price_list(spec.model), 5, "720p"))
     return [
-        Probe("v1-generate", "one 5 s 720p video (v1)", _v1_generate, cost_usd=price),
         Probe(
-            "v2-lifecycle", "one 5 s 720p video through the v2 queue", _v2_lifecycle, cost_usd=price
+            "v1-generate",
+            "one 5 s 720p video (v1)",
+            partial(_v1_generate, spec),
+            cost_usd=price,
+        ),
+        Probe(
+            "v2-lifecycle",
+            "one 5 s 720p video through the v2 queue",
+            partial(_v2_lifecycle, spec),
+            cost_usd=price,
         ),
     ]
 
 
-def _v1_generate(target: Target) -> tuple[list[Row], dict[str, Any]]:
+def _v1_generate(spec: checks.Spec, target: Target) -> ProbeResult:
     response = target.send("POST", V1, json=target.body())
     seen = observe(response)
     rows = [checks.status("v1-generate", response, 200)]
     if response.status_code != 200:
-        return rows, seen
+        return ProbeResult(rows, seen)
     rows += [
         checks.content_type("v1-generate", response, "video/mp4"),
-        checks.headers("v1-generate", response, checks.documented_headers(V1, "post", "200")),
+        checks.headers("v1-generate", response, spec.documented_headers(V1, "post", "200")),
     ]
     if response.headers.get("content-type", "").startswith("video/"):
-        rows += checks.video("v1-generate", response.content, 5, checks.MODEL.tier_size("720p"))
+        rows += checks.video(
+            "v1-generate", response.content, spec.model.output, 5, spec.model.tier_size("720p")
+        )
         seen["media"] = _media_summary(response.content)
-    return rows, seen
+    return ProbeResult(rows, seen)
 
 
-def _v2_lifecycle(target: Target) -> tuple[list[Row], dict[str, Any]]:
+def _v2_lifecycle(spec: checks.Spec, target: Target) -> ProbeResult:
     submit = target.send("POST", V2, json=target.body())
     rows = [checks.status("v2-submit", submit, 200)]
     seen: dict[str, Any] = {"submit": observe(submit)}
     if submit.status_code != 200:
-        return rows, seen
-    rows.append(checks.body_schema("v2-submit", submit, "QueuedJob"))
+        return ProbeResult(rows, seen)
+    rows.append(checks.body_schema("v2-submit", submit, spec, "QueuedJob"))
     job = submit.json()
     states, final = _poll(target, job["status_url"])
     seen["states"] = states
@@ -268,14 +286,16 @@ def _v2_lifecycle(target: Target) -> tuple[list[Row], dict[str, Any]]:
         )
     )
     if final is None or states[-1:] != ["COMPLETED"]:
-        return rows, seen
+        return ProbeResult(rows, seen)
     result = target.send("GET", job["response_url"])
-    rows.append(checks.body_schema("v2-result", result, "JobResult"))
+    rows.append(checks.body_schema("v2-result", result, spec, "JobResult"))
     output = result.json().get("output") if result.status_code == 200 else None
     if isinstance(output, str) and output.startswith("http"):
         download = target.send("GET", output, key=None)
         rows.append(checks.content_type("v2-output", download, "video/mp4"))
-        rows += checks.video("v2-output", download.content, 5, checks.MODEL.tier_size("720p"))
+        rows += checks.video(
+            "v2-output", download.content, spec.model.output, 5, spec.model.tier_size("720p")
+        )
         seen["media"] = _media_summary(download.content)
     else:
         rows.append(
@@ -287,7 +307,7 @@ def _v2_lifecycle(target: Target) -> tuple[list[Row], dict[str, Any]]:
                 "drift",
             )
         )
-    return rows, seen
+    return ProbeResult(rows, seen)
 
 
 def _poll(target: Target, url: str) -> tuple[list[str], httpx.Response | None]:
@@ -308,13 +328,13 @@ def _poll(target: Target, url: str) -> tuple[list[str], httpx.Response | None]:
     return states, None
 
 
-def scenario_probes() -> list[Probe]:
+def scenario_probes(spec: checks.Spec) -> list[Probe]:
     """Every other documented error, provoked on the emulator with its scenario header."""
 
     def forced(name: str) -> Callable[[Target], httpx.Response]:
         return lambda t: t.send("POST", V1, json=t.body(), headers={"x-mock-scenario": name})
 
-    rate_headers = tuple(checks.documented_headers(V1, "post", "429"))
+    rate_headers = tuple(spec.documented_headers(V1, "post", "429"))
     probes = [
         error_probe("forced-403", 403, forced("forbidden"), "key may not call the model"),
         error_probe("forced-406-credits", 406, forced("insufficient-credits"), "no credits"),
@@ -322,12 +342,12 @@ def scenario_probes() -> list[Probe]:
         error_probe("forced-500", 500, forced("server-error"), "internal error"),
         error_probe("forced-502", 502, forced("bad-gateway"), "upstream unavailable"),
         error_probe("forced-504", 504, forced("gateway-timeout; seconds=0"), "gateway timeout"),
-        Probe("v2-failed", "a job forced to FAIL is served as 422", _v2_failed, scenario=True),
+        Probe("v2-failed", "a job forced to FAIL is served as 422", partial(_v2_failed, spec)),
     ]
     return [Probe(p.name, p.summary, p.run, p.cost_usd, scenario=True) for p in probes]
 
 
-def _v2_failed(target: Target) -> tuple[list[Row], dict[str, Any]]:
+def _v2_failed(spec: checks.Spec, target: Target) -> ProbeResult:
     submit = target.send(
         "POST",
         V2,
@@ -335,14 +355,17 @@ def _v2_failed(target: Target) -> tuple[list[Row], dict[str, Any]]:
         headers={"x-mock-scenario": "job-failed; message=contract test"},
     )
     if submit.status_code != 200:
-        return [checks.status("v2-failed-submit", submit, 200)], observe(submit)
+        return ProbeResult([checks.status("v2-failed-submit", submit, 200)], observe(submit))
     _, final = _poll(target, submit.json()["status_url"])
     if final is None:
-        return [Row("v2-failed/status", "v2", "HTTP 422", "no terminal state", "drift")], {}
-    return [
+        return ProbeResult(
+            [Row("v2-failed/status", "v2", "HTTP 422", "no terminal state", "drift")], {}
+        )
+    rows = [
         checks.status("v2-failed", final, 422),
-        checks.body_schema("v2-failed", final, "FailedJob"),
-    ], observe(final)
+        checks.body_schema("v2-failed", final, spec, "FailedJob"),
+    ]
+    return ProbeResult(rows, observe(final))
 
 
 def _media_summary(data: bytes) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Plan and run the probes against a server, within a budget, and build the report."""
+"""Plan and run the probes against a server, within a budget, and build the report.
+
+A run always ends with a report: if the target goes away, a request times out, a probe
+raises or the user presses Ctrl-C, the report keeps what was observed and says why the
+run stopped.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,24 @@ from pathlib import Path
 
 import httpx
 
+from wan26.contracts.checks import Spec
 from wan26.contracts.fuzz import fuzz
 from wan26.contracts.probes import Probe, Target, free_probes, paid_probes, scenario_probes
-from wan26.contracts.report import Report, Row
+from wan26.contracts.report import ContractRef, Report, Row
+from wan26.contracts.source import ContractSource
+from wan26.contracts.timescale import answer_at_once, restore
+
+
+@dataclass(frozen=True)
+class Skipped:
+    probe: Probe
+    why: str
 
 
 @dataclass
 class Plan:
     run: list[Probe] = field(default_factory=list)
-    skipped: list[tuple[Probe, str]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
     @property
     def cost_usd(self) -> float:
@@ -30,34 +44,29 @@ class Plan:
             + (f"  (${p.cost_usd:.4f})" if live and p.cost_usd else "")
             for p in self.run
         ]
-        lines += [f"  skip  {p.name:22} {why}" for p, why in self.skipped]
+        lines += [f"  skip  {s.probe.name:22} {s.why}" for s in self.skipped]
         return "\n".join(lines)
 
 
-def make_plan(*, emulator: bool, live: bool, max_spend_usd: float) -> Plan:
+def make_plan(spec: Spec, *, emulator: bool, live: bool, max_spend_usd: float) -> Plan:
     """Free probes always; paid ones on the emulator, or live within the budget;
     scenario probes on the emulator only."""
-    plan = Plan(run=list(free_probes()))
+    plan = Plan(run=list(free_probes(spec)))
     budget = max_spend_usd
-    for probe in paid_probes():
+    for probe in paid_probes(spec):
         if not live:
             plan.run.append(probe)
         elif probe.cost_usd <= budget + 1e-9:
             plan.run.append(probe)
             budget -= probe.cost_usd
         else:
-            plan.skipped.append(
-                (
-                    probe,
-                    f"costs ${probe.cost_usd:.4f}; budget left "
-                    f"${budget:.4f} (raise --max-spend-usd)",
-                )
-            )
-    for probe in scenario_probes():
+            why = f"costs ${probe.cost_usd:.4f}; budget left ${budget:.4f} (raise --max-spend-usd)"
+            plan.skipped.append(Skipped(probe, why))
+    for probe in scenario_probes(spec):
         if emulator and not live:
             plan.run.append(probe)
         else:
-            plan.skipped.append((probe, "needs the emulator's X-Mock-Scenario"))
+            plan.skipped.append(Skipped(probe, "needs the emulator's X-Mock-Scenario"))
     return plan
 
 
@@ -70,10 +79,24 @@ def is_emulator(http: httpx.Client, base_url: str) -> bool:
 
 
 def run(
-    target: Target, plan: Plan, *, live: bool, record: Path | None = None, fuzz_examples: int = 0
+    target: Target,
+    plan: Plan,
+    source: ContractSource,
+    *,
+    live: bool,
+    record: Path | None = None,
+    fuzz_examples: int = 0,
+    at_once: bool = True,
 ) -> Report:
-    """The probes, then (never live: it would spend) schemathesis with `fuzz_examples` each."""
-    report = Report(title="Wan 2.6 contract check", target=target.base_url)
+    """The probes, then (never live: it would spend) schemathesis with `fuzz_examples` each.
+
+    Against the emulator with `at_once`, its time scale is 0 for the run and restored after.
+    """
+    report = Report(
+        title="Wan 2.6 contract check",
+        target=target.base_url,
+        contracts=[ContractRef("contract", str(source.path), source.sha256)],
+    )
     report.notes.append(
         "live endpoint"
         if live
@@ -82,33 +105,51 @@ def run(
         else "a server that is not the emulator"
     )
     recording: dict[str, object] = {}
-    for probe in plan.run:
-        try:
-            rows, seen = probe.run(target)
-        except httpx.HTTPError as exc:
-            rows, seen = (
-                [
-                    Row(
-                        probe.name,
-                        "transport",
-                        "an HTTP answer",
-                        f"{exc.__class__.__name__}: {exc}",
-                        "inconclusive",
-                    )
-                ],
-                {},
-            )
-        report.add(*rows)
-        recording[probe.name] = seen
-    for probe, why in plan.skipped:
-        report.add(Row(probe.name, "skipped", probe.summary, why, "inconclusive"))
-    if fuzz_examples and not live:
-        report.add(*fuzz(target, fuzz_examples))
-    _scrub(report, target.api_key)
-    if record is not None:
-        text = json.dumps(recording, indent=2, default=str)
-        record.write_text(text.replace(target.api_key, "***") if target.api_key else text)
+    change = answer_at_once(target) if at_once and target.emulator and not live else None
+    try:
+        _probe(target, plan, report, recording)
+        if fuzz_examples and not live and not report.stopped:
+            _fuzz(target, source, fuzz_examples, report)
+    except KeyboardInterrupt:
+        report.stopped = "interrupted (Ctrl-C or SIGTERM)"
+    finally:
+        if change is not None:
+            report.notes.append(restore(target, change))
+        _scrub(report, target.api_key)
+        if record is not None:
+            text = json.dumps(recording, indent=2, default=str)
+            record.write_text(text.replace(target.api_key, "***") if target.api_key else text)
     return report
+
+
+def _probe(target: Target, plan: Plan, report: Report, recording: dict[str, object]) -> None:
+    """Each probe in turn; the first that cannot finish stops the run (the rest are named)."""
+    for index, probe in enumerate(plan.run):
+        try:
+            result = probe.run(target)
+        except Exception as exc:  # any failure of a probe ends the run, and is reported
+            seen = f"{exc.__class__.__name__}: {exc}"
+            category = "transport" if isinstance(exc, httpx.HTTPError) else "harness"
+            report.add(Row(probe.name, category, "an HTTP answer", seen, "inconclusive"))
+            report.stopped = f"probe {probe.name} failed: {seen}"
+            left = [p.name for p in plan.run[index + 1 :]]
+            if left:
+                report.notes.append(f"not run: {', '.join(left)}")
+            return
+        report.add(*result.rows)
+        recording[probe.name] = result.seen
+    for skipped in plan.skipped:
+        report.add(
+            Row(skipped.probe.name, "skipped", skipped.probe.summary, skipped.why, "inconclusive")
+        )
+
+
+def _fuzz(target: Target, source: ContractSource, examples: int, report: Report) -> None:
+    try:
+        for row in fuzz(target, Spec.of(source.contract), source.path, examples):
+            report.add(row)
+    except Exception as exc:  # a fuzz pass that cannot go on ends the run
+        report.stopped = f"fuzz pass failed: {exc.__class__.__name__}: {exc}"
 
 
 def _scrub(report: Report, secret: str) -> None:
@@ -124,3 +165,5 @@ def _scrub(report: Report, secret: str) -> None:
         )
         for row in report.rows
     ]
+    report.notes = [note.replace(secret, "***") for note in report.notes]
+    report.stopped = report.stopped.replace(secret, "***")

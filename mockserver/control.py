@@ -275,6 +275,20 @@ def _key_named(emulator: Emulator, name: str) -> str | None:
     return next((k for k in emulator.state.accounts if fingerprint(k) == name), None)
 
 
+async def settings(request: Request) -> Response:
+    """Run-time settings. `time_scale` 0 makes generations answer at once: `wan26-contracts`
+    sets it for a run against a real-time emulator and puts the old value back after."""
+    emulator = _emulator(request)
+    if request.method == "PUT":
+        spec = await _body(request, "/_mock/settings")
+        if "time_scale" in spec:
+            scale = float(spec["time_scale"])
+            emulator.config = emulator.config.replace(time_scale=scale)
+            for model in emulator.models.values():  # calls admitted from now on
+                model.latency.time_scale = scale
+    return JSONResponse({"time_scale": emulator.config.time_scale})
+
+
 # Every method reaches the guard, so a wrong one is judged after the token, like the API's.
 ROUTES = [
     AnyMethodRoute("/_mock/health", guarded(health, ["GET"])),
@@ -284,6 +298,7 @@ ROUTES = [
     AnyMethodRoute("/_mock/reset", guarded(reset, ["POST"])),
     AnyMethodRoute("/_mock/scenarios", guarded(scenarios, ["GET", "POST", "DELETE"])),
     AnyMethodRoute("/_mock/chaos", guarded(chaos, ["GET", "PUT", "DELETE"])),
+    AnyMethodRoute("/_mock/settings", guarded(settings, ["GET", "PUT"])),
     AnyMethodRoute("/_mock/jobs", guarded(jobs, ["GET"])),
     AnyMethodRoute("/_mock/stats", guarded(stats, ["GET"])),
     AnyMethodRoute("/_mock/ui", guarded(dashboard.page, ["GET"], token_needed=False)),
@@ -297,6 +312,7 @@ _VALIDATORS = {
         ("/_mock/keys/{key}", "put"),
         ("/_mock/scenarios", "post"),
         ("/_mock/chaos", "put"),
+        ("/_mock/settings", "put"),
     ]
 }
 

@@ -440,10 +440,8 @@ def test_an_emulated_miss_speaks_with_the_recorded_messages(tmp_path: Path) -> N
 
 def test_the_dashboards_figures_show_the_mode_and_how_calls_fared(tmp_path: Path) -> None:
     with serving() as (upstream, _):
-        with serving(mode="record", dir=str(tmp_path), upstream=upstream, max_spend_usd=1) as (
-            front,
-            _,
-        ):
+        recorder = serving(mode="record", dir=str(tmp_path), upstream=upstream, max_spend_usd=1)
+        with recorder as (front, _):
             assert post(front, f"/v1/{SLUG}", BODY).headers["x-mock-cassette"] == "recorded"
     with serving(mode="replay", dir=str(tmp_path)) as (front, _):
         assert post(front, f"/v1/{SLUG}", BODY).headers["x-mock-cassette"] == "hit"

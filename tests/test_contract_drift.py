@@ -3,28 +3,39 @@ with a message that names it; the faithful emulator shows none."""
 
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from conftest import API_KEY, make_config
+from wan26.contracts import checks
+from wan26.contracts.checks import Spec
 from wan26.contracts.fuzz import fuzz
 from wan26.contracts.probes import Target
 from wan26.contracts.report import Report
 from wan26.contracts.runner import is_emulator, make_plan, run
+from wan26.contracts.source import bundled
 from wan26.mockserver import create_app
 from wan26.mockserver.background import running_server
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.drift import DriftConfig
+
+SPEC = Spec.of(bundled().contract)
 
 
 def check_against(drift: DriftConfig) -> Report:
     config = make_config(drift=drift, media=MediaConfig(offline=True))
     with running_server(create_app(config)) as url, httpx.Client(timeout=60) as http:
         emulator = is_emulator(http, url)
-        plan = make_plan(emulator=emulator, live=False, max_spend_usd=0)
-        return run(Target(url, API_KEY, http, emulator, poll_interval_s=0.02), plan, live=False)
+        source = bundled()
+        plan = make_plan(SPEC, emulator=emulator, live=False, max_spend_usd=0)
+        target = Target(url, API_KEY, http, emulator, poll_interval_s=0.02)
+        return run(target, plan, source, live=False)
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +93,17 @@ def test_each_drift_profile_is_caught(drift: DriftConfig, category: str, words: 
     ids=["faithful", "header-missing", "video-shorter"],
 )
 def test_schemathesis_pass_with_our_checks(
-    drift: DriftConfig, failing_operation: str | None
+    drift: DriftConfig, failing_operation: str | None, tmp_path: Path
 ) -> None:
     config = make_config(drift=drift, media=MediaConfig(offline=True))
     with running_server(create_app(config)) as url, httpx.Client(timeout=60) as http:
-        rows = fuzz(Target(url, API_KEY, http, True), max_examples=6)
+        target = Target(url, API_KEY, http, True)
+        rows = list(fuzz(target, SPEC, bundled().path, max_examples=6))
+        drifted = [row for row in rows if row.verdict == "drift"]
+        for row in drifted:
+            assert_reproduces(row.detail, drift, tmp_path)
     assert len(rows) == 12  # six operations, positive and negative
-    failing = [row.check for row in rows if row.verdict == "drift"]
+    failing = [row.check for row in drifted]
     if failing_operation is None:
         assert failing == []
     else:
@@ -97,4 +112,27 @@ def test_schemathesis_pass_with_our_checks(
         assert failing_operation in failing
         assert {check.rsplit(" (", 1)[0] for check in failing} == {
             failing_operation.rsplit(" (", 1)[0]
-        }, [r.observed for r in rows if r.verdict == "drift"]
+        }, [r.observed for r in drifted]
+        markdown = Report("t", url, rows=rows).to_markdown()
+        assert "## Details" in markdown and "Reproduce with:" in markdown
+
+
+def assert_reproduces(detail: str, drift: DriftConfig, folder: Path) -> None:
+    """The curl command in a fuzz failure's detail, run as it stands (with the key put in
+    place of [Filtered]), shows the same drift."""
+    line = next(x.strip() for x in detail.splitlines() if x.strip().startswith("curl "))
+    command = shlex.split(line.replace("[Filtered]", API_KEY))
+    body = json.loads(command[command.index("-d") + 1])
+    video = folder / "reproduced.mp4"
+    done = subprocess.run(
+        [*command, "-s", "-D", "-", "-o", str(video)], capture_output=True, text=True, timeout=60
+    )
+    headers = done.stdout.lower()
+    assert headers.startswith("http/1.1 200"), done.stdout
+    if drift.drop_headers:
+        assert "x-seed-value:" in headers and "x-cost:" not in headers
+    else:
+        asked = body.get("duration", 5)
+        rows = checks.video("again", video.read_bytes(), SPEC.model.output, asked, None)
+        [duration] = [r for r in rows if r.check == "again/video-duration"]
+        assert duration.observed == f"{asked - 1:.3f} s"
