@@ -102,14 +102,16 @@ def fuzz(target: Target, spec: checks.Spec, contract: Path, max_examples: int) -
             )
 
 
-def _run(
+def exercise(
     operation: Any,
     mode: GenerationMode,
-    target: Target,
     max_examples: int,
-    conformance: list[Check],
-) -> FuzzFailure | None:
-    failures: list[FuzzFailure] = []
+    api_key: str,
+    send: Callable[[Any, dict[str, str]], None],
+) -> None:
+    """Draw up to `max_examples` requests for `operation` and hand each to `send` with its
+    headers; an exception in `send` fails the run (hypothesis then replays the failing
+    example last). The emulator's own test suite fuzzes with this too."""
 
     @settings(
         max_examples=max_examples,
@@ -120,15 +122,30 @@ def _run(
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy(generation_mode=mode))
-    def exercise(case: Any) -> None:
+    def each(case: Any) -> None:
         # Generated headers may hit the emulator's own control headers by chance (hypothesis
         # draws names from the code's string constants): those are not part of the API.
         headers = {
             name: value
             for name, value in (case.headers or {}).items()
             if name.lower() not in EMULATOR_HEADERS
-        } | {"x-api-key": target.api_key}
+        } | {"x-api-key": api_key}
         case.headers = headers
+        send(case, headers)
+
+    each()
+
+
+def _run(
+    operation: Any,
+    mode: GenerationMode,
+    target: Target,
+    max_examples: int,
+    conformance: list[Check],
+) -> FuzzFailure | None:
+    failures: list[FuzzFailure] = []
+
+    def send(case: Any, headers: dict[str, str]) -> None:
         response = case.call(base_url=target.base_url, headers=headers, timeout=target.timeout_s)
         try:
             case.validate_response(response, checks=conformance, headers=headers)
@@ -137,7 +154,7 @@ def _run(
             raise
 
     try:
-        exercise()
+        exercise(operation, mode, max_examples, target.api_key, send)
     except (AssertionError, BaseExceptionGroup):
         # hypothesis replays the failing example last, so its account is the last one
         return failures[-1]

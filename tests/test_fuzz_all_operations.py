@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from tests.conftest import API_KEY, make_config
-from wan26.contracts.fuzz import EMULATOR_HEADERS
+from wan26.contracts.fuzz import exercise
 from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.contract import CONTROL_PLANE_FILE, contract_path
@@ -48,23 +47,8 @@ def test_no_generated_request_gets_a_server_error(
     # New seeds of the fixture image copy encoded segments, so model calls stay quick.
     app = create_app(make_config(media=MediaConfig(offline=True)))
 
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def exercise(case: Any) -> None:
-        headers = {
-            name: value
-            for name, value in (case.headers or {}).items()
-            if name.lower() not in EMULATOR_HEADERS
-        } | {"x-api-key": API_KEY}
-        case.headers = headers
+    def send(case: Any, headers: dict[str, str]) -> None:
         response = case.call(app=app, headers=headers)
         case.validate_response(response, checks=[not_a_server_error], headers=headers)
 
-    exercise()
+    exercise(operation, mode, MAX_EXAMPLES, API_KEY, send)
