@@ -102,6 +102,8 @@ async def journal(request: Request) -> Response:
     for entry in entries:
         job = jobs.get(entry["id"])
         entry["job"] = None if job is None else _job_link(job, base)
+        render = entry.pop("render", None)
+        entry["video"] = dashboard.render_link(render) if render else None
     return JSONResponse({"count": len(entries), "entries": entries})
 
 

@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, Response
 
 from wan26.mockserver.errors import error_response
 
+RENDER_PREFIX = "render-"
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
@@ -43,11 +44,26 @@ async def asset(request: Request) -> Response:
 
 async def video(request: Request) -> Response:
     """A job's MP4 for the page's player, under `/_mock` so watching it is not journaled
-    as an API call (`/outputs/{name}` is the same file, and public, as the real one is)."""
-    path = request.app.state.emulator.outputs.path(request.path_params["name"])
+    as an API call (`/outputs/{name}` is the same file, and public, as the real one is).
+    A v1 call's video (`render-<key>.mp4`) is read from the render cache while it is
+    there: v1 answers are not stored, so showing them costs the API path nothing."""
+    emulator = request.app.state.emulator
+    name = request.path_params["name"]
+    if name.startswith(RENDER_PREFIX) and name.endswith(".mp4"):
+        key = name[len(RENDER_PREFIX) : -len(".mp4")]
+        for model in emulator.models.values():
+            data = model.generator.cache.peek(key)
+            if data is not None:
+                return Response(data, media_type="video/mp4", headers={"cache-control": "no-cache"})
+        return error_response(404, "That video is no longer in the render cache")
+    path = emulator.outputs.path(name)
     if path is None:
         return error_response(404, "Output not found or expired")
     return FileResponse(path, media_type="video/mp4")
+
+
+def render_link(key: str) -> str:
+    return f"/_mock/ui/video/{RENDER_PREFIX}{key}.mp4"
 
 
 def _file(name: str) -> Response:

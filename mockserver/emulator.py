@@ -178,6 +178,8 @@ class Emulator:
                 return self.messages.response_with("server-error", outcome.message)
             self._charge(call, entry)
             charged = True
+            if entry is not None:
+                entry["render"] = video.key
             headers = {
                 "x-request-id": self.request_id(),
                 "x-cost": usd(call.cost),

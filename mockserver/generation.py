@@ -51,6 +51,7 @@ class Inputs:
 class Video:
     data: bytes
     spec: VideoSpec
+    key: str  # in the render cache, which the dashboard's player reads it from
 
 
 class Generator:
@@ -106,7 +107,7 @@ class Generator:
             segments = await self.segments.segments(spool, inputs.image_digest, spec, walk)
             return await self._in_thread(assemble_mp4, segments, await self._sound(inputs, spec))
 
-        return Video(await self.cache.get_or_render(key, encode), spec)
+        return Video(await self.cache.get_or_render(key, encode), spec, key)
 
     async def _sound(self, inputs: Inputs, spec: VideoSpec) -> bytes:
         """The encoded sound track, cached: the given audio fitted to the duration, or one

@@ -113,6 +113,13 @@ def test_a_call_appears_in_the_live_list_without_a_reload(open_dashboard) -> Non
         assert API_KEY not in detail.inner_text()
         playwright.expect(detail.locator("#detail-body")).to_contain_text('"duration": 7')
 
+        ok.get_by_role("button").click()  # a v1 video plays in the details too
+        v1_video = detail.locator("video")
+        board.page.wait_for_function(
+            "v => v.readyState >= 1", arg=v1_video.element_handle(), timeout=WAIT_MS
+        )
+        assert v1_video.evaluate("v => v.duration") == pytest.approx(5.0, abs=0.1)
+
         board.page.select_option("#f-status", "2")
         playwright.expect(board.page.locator("#log tr")).to_have_count(1, timeout=WAIT_MS)
 

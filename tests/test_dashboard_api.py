@@ -118,3 +118,14 @@ async def test_stats_count_calls_per_minute_spend_and_cache_hits(client: httpx.A
     assert len(stats["per_minute"]) == 15
     now = stats["per_minute"][-1]
     assert (now.get("2xx"), now.get("4xx"), now.get("5xx")) == (2, 1, 1)
+
+
+async def test_a_v1_calls_video_plays_from_the_render_cache(client: httpx.AsyncClient) -> None:
+    video = await client.post("/v1/wan-2.6-i2v", json=BODY)
+    entry = (await client.get("/_mock/journal")).json()["entries"][-1]
+    assert entry["video"].startswith("/_mock/ui/video/render-")
+    played = await client.get(entry["video"])
+    assert played.status_code == 200 and played.content == video.content
+    assert "render" not in entry
+    await client.post("/_mock/reset")
+    assert (await client.get(entry["video"])).status_code == 404

@@ -43,6 +43,10 @@ class RenderCache:
         self._store(key, data)
         return data
 
+    def peek(self, key: str) -> bytes | None:
+        """A cached video without counting a hit or changing its age (for the dashboard)."""
+        return self._items.get(key)
+
     def clear(self) -> None:
         self._items.clear()
         self._size = 0

@@ -155,6 +155,8 @@ function renderDetail(entry) {
     parts.push(el("p", {}, `v2 job ${job.id}: `, el("strong", {}, job.state)));
     if (job.error) parts.push(el("p", { class: "error" }, job.error));
     if (job.video) parts.push(player(job.video));
+  } else if (entry.video) {
+    parts.push(player(entry.video));
   }
   $("detail-job").replaceChildren(...parts);
 }
