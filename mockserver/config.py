@@ -7,11 +7,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 
 from wan26.mockserver.drift import DriftConfig
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Settings = TypeVar("_Settings", bound="DataclassInstance")
 
 DEFAULT_API_KEY = "wan26-mock-key"
 UNLIMITED = "unlimited"
@@ -228,14 +233,17 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
+def _build(cls: type[_Settings], data: Any, where: str) -> _Settings:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where} must be a mapping")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
     if unknown:
         raise ConfigError(f"unknown setting(s) in {where}: {', '.join(sorted(unknown))}")
-    hints = {name: f.type for name, f in fields.items()}
+    hints: dict[str, str] = {}
+    for name, f in fields.items():
+        assert isinstance(f.type, str), "postponed annotations: every hint is a string"
+        hints[name] = f.type
     kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
     try:
         return cls(**kwargs)
@@ -245,7 +253,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 def _coerce(hint: str, value: Any, where: str) -> Any:
     """Turn YAML or environment values into the field's type; the hints are strings here."""
-    nested = {
+    nested: dict[str, type[DataclassInstance]] = {
         "LatencyConfig": LatencyConfig,
         "MediaConfig": MediaConfig,
         "QueueConfig": QueueConfig,
