@@ -7,16 +7,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import yaml
 
 from wan26.mockserver.drift import DriftConfig
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
 
-_Settings = TypeVar("_Settings", bound="DataclassInstance")
+class _Dataclass(Protocol):
+    """Any dataclass (what typeshed calls DataclassInstance)."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+
+_Settings = TypeVar("_Settings", bound=_Dataclass)
 
 DEFAULT_API_KEY = "wan26-mock-key"
 UNLIMITED = "unlimited"
@@ -253,7 +257,7 @@ def _build(cls: type[_Settings], data: Any, where: str) -> _Settings:
 
 def _coerce(hint: str, value: Any, where: str) -> Any:
     """Turn YAML or environment values into the field's type; the hints are strings here."""
-    nested: dict[str, type[DataclassInstance]] = {
+    nested: dict[str, type[_Dataclass]] = {
         "LatencyConfig": LatencyConfig,
         "MediaConfig": MediaConfig,
         "QueueConfig": QueueConfig,
