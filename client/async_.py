@@ -84,7 +84,8 @@ class AsyncWan26Client:
             try:
                 action = flow.send(outcome)
             except StopIteration as done:
-                return done.value
+                result: T = done.value
+                return result
             outcome = await self._perform(action)
 
     async def _perform(self, action: flows.Action) -> Any:

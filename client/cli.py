@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from wan26.client.errors import (
     APIConnectionError,
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _generate(client: Wan26Client, args: argparse.Namespace, params: dict) -> Video:
+def _generate(client: Wan26Client, args: argparse.Namespace, params: dict[str, Any]) -> Video:
     if args.sync:
         print("wan26: generating (v1, blocking)...", file=sys.stderr)
         return client.generate_sync(args.image, args.prompt, **params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -201,7 +202,7 @@ def reset_time(response: httpx.Response) -> datetime | None:
     return None
 
 
-def _json_or_empty(response: httpx.Response) -> dict:
+def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:

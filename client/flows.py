@@ -83,7 +83,7 @@ def exchange(
     send = Send(method, url, settings.headers, timeout or settings.timeouts.for_request(), json)
     attempt = 0
     while True:
-        outcome = yield send
+        outcome: httpx.Response | httpx.TransportError = yield send
         if isinstance(outcome, httpx.TransportError):
             delay = delay_after_error(settings.retry, attempt, outcome, method == "GET")
         elif outcome.is_success:
@@ -94,7 +94,9 @@ def exchange(
         attempt += 1
 
 
-def generate_sync(settings: Settings, image: Any, prompt: str, params: dict) -> Flow[Video]:
+def generate_sync(
+    settings: Settings, image: Any, prompt: str, params: dict[str, Any]
+) -> Flow[Video]:
     body = body_of.build_body(image, prompt, **params)
     response = yield from exchange(
         settings, "POST", settings.v1_url(), json=body, timeout=settings.timeouts.for_v1()
@@ -103,7 +105,7 @@ def generate_sync(settings: Settings, image: Any, prompt: str, params: dict) -> 
 
 
 def submit(
-    settings: Settings, image: Any, prompt: str, params: dict
+    settings: Settings, image: Any, prompt: str, params: dict[str, Any]
 ) -> Flow[tuple[Submitted, dict[str, Any]]]:
     body = body_of.build_body(image, prompt, **params)
     response = yield from exchange(settings, "POST", settings.v2_url(), json=body)

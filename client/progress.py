@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 # A job that is done in 50 ms is seen done after this long, not after a full interval.
 FIRST_POLL_S = 0.25
@@ -48,6 +49,6 @@ def poll_delays(cap_s: float, fixed_s: float | None = None) -> Iterator[float]:
         delay = min(cap_s, delay * POLL_GROWTH)
 
 
-def queue_position(body: dict) -> int | None:
+def queue_position(body: dict[str, Any]) -> int | None:
     position = body.get("queue_position")
     return position if isinstance(position, int) and not isinstance(position, bool) else None

@@ -57,7 +57,7 @@ class RetryPolicy:
     jitter: float = 0.25  # up to this share of a delay is taken off at random
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.max_delay_s, self.initial_delay_s * 2**attempt)
+        delay: float = min(self.max_delay_s, self.initial_delay_s * 2**attempt)
         return delay * (1 - self.jitter * random.random())
 
 

@@ -82,7 +82,8 @@ class Wan26Client:
             try:
                 action = flow.send(outcome)
             except StopIteration as done:
-                return done.value
+                result: T = done.value
+                return result
             outcome = self._perform(action)
 
     def _perform(self, action: flows.Action) -> Any:

@@ -13,7 +13,7 @@ import av
 import httpx
 import jsonschema_rs
 
-from wan26.contracts.report import Row
+from wan26.contracts.report import Row, Verdict
 from wan26.mockserver.contract import Contract, ModelOperation
 
 MODEL_SLUG = "wan-2.6-i2v"
@@ -54,7 +54,7 @@ class Spec:
 
 
 def status(check: str, response: httpx.Response, expected: int) -> Row:
-    verdict = "match" if response.status_code == expected else "drift"
+    verdict: Verdict = "match" if response.status_code == expected else "drift"
     return Row(
         f"{check}/status",
         "status",
@@ -141,10 +141,11 @@ def video(
     try:
         with av.open(io.BytesIO(data)) as container:
             stream = container.streams.video[0]
-            seen = {
+            seen: dict[str, Any] = {
                 "codec": stream.codec_context.name,
                 "fps": float(stream.average_rate or 0),
-                "duration": float(stream.duration * stream.time_base) if stream.duration else 0.0,
+                # PyAV's stub has time_base Optional; a demuxed stream always has one.
+                "duration": float(stream.duration * stream.time_base) if stream.duration else 0.0,  # type: ignore[operator]
                 "size": (stream.codec_context.width, stream.codec_context.height),
                 "audio": [s.codec_context.name for s in container.streams.audio],
             }
@@ -200,6 +201,7 @@ def error_text(response: httpx.Response) -> str:
         return response.text
     if isinstance(body, dict):
         if isinstance(body.get("error"), str):
-            return body["error"]
+            error: str = body["error"]
+            return error
         return next((v for v in body.values() if isinstance(v, str)), str(body))
     return str(body)

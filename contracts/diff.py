@@ -65,7 +65,8 @@ def _operations(contract: Contract) -> dict[str, dict[str, Any]]:
 
 def _body_schema(contract: Contract, operation: dict[str, Any]) -> dict[str, Any]:
     content = contract.resolve(operation.get("requestBody", {})).get("content", {})
-    return content.get("application/json", {}).get("schema", {})
+    body_schema: dict[str, Any] = content.get("application/json", {}).get("schema", {})
+    return body_schema
 
 
 def _request_changes(op: str, old: dict[str, Any], new: dict[str, Any]) -> list[Row]:

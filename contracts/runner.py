@@ -158,7 +158,7 @@ def _scrub(report: Report, secret: str) -> None:
         return
     report.rows = [
         Row(
-            **{
+            **{  # type: ignore[arg-type]  # the row's own fields: its verdict stays a Verdict
                 name: value.replace(secret, "***") if isinstance(value, str) else value
                 for name, value in row.__dict__.items()
             }

@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import logging
 import re
+from typing import overload
 
 from wan26.mockserver.config import DEFAULT_API_KEY
 
@@ -25,6 +26,10 @@ def fingerprint(secret: str) -> str:
     return "key#" + hashlib.sha256(secret.encode()).hexdigest()[:10]
 
 
+@overload
+def mask(secret: str) -> str: ...
+@overload
+def mask(secret: None) -> None: ...
 def mask(secret: str | None) -> str | None:
     if not secret or secret in PUBLIC_KEYS:
         return secret

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -173,6 +174,7 @@ async def user_credits(request: Request, outcome: Outcome | None) -> Response:
     account, refusal = emulator.authenticate(request.headers)
     if refusal is not None:
         return refusal
+    assert account is not None  # authenticate gives an account or a refusal
     if request.method not in READ_METHODS:
         return emulator.method_not_allowed(READ_METHODS)
     return JSONResponse(
@@ -180,9 +182,10 @@ async def user_credits(request: Request, outcome: Outcome | None) -> Response:
     )
 
 
-def _entry(request: Request) -> dict:
+def _entry(request: Request) -> dict[str, Any]:
     """This request's journal entry (a throwaway dict when the journal is bypassed)."""
-    return request.scope.setdefault("state", {}).setdefault("journal_entry", {})
+    entry: dict[str, Any] = request.scope.setdefault("state", {}).setdefault("journal_entry", {})
+    return entry
 
 
 async def capped_body(request: Request, limit: int) -> bytes:

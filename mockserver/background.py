@@ -38,7 +38,8 @@ def running_server(app: ASGIApp, host: str = "127.0.0.1", timeout_s: float = 30.
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @contextmanager

@@ -241,7 +241,7 @@ class CassetteFront:
             return self._follow(request, call, answer, price, entry), "recorded"
         charged = answer.status_code == 200 and price is not None
         self._settle(price, charged)
-        if charged:
+        if charged and price is not None:
             entry["charged_usd"] = as_json(price)
         if answer.status_code not in RECORDED_STATUSES:
             return _relay(answer), "miss"
@@ -361,7 +361,7 @@ class CassetteFront:
             return self._unreachable(exc)
         charged = answer.status_code == 200 and price is not None
         self._settle(price, charged)
-        if charged and entry is not None:
+        if charged and price is not None and entry is not None:
             entry["charged_usd"] = as_json(price)
         if _is_submitted(answer):
             body = answer.json()

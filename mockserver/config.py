@@ -9,11 +9,20 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import yaml
 
 from wan26.mockserver.drift import DriftConfig
+
+
+class _Dataclass(Protocol):
+    """Any dataclass (what typeshed calls DataclassInstance)."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+
+_Settings = TypeVar("_Settings", bound=_Dataclass)
 
 DEFAULT_API_KEY = "wan26-mock-key"
 UNLIMITED = "unlimited"
@@ -232,7 +241,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
+def _build(cls: type[_Settings], data: Any, where: str) -> _Settings:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where} must be a mapping")
     hints = typing.get_type_hints(cls)
@@ -260,7 +269,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     rather than letting an unconverted value through."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     try:
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return _build(hint, value, where)
         if origin in (types.UnionType, typing.Union):
             return _coerce_union(args, value, where)

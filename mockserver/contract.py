@@ -28,7 +28,8 @@ class ModelOperation:
 
     @property
     def properties(self) -> dict[str, Any]:
-        return self.request_schema["properties"]
+        properties: dict[str, Any] = self.request_schema["properties"]
+        return properties
 
     def defaults(self) -> dict[str, Any]:
         return {
@@ -84,7 +85,10 @@ class Contract:
     def request_schema(self, path: str, method: str) -> dict[str, Any]:
         """The JSON body schema of one operation, `$ref`s inlined."""
         operation = self.document["paths"][path][method.lower()]
-        return self.resolve(operation["requestBody"]["content"]["application/json"]["schema"])
+        schema: dict[str, Any] = self.resolve(
+            operation["requestBody"]["content"]["application/json"]["schema"]
+        )
+        return schema
 
     def resolve(self, node: Any) -> Any:
         """Inline local `$ref`s so a plain JSON Schema validator can use the node."""

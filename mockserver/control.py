@@ -320,7 +320,8 @@ _VALIDATORS = {
 
 
 def _emulator(request: Request) -> Emulator:
-    return request.app.state.emulator
+    emulator: Emulator = request.app.state.emulator
+    return emulator
 
 
 def _account_view(emulator: Emulator, account: Account) -> dict[str, Any]:

@@ -33,7 +33,9 @@ class ElidedBody:
         position = 0
         while position < len(data):
             if self._payload is not None:
-                end = _BASE64_RUN.match(data, position).end()  # type: ignore[union-attr]
+                run = _BASE64_RUN.match(data, position)
+                assert run is not None  # the pattern matches an empty run too
+                end = run.end()
                 self._hash(data[position:end])
                 position = end
                 if end < len(data):
@@ -66,7 +68,8 @@ class ElidedBody:
             decoded = base64.b64decode(usable[:cut])
         except binascii.Error:  # padding inside the payload: count the text as sent
             decoded = usable[:cut]
-        self._payload.update(decoded)  # type: ignore[union-attr]
+        assert self._payload is not None  # only called while a payload is open
+        self._payload.update(decoded)
         self._payload_size += len(decoded)
 
     def _close_payload(self) -> None:

@@ -25,7 +25,7 @@ from wan26.mockserver.jobs import Job, JobQueue, JobState
 from wan26.mockserver.journal import Journal
 from wan26.mockserver.latency import LatencyModel, RunTime
 from wan26.mockserver.lifecycle import InFlight
-from wan26.mockserver.media.fetch import MediaError
+from wan26.mockserver.media.errors import MediaError
 from wan26.mockserver.outputs import OutputStore
 from wan26.mockserver.recording import recorded_messages
 from wan26.mockserver.scenarios import Outcome, Scenarios
@@ -135,6 +135,7 @@ class Emulator:
         account, refusal = self.authenticate(headers)
         if refusal is not None:
             return refusal
+        assert account is not None  # authenticate gives an account or a refusal
         if not account.may_call(slug):
             return self.messages.response("forbidden", model=slug)
         model = self.models.get(slug)
@@ -253,6 +254,7 @@ class Emulator:
         account, refusal = self.authenticate(headers)
         if refusal is not None:
             return refusal
+        assert account is not None  # authenticate gives an account or a refusal
         if method not in READ_METHODS:
             return self.method_not_allowed(READ_METHODS)
         job = self.queue.get(job_id, account.key)

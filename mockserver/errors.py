@@ -7,6 +7,7 @@ come from third parties or are guesses (see api-facts.md), hence overridable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -121,6 +122,6 @@ def method_not_allowed_json(methods: list[str]) -> Response:
     return error_response(405, CATALOGUE["method-not-allowed"].message, allow_header(methods))
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     """The real API's error shape: `{"error": "<message>"}`."""
     return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
 import numpy as np
@@ -17,13 +18,8 @@ from wan26.mockserver.contract import ModelOperation
 from wan26.mockserver.drift import DriftConfig
 from wan26.mockserver.media import audio as audio_track
 from wan26.mockserver.media.cache import RenderCache
-from wan26.mockserver.media.fetch import (
-    MediaError,
-    Unreachable,
-    decode_data_uri,
-    fetch_client,
-    fetch_url,
-)
+from wan26.mockserver.media.errors import MediaError, Unreachable
+from wan26.mockserver.media.fetch import decode_data_uri, fetch_client, fetch_url
 from wan26.mockserver.media.image import open_image, standin_image, to_rgb
 from wan26.mockserver.media.render import (
     SegmentLibrary,
@@ -36,6 +32,9 @@ from wan26.mockserver.media.render import (
 from wan26.mockserver.media.segments import Picture
 
 SOUND_CACHE_BYTES = 64 * 1024 * 1024
+
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 
 @dataclass
@@ -113,6 +112,7 @@ class Generator:
         """The encoded sound track, cached: the given audio fitted to the duration, or one
         of a few sound beds chosen by the seed."""
         duration, audio = spec.duration_s, inputs.audio
+        make: Callable[[], np.ndarray]
         if audio is not None:
             key, make = f"audio:{inputs.audio_digest}", lambda: audio_track.fit_to(audio, duration)
         else:
@@ -153,7 +153,7 @@ class Generator:
                 raise MediaError(f"Could not fetch {field_name} from URL: {exc}") from None
             return None
 
-    async def _in_thread(self, function: Any, *args: Any) -> Any:
+    async def _in_thread(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
 

@@ -7,6 +7,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -27,7 +28,7 @@ class Job:
     slug: str
     params: dict[str, Any]
     seed: int
-    cost: float
+    cost: Decimal
     run: RunTime
     submitted_at: float
     started_at: float | None = None  # when a worker took it (the queue's clock)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from starlette.datastructures import Headers
 
@@ -66,6 +67,11 @@ class Outcome:
         return self.name in JOB_OUTCOMES
 
 
+class _OutcomeOptions(TypedDict, total=False):
+    seconds: float
+    message: str
+
+
 def parse_outcome(text: str) -> Outcome | None:
     """`name` or `name; key=value; ...`; None for `success`."""
     name, *options = (part.strip() for part in text.split(";"))
@@ -76,7 +82,7 @@ def parse_outcome(text: str) -> Outcome | None:
         raise UnknownScenario(
             f"Unknown X-Mock-Scenario {name!r}; known scenarios: {', '.join(known_outcomes())}"
         )
-    fields: dict[str, object] = {}
+    fields: _OutcomeOptions = {}
     for option in options:
         key, _, value = option.partition("=")
         key, value = key.strip().lower(), value.strip()

@@ -96,6 +96,7 @@ class RequestValidator:
             keyword = str(error.schema_path[-1])
             field = ".".join(str(part) for part in error.instance_path) or "body"
             if keyword == "required":
+                assert isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required)
                 field = error.kind.property
             elif keyword == "additionalProperties" and isinstance(error.instance, dict):
                 allowed = set(_node(self.schema, error.schema_path[:-1]).get("properties", {}))

@@ -24,8 +24,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
+import av.stream
 import numpy as np
 
 from wan26.mockserver.media.audio import SAMPLE_RATE
@@ -148,8 +150,8 @@ def assemble_mp4(segments: list[bytes], sound: bytes) -> bytes:
     with tempfile.TemporaryDirectory(prefix="wan26-render-") as folder:
         # A file, not a buffer: "faststart" rewrites it to put the index first, for players.
         path = Path(folder) / "out.mp4"
-        sources = [av.open(io.BytesIO(data)) for data in segments]
-        audio = av.open(io.BytesIO(sound))
+        sources = [av.open(io.BytesIO(data), mode="r") for data in segments]
+        audio = av.open(io.BytesIO(sound), mode="r")
         try:
             with av.open(
                 str(path), mode="w", format="mp4", container_options=_MUXER_OPTIONS
@@ -167,24 +169,30 @@ def assemble_mp4(segments: list[bytes], sound: bytes) -> bytes:
         return path.read_bytes()
 
 
-def _mux_order(packet: av.Packet) -> tuple[Fraction, int]:
+# A packet's type names its stream's; these are moved from one stream to another: Any.
+def _mux_order(packet: av.Packet[Any]) -> tuple[Fraction, int]:
+    assert packet.dts is not None  # _copied keeps only packets with one
     return packet.dts * packet.time_base, packet.stream.index
 
 
 def _video_packets(
     sources: list[av.container.InputContainer], video: av.VideoStream
-) -> Iterator[av.Packet]:
+) -> Iterator[av.Packet[Any]]:
     for index, source in enumerate(sources):
         stream = source.streams.video[0]
+        assert stream.time_base is not None  # a demuxed stream always has one
         offset = index * round(1 / stream.time_base)  # each segment is one second
         yield from _copied(source.demux(stream), video, offset)
 
 
-def _copied(packets: Iterator[av.Packet], stream: av.Stream, offset: int = 0) -> list[av.Packet]:
-    copied = []
+def _copied(
+    packets: Iterator[av.Packet[Any]], stream: av.stream.Stream, offset: int = 0
+) -> list[av.Packet[Any]]:
+    copied: list[av.Packet[Any]] = []
     for packet in packets:
         if packet.dts is None:
             continue  # the demuxer's end-of-stream marker
+        assert packet.pts is not None  # MP4 gives every stored packet both times
         packet.pts += offset
         packet.dts += offset
         packet.stream = stream

@@ -104,7 +104,9 @@ def encode_segment(picture: Picture, size: tuple[int, int], fps: int, segment: S
             top = _even((y0 + (y1 - y0) * progress) * room_y)
             frame = av.VideoFrame(width, height, "yuv420p")
             for plane, source, step in zip(frame.planes, (y, u, v), (1, 2, 2), strict=True):
-                target = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+                target = np.frombuffer(memoryview(plane), np.uint8).reshape(
+                    plane.height, plane.line_size
+                )
                 row, column = top // step, left // step
                 target[:, : plane.width] = source[
                     row : row + plane.height, column : column + plane.width
@@ -132,7 +134,8 @@ def _framed_planes(
     left, top = (src_w - crop_w) * centre[0], (src_h - crop_h) * centre[1]
     region = image.crop((round(left), round(top), round(left + crop_w), round(top + crop_h)))
     region = region.resize((_even(width * zoom), _even(height * zoom)), Image.Resampling.BILINEAR)
-    frame = av.VideoFrame.from_image(region).reformat(format="yuv420p")
+    # PyAV's stub leaves from_image unannotated (listed in pyproject's [tool.mypy] notes).
+    frame = av.VideoFrame.from_image(region).reformat(format="yuv420p")  # type: ignore[no-untyped-call]
     y, u, v = (
         np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
         for plane in frame.planes

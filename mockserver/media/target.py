@@ -128,13 +128,13 @@ def _host(hostname: str, bracketed: bool, field: str) -> tuple[str, IPAddress | 
             raise MediaError(f"Invalid {field}: URL host {hostname} is not a valid name") from None
     if _NUMERIC_LABEL.match(hostname.rstrip(".").rpartition(".")[2]):
         try:
-            address = ipaddress.IPv4Address(hostname)
+            ipv4 = ipaddress.IPv4Address(hostname)
         except ValueError:
             raise MediaError(
                 f"Invalid {field}: URL host {hostname} is not a canonical IPv4 address "
                 "(write it as four decimal numbers, e.g. 203.0.113.7)"
             ) from None
-        return str(address), address
+        return str(ipv4), ipv4
     if not _HOST_NAME.match(hostname):
         raise MediaError(f"Invalid {field}: URL host {hostname} is not a valid name")
     return hostname, None
