@@ -13,6 +13,7 @@ import yaml
 
 from conftest import API_KEY, make_config, probe
 from wan26.mockserver import create_app
+from wan26.mockserver.access import fingerprint
 from wan26.mockserver.background import free_port, running_command, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,3 +103,27 @@ def test_video_bytes_are_a_playable_file() -> None:
     with av.open(io.BytesIO(data)) as container:
         decoded = sum(1 for _ in container.decode(video=0, audio=0))
     assert decoded > 150
+
+
+def test_no_key_or_token_appears_whole_in_the_servers_output() -> None:
+    """The banner, the access log and the journal show keys as `key#<hash>`; only the
+    public default key may be printed whole."""
+    port = free_port()
+    secret, other, token = "sk-live-banner-secret-9d2f", "sk-live-other-key-51ab", "t0k3n-c4f3"
+    env = {"SEGMIND_API_KEY": secret, "WAN26_MOCK_OFFLINE": "1", "WAN26_MOCK_CONTROL_TOKEN": token}
+    command = [sys.executable, "-m", "wan26.mockserver", "serve", "--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+    with running_command(
+        command, f"{base}/v1/get-user-credits", env, output=subprocess.PIPE
+    ) as proc:
+        control = {"x-mock-token": token}
+        assert httpx.put(f"{base}/_mock/keys/{other}", json={}, headers=control).status_code == 200
+        journal = httpx.get(f"{base}/_mock/journal", params={"key": other}, headers=control)
+        assert journal.status_code == 200
+        assert httpx.get(f"{base}/v1/get-user-credits", headers={"x-api-key": secret}).is_success
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0].decode()
+    assert fingerprint(secret) in output and fingerprint(other) in output
+    for whole in (secret, other, token):
+        assert whole not in output
+        assert whole not in journal.text
