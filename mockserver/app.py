@@ -24,6 +24,7 @@ from wan26.mockserver.errors import CATALOGUE, error_response
 from wan26.mockserver.faults import FaultyResponse
 from wan26.mockserver.journal import JournalMiddleware
 from wan26.mockserver.lifecycle import unless_client_leaves
+from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.routing import AnyMethodRoute
 from wan26.mockserver.safety import CatchAllMiddleware
 from wan26.mockserver.scenarios import Outcome, UnknownScenario
@@ -210,4 +211,4 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     """The last resort, should `CatchAllMiddleware` or the journal itself fail: still JSON."""
-    return error_response(500, CATALOGUE["server-error"].message)
+    return error_response(500, CATALOGUE[Forced.SERVER_ERROR].message)

@@ -26,6 +26,7 @@ from wan26.mockserver.journal import Journal
 from wan26.mockserver.latency import LatencyModel, RunTime
 from wan26.mockserver.lifecycle import InFlight
 from wan26.mockserver.media.errors import MediaError
+from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.outputs import OutputStore
 from wan26.mockserver.recording import recorded_messages
 from wan26.mockserver.scenarios import Outcome, Scenarios
@@ -119,10 +120,10 @@ class Emulator:
     def authenticate(self, headers: Headers) -> tuple[Account | None, Response | None]:
         key = headers.get(API_KEY_HEADER)
         if not key:
-            return None, self.messages.response("missing-key")
+            return None, self.messages.response(Forced.MISSING_KEY)
         account = self.state.account(key)
         if account is None:
-            return None, self.messages.response("invalid-key")
+            return None, self.messages.response(Forced.INVALID_KEY)
         return account, None
 
     async def admit(
@@ -137,20 +138,22 @@ class Emulator:
             return refusal
         assert account is not None  # authenticate gives an account or a refusal
         if not account.may_call(slug):
-            return self.messages.response("forbidden", model=slug)
+            return self.messages.response(Forced.FORBIDDEN, model=slug)
         model = self.models.get(slug)
         if model is None:
-            return self.messages.response("not-found", model=slug)
+            return self.messages.response(Forced.NOT_FOUND, model=slug)
         if method != "POST":
             return self.method_not_allowed(["POST"])
         if not _is_json(headers.get("content-type")):
-            return self.messages.response("invalid-content-type")
+            return self.messages.response(Forced.INVALID_CONTENT_TYPE)
         try:
             params = model.validator.parse(await body())
         except BodyTooLarge:
-            return self.messages.response("payload-too-large", limit=self.config.max_body_bytes)
+            return self.messages.response(
+                Forced.PAYLOAD_TOO_LARGE, limit=self.config.max_body_bytes
+            )
         except RequestInvalid as exc:
-            return self.messages.response_with("bad-request", str(exc))
+            return self.messages.response_with(Forced.BAD_REQUEST, str(exc))
         reset_at = self.state.admit(account)
         if reset_at is not None:
             return self._rate_limited(reset_at)
@@ -168,15 +171,15 @@ class Emulator:
         charged = False
         try:
             if call.model.latency.over_gateway_timeout(call.run) or (
-                outcome and outcome.name == "job-hang"
+                outcome and outcome.name == Forced.JOB_HANG
             ):
                 return await self._gateway_timeout(call.model)
             try:
                 inputs, video = await self._produce(call)
             except MediaError as exc:
-                return self.messages.response_with("bad-request", str(exc))
-            if outcome and outcome.name == "job-failed":
-                return self.messages.response_with("server-error", outcome.message)
+                return self.messages.response_with(Forced.BAD_REQUEST, str(exc))
+            if outcome and outcome.name == Forced.JOB_FAILED:
+                return self.messages.response_with(Forced.SERVER_ERROR, outcome.message)
             self._charge(call, entry)
             charged = True
             if entry is not None:
@@ -230,14 +233,14 @@ class Emulator:
     async def _work(self, job: Job, call: Admitted) -> None:
         """What an emulated GPU worker does with a job; charged only on COMPLETED."""
         try:
-            if job.outcome == "job-hang":
+            if job.outcome == Forced.JOB_HANG:
                 await anyio.sleep_forever()
             try:
                 _, video = await self._produce(call)
             except MediaError as exc:
                 job.state, job.error = JobState.FAILED, str(exc)
                 return
-            if job.outcome == "job-failed":
+            if job.outcome == Forced.JOB_FAILED:
                 job.state, job.error = JobState.FAILED, job.failure_message
                 return
             job.output = self.outputs.put(video.data)
@@ -259,7 +262,7 @@ class Emulator:
             return self.method_not_allowed(READ_METHODS)
         job = self.queue.get(job_id, account.key)
         if job is None:
-            return self.messages.response_with("not-found", f"Request {job_id} not found")
+            return self.messages.response_with(Forced.NOT_FOUND, f"Request {job_id} not found")
         metrics = {"inference_time": job.run.emulated_s} if job.finished else {}
         if job.state is JobState.FAILED:
             return JSONResponse(
@@ -296,22 +299,22 @@ class Emulator:
     async def forced(self, outcome: Outcome, slug: str, headers: Headers, body: bytes) -> Response:
         """A failure the caller asked for; nothing is charged or counted."""
         name = outcome.name
-        if name == "gateway-timeout":
+        if name == Forced.GATEWAY_TIMEOUT:
             return await self._gateway_timeout(self._model_or_default(slug), outcome.seconds)
-        if name == "rate-limited":
+        if name == Forced.RATE_LIMITED:
             return self._rate_limited(time.time() + self.config.rate_limit_window_s)
-        if name == "insufficient-credits":
+        if name == Forced.INSUFFICIENT_CREDITS:
             account = self.state.account(headers.get(API_KEY_HEADER, ""))
             balance = Decimal(0) if account is None else account.available
             return self._insufficient(balance, self._likely_price(slug, body))
         return self.messages.response(name, model=slug)
 
     def method_not_allowed(self, allowed: list[str]) -> Response:
-        return self.messages.response("method-not-allowed", allow_header(allowed))
+        return self.messages.response(Forced.METHOD_NOT_ALLOWED, allow_header(allowed))
 
     def _insufficient(self, balance: Decimal, cost: Decimal) -> Response:
         return self.messages.response(
-            "insufficient-credits", balance=plain(balance), cost=plain(cost)
+            Forced.INSUFFICIENT_CREDITS, balance=plain(balance), cost=plain(cost)
         )
 
     def _rate_limited(self, reset_at: float) -> Response:
@@ -319,7 +322,7 @@ class Emulator:
         until the time it reads is let in."""
         stamp = time.strftime(RESET_AT_FORMAT, time.gmtime(math.ceil(reset_at)))
         return self.messages.response(
-            "rate-limited", {"x-rate-limit-reset-at-utc": stamp}, reset_at=stamp
+            Forced.RATE_LIMITED, {"x-rate-limit-reset-at-utc": stamp}, reset_at=stamp
         )
 
     async def _gateway_timeout(self, model: Model, seconds: float | None = None) -> Response:
@@ -328,7 +331,7 @@ class Emulator:
         await anyio.sleep(
             latency.scaled(latency.config.gateway_timeout_s) if seconds is None else seconds
         )
-        return self.messages.response("gateway-timeout")
+        return self.messages.response(Forced.GATEWAY_TIMEOUT)
 
     def _model_or_default(self, slug: str) -> Model:
         return self.models.get(slug) or next(iter(self.models.values()))

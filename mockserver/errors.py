@@ -12,54 +12,65 @@ from dataclasses import dataclass
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from wan26.mockserver.outcomes import Forced
+
 
 @dataclass(frozen=True)
 class Failure:
-    name: str
+    name: Forced
     status: int
     message: str
     summary: str
 
 
-CATALOGUE: dict[str, Failure] = {
+CATALOGUE: dict[Forced, Failure] = {
     failure.name: failure
     for failure in (
         Failure(
-            "bad-request", 400, "Invalid parameters or request format", "body breaks the contract"
+            Forced.BAD_REQUEST,
+            400,
+            "Invalid parameters or request format",
+            "body breaks the contract",
         ),
-        Failure("missing-key", 401, "Missing Authorization or x-api-key in header", "no x-api-key"),
-        Failure("invalid-key", 401, "User authentication failed", "unknown or expired key"),
         Failure(
-            "forbidden",
+            Forced.MISSING_KEY, 401, "Missing Authorization or x-api-key in header", "no x-api-key"
+        ),
+        Failure(Forced.INVALID_KEY, 401, "User authentication failed", "unknown or expired key"),
+        Failure(
+            Forced.FORBIDDEN,
             403,
             "Access to model {model} is not allowed for this API key",
             "key may not call this model",
         ),
-        Failure("not-found", 404, "Model {model} not found", "unknown model slug or path"),
-        Failure("method-not-allowed", 405, "Method Not Allowed", "wrong HTTP method (HTML body)"),
-        Failure("invalid-content-type", 406, "Invalid content type", "Content-Type is not JSON"),
+        Failure(Forced.NOT_FOUND, 404, "Model {model} not found", "unknown model slug or path"),
         Failure(
-            "insufficient-credits",
+            Forced.METHOD_NOT_ALLOWED, 405, "Method Not Allowed", "wrong HTTP method (HTML body)"
+        ),
+        Failure(
+            Forced.INVALID_CONTENT_TYPE, 406, "Invalid content type", "Content-Type is not JSON"
+        ),
+        Failure(
+            Forced.INSUFFICIENT_CREDITS,
             406,
             "Not enough credits. Balance: ${balance}, cost: ${cost}",
             "balance below the price",
         ),
         Failure(
-            "payload-too-large",
+            Forced.PAYLOAD_TOO_LARGE,
             413,
             "Request body too large: at most {limit} bytes",
             "body over the emulator's cap (10 MB image + 15 MB audio as data URIs fit) [guess]",
         ),
         Failure(
-            "rate-limited",
+            Forced.RATE_LIMITED,
             429,
             "Rate limit exceeded. Try again after {reset_at}",
             "over the plan's requests per minute",
         ),
-        Failure("server-error", 500, "Server had some issue", "internal error"),
-        Failure("bad-gateway", 502, "Service temporarily unavailable", "upstream unavailable"),
+        Failure(Forced.SERVER_ERROR, 500, "Server had some issue", "internal error"),
+        Failure(Forced.BAD_GATEWAY, 502, "Service temporarily unavailable", "upstream unavailable"),
         Failure(
-            "gateway-timeout",
+            Forced.GATEWAY_TIMEOUT,
             504,
             "Request timed out",
             "run time over the gateway timeout (waits for it)",
@@ -68,11 +79,11 @@ CATALOGUE: dict[str, Failure] = {
 }
 
 # What `Prefer: code=<status>` picks when one status has several causes.
-BY_STATUS: dict[int, str] = {}
+BY_STATUS: dict[int, Forced] = {}
 for _failure in CATALOGUE.values():
     BY_STATUS.setdefault(_failure.status, _failure.name)
-BY_STATUS[401] = "invalid-key"
-BY_STATUS[406] = "insufficient-credits"  # what the documentation calls 406
+BY_STATUS[401] = Forced.INVALID_KEY
+BY_STATUS[406] = Forced.INSUFFICIENT_CREDITS  # what the documentation calls 406
 
 _METHOD_NOT_ALLOWED_HTML = (
     "<!DOCTYPE html>\n<html><head><title>405 Method Not Allowed</title></head>"
@@ -98,7 +109,7 @@ class MessageBook:
             return template
 
     def response(
-        self, name: str, headers: dict[str, str] | None = None, **fields: object
+        self, name: Forced, headers: dict[str, str] | None = None, **fields: object
     ) -> Response:
         status = CATALOGUE[name].status
         if status == 405:
@@ -106,7 +117,7 @@ class MessageBook:
         return error_response(status, self.text(name, **fields), headers)
 
     def response_with(
-        self, name: str, message: str, headers: dict[str, str] | None = None
+        self, name: Forced, message: str, headers: dict[str, str] | None = None
     ) -> Response:
         """The failure's status with a message made for this request (e.g. which field)."""
         return error_response(CATALOGUE[name].status, message, headers)
@@ -119,7 +130,7 @@ def allow_header(methods: list[str]) -> dict[str, str]:
 
 def method_not_allowed_json(methods: list[str]) -> Response:
     """The control plane's 405: JSON like its other errors (the API's is HTML)."""
-    return error_response(405, CATALOGUE["method-not-allowed"].message, allow_header(methods))
+    return error_response(405, CATALOGUE[Forced.METHOD_NOT_ALLOWED].message, allow_header(methods))
 
 
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:

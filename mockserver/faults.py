@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from wan26.mockserver.deadlines import DeadlineProtocol
+from wan26.mockserver.outcomes import Forced
 
 TRANSPORT_KEY = "wan26.transport"
 
@@ -44,7 +45,7 @@ class FaultyResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         transport = scope.get("extensions", {}).get(TRANSPORT_KEY)
         body = bytes(getattr(self.inner, "body", b""))
-        if self.fault == "slow-body":
+        if self.fault == Forced.SLOW_BODY:
             await send(
                 {
                     "type": "http.response.start",
@@ -67,14 +68,14 @@ class FaultyResponse(Response):
             return
         if transport is None:
             raise _client_error(self.fault)
-        if self.fault == "connection-reset":
+        if self.fault == Forced.CONNECTION_RESET:
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             transport.abort()
-        elif self.fault == "empty-response":
+        elif self.fault == Forced.EMPTY_RESPONSE:
             transport.close()
-        elif self.fault == "truncated-body":
+        elif self.fault == Forced.TRUNCATED_BODY:
             head = [f"HTTP/1.1 {self.status_code} {_reason(self.status_code)}".encode()]
             head += [name + b": " + value for name, value in self.raw_headers]
             transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body[: len(body) // 2])
@@ -83,9 +84,9 @@ class FaultyResponse(Response):
 
 
 def _client_error(fault: str) -> httpx.TransportError:
-    if fault == "connection-reset":
+    if fault == Forced.CONNECTION_RESET:
         return httpx.ReadError("[Errno 104] Connection reset by peer")
-    if fault == "empty-response":
+    if fault == Forced.EMPTY_RESPONSE:
         return httpx.RemoteProtocolError("Server disconnected without sending a response.")
     return httpx.RemoteProtocolError(
         "peer closed connection without sending complete message body (incomplete chunked read)"

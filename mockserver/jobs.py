@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from wan26.mockserver.latency import RunTime
+from wan26.mockserver.outcomes import Forced
 
 
 class JobState(StrEnum):
@@ -33,7 +34,7 @@ class Job:
     submitted_at: float
     started_at: float | None = None  # when a worker took it (the queue's clock)
     finished_at: float | None = None
-    outcome: str | None = None  # "job-failed" or "job-hang", when forced
+    outcome: Forced | None = None  # job-failed or job-hang, when forced
     failure_message: str = ""
     state: JobState = JobState.QUEUED
     error: str | None = None

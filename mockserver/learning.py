@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wan26.mockserver.outcomes import Forced
+
 
 def learned_messages(exchanges: list[dict[str, Any]]) -> dict[str, str]:
     """Catalogue overrides, by failure name, from the recorded error answers."""
@@ -24,7 +26,7 @@ def learned_messages(exchanges: list[dict[str, Any]]) -> dict[str, str]:
 
 def _failure(request: dict[str, Any], status: int) -> str | None:
     if status == 401:
-        return "missing-key" if request["auth"] == "absent" else "invalid-key"
+        return Forced.MISSING_KEY if request["auth"] == "absent" else Forced.INVALID_KEY
     if status == 406 and request["content_type"] != "application/json":
-        return "invalid-content-type"
+        return Forced.INVALID_CONTENT_TYPE
     return None

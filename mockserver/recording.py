@@ -7,14 +7,15 @@ import json
 from pathlib import Path
 
 from wan26.mockserver.config import ConfigError
+from wan26.mockserver.outcomes import Forced
 
 # Which catalogue failure each free probe provokes. Validation messages name the
 # field, so they stay the emulator's own.
 PROBE_FAILURES = {
-    "auth-missing": "missing-key",
-    "auth-invalid": "invalid-key",
-    "unknown-model": "not-found",
-    "content-type": "invalid-content-type",
+    "auth-missing": Forced.MISSING_KEY,
+    "auth-invalid": Forced.INVALID_KEY,
+    "unknown-model": Forced.NOT_FOUND,
+    "content-type": Forced.INVALID_CONTENT_TYPE,
 }
 
 
@@ -25,7 +26,7 @@ def recorded_messages(path: str | Path) -> dict[str, str]:
         raise ConfigError(f"cannot read recording {path}: {exc}") from exc
     if not isinstance(observed, dict):
         raise ConfigError(f"recording {path} must be a JSON object of probes")
-    messages = {}
+    messages: dict[str, str] = {}
     for probe, failure in PROBE_FAILURES.items():
         seen = observed.get(probe)
         if isinstance(seen, dict) and isinstance(seen.get("error"), str):

@@ -13,6 +13,7 @@ import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver.errors import CATALOGUE, error_response
+from wan26.mockserver.outcomes import Forced
 
 logger = logging.getLogger("wan26.mockserver")
 
@@ -40,5 +41,5 @@ class CatchAllMiddleware:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if started:  # half an answer is out: only closing the connection is honest
                 raise
-            response = error_response(500, CATALOGUE["server-error"].message)
+            response = error_response(500, CATALOGUE[Forced.SERVER_ERROR].message)
             await response(scope, receive, send)

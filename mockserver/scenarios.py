@@ -20,18 +20,19 @@ from typing import TypedDict
 from starlette.datastructures import Headers
 
 from wan26.mockserver.errors import BY_STATUS, CATALOGUE
+from wan26.mockserver.outcomes import Forced
 
 SCENARIO_HEADER = "x-mock-scenario"
 SUCCESS = "success"
 NETWORK_FAULTS = {
-    "connection-reset": "the connection is reset after the request was processed",
-    "empty-response": "the connection closes without a response",
-    "truncated-body": "Content-Length promised, half the body sent, connection closed",
-    "slow-body": "the body dribbles out over `seconds` (default 5)",
+    Forced.CONNECTION_RESET: "the connection is reset after the request was processed",
+    Forced.EMPTY_RESPONSE: "the connection closes without a response",
+    Forced.TRUNCATED_BODY: "Content-Length promised, half the body sent, connection closed",
+    Forced.SLOW_BODY: "the body dribbles out over `seconds` (default 5)",
 }
 JOB_OUTCOMES = {
-    "job-failed": "the v2 job ends FAILED with `message` (served as 422)",
-    "job-hang": "the v2 job stays PROCESSING until it expires",
+    Forced.JOB_FAILED: "the v2 job ends FAILED with `message` (served as 422)",
+    Forced.JOB_HANG: "the v2 job stays PROCESSING until it expires",
 }
 DEFAULT_JOB_FAILURE = "Inference failed: the model could not generate a video for this input"
 
@@ -42,13 +43,14 @@ class UnknownScenario(ValueError):
 
 def known_outcomes() -> dict[str, str]:
     """Every outcome name with a one-line description, for errors and the control plane."""
-    failures = {name: f"{f.status}: {f.summary}" for name, f in CATALOGUE.items()}
-    return {SUCCESS: "the normal path", **failures, **NETWORK_FAULTS, **JOB_OUTCOMES}
+    described: dict[str, str] = {SUCCESS: "the normal path"}
+    described |= {name: f"{f.status}: {f.summary}" for name, f in CATALOGUE.items()}
+    return described | NETWORK_FAULTS | JOB_OUTCOMES
 
 
 @dataclass(frozen=True)
 class Outcome:
-    name: str
+    name: Forced
     # slow-body: how long the body dribbles (default 5 s); gateway-timeout: how long it
     # waits before the 504 (default the scaled gateway timeout).
     seconds: float | None = None
@@ -97,7 +99,7 @@ def parse_outcome(text: str) -> Outcome | None:
             fields["message"] = value
         elif key:
             raise UnknownScenario(f"X-Mock-Scenario has no option {key!r}; use seconds or message")
-    return Outcome(name, **fields)
+    return Outcome(Forced(name), **fields)
 
 
 def outcome_from_headers(headers: Headers) -> tuple[bool, Outcome | None]:
@@ -190,6 +192,6 @@ class Scenarios:
         draw = self._chaos_rng.random()
         for name, rate in self.chaos_rates.items():
             if draw < rate:
-                return Outcome(name)
+                return Outcome(Forced(name))
             draw -= rate
         return None

@@ -125,3 +125,16 @@ async def test_message_overrides_from_config(app_factory, client_for) -> None:
     client = client_for(app_factory(messages={"server-error": "Upstream exploded"}))
     response = await client.post("/v1/wan-2.6-i2v", json=BODY, headers={"Prefer": "code=500"})
     assert response.json() == {"error": "Upstream exploded"}
+
+
+def test_every_forced_outcome_is_described_exactly_once() -> None:
+    """`Forced` is the one list of scenarios: each member is an HTTP failure of the
+    catalogue, a network fault or a job outcome, and nothing else is."""
+    from wan26.mockserver.errors import CATALOGUE
+    from wan26.mockserver.outcomes import Forced
+    from wan26.mockserver.scenarios import JOB_OUTCOMES, NETWORK_FAULTS, known_outcomes
+
+    kinds = [set(CATALOGUE), set(NETWORK_FAULTS), set(JOB_OUTCOMES)]
+    assert set().union(*kinds) == set(Forced)
+    assert sum(len(kind) for kind in kinds) == len(Forced)
+    assert set(known_outcomes()) == {"success", *Forced}
