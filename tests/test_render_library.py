@@ -5,6 +5,8 @@ bytes."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import av
 import httpx
@@ -98,3 +100,29 @@ async def test_cuts_fall_on_keyframes(emulator_client) -> None:
     assert cuts  # multi-shot videos cut between framings
     assert all(frames[i].key_frame for i in cuts)
     assert all(i % 30 == 0 for i in cuts)
+
+
+def test_a_script_without_a_main_guard_renders_in_workers_and_runs_once(tmp_path) -> None:
+    """Worker processes start without importing the program's main module again, so a
+    plain script that uses the emulator in process is not run a second time."""
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "import asyncio, httpx\n"
+        "from wan26.mockserver import Config, KeyConfig, MediaConfig, create_app\n"
+        "print('top level ran', flush=True)\n"
+        "async def main():\n"
+        "    config = Config(keys=[KeyConfig(key='k')], time_scale=0,\n"
+        "                    media=MediaConfig(offline=True, render_processes=2))\n"
+        "    transport = httpx.ASGITransport(app=create_app(config))\n"
+        "    async with httpx.AsyncClient(transport=transport, base_url='http://t') as c:\n"
+        "        body = {'image': 'https://e.com/a.png', 'prompt': 'p', 'seed': 1}\n"
+        "        answer = await c.post('/v1/wan-2.6-i2v', json=body, headers={'x-api-key': 'k'})\n"
+        "        print('status', answer.status_code, flush=True)\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert result.stdout.count("top level ran") == 1, result.stdout + result.stderr
+    assert "status 200" in result.stdout
+    assert "Traceback" not in result.stderr

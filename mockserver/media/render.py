@@ -17,10 +17,13 @@ import logging
 import math
 import multiprocessing
 import random
+import sys
 import tempfile
+import types
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -211,8 +214,7 @@ def _audio_frames(audio: np.ndarray) -> Iterator[av.AudioFrame]:
 
 class WorkerPool:
     """Worker processes that encode segments, shared by every emulator in this process
-    (tests make many). Where processes cannot start (a script without the
-    `if __name__ == "__main__":` guard re-runs itself in each one), threads do the work."""
+    (tests make many). Where processes cannot start at all, threads do the work."""
 
     def __init__(self) -> None:
         self._executor: ProcessPoolExecutor | None = None
@@ -235,9 +237,17 @@ class WorkerPool:
     def _pool(self, processes: int) -> ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(
+            executor = ProcessPoolExecutor(
                 max_workers=processes, mp_context=context, initializer=start_worker
             )
+            # "spawn" starts each worker by importing the program's main module again,
+            # which runs a script without the `if __name__ == "__main__":` guard a second
+            # time. The workers need nothing from it, so they are all started here, while
+            # the main module is hidden from multiprocessing.
+            with _main_module_hidden():
+                for _ in range(processes):
+                    executor.submit(int)
+            self._executor = executor
         return self._executor
 
     def _can_start(self, processes: int) -> bool:
@@ -249,6 +259,16 @@ class WorkerPool:
 
 
 WORKERS = WorkerPool()
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _even(value: float) -> int:
