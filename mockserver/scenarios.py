@@ -13,6 +13,7 @@ outcome (the queued job fails or hangs).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -34,6 +35,7 @@ JOB_OUTCOMES = {
     Forced.JOB_FAILED: "the v2 job ends FAILED with `message` (served as 422)",
     Forced.JOB_HANG: "the v2 job stays PROCESSING until it expires",
 }
+MAX_FORCED_SECONDS = 3600  # a forced slow body or gateway timeout never holds longer
 DEFAULT_JOB_FAILURE = "Inference failed: the model could not generate a video for this input"
 
 
@@ -90,11 +92,15 @@ def parse_outcome(text: str) -> Outcome | None:
         key, value = key.strip().lower(), value.strip()
         if key == "seconds":
             try:
-                fields["seconds"] = max(0.0, float(value))
+                seconds = float(value)
             except ValueError:
+                seconds = math.nan
+            if not 0 <= seconds <= MAX_FORCED_SECONDS:
                 raise UnknownScenario(
-                    f"X-Mock-Scenario seconds={value!r} is not a number"
-                ) from None
+                    f"X-Mock-Scenario seconds={value!r} must be a number of seconds "
+                    f"from 0 to {MAX_FORCED_SECONDS}"
+                )
+            fields["seconds"] = seconds
         elif key == "message":
             fields["message"] = value
         elif key:

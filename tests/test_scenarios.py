@@ -77,6 +77,14 @@ async def test_success_and_code_200_take_the_normal_path(client: httpx.AsyncClie
         ({"x-mock-scenario": "meteor-strike"}, "Unknown X-Mock-Scenario 'meteor-strike'"),
         ({"Prefer": "code=418"}, "Prefer: code=418 is not an outcome this API has"),
         ({"Prefer": "code=abc"}, "Prefer: code='abc' is not a status code"),
+        *(
+            (
+                {"X-Mock-Scenario": f"{name}; seconds={value}"},
+                f"X-Mock-Scenario seconds='{value}' must be a number of seconds from 0 to 3600",
+            )
+            for name in ("slow-body", "gateway-timeout")
+            for value in ("1e999", "inf", "nan", "-1", "3601", "soon")
+        ),
     ],
 )
 async def test_unknown_scenarios_are_a_clear_400(
