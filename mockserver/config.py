@@ -25,6 +25,8 @@ class _Dataclass(Protocol):
 _Settings = TypeVar("_Settings", bound=_Dataclass)
 
 DEFAULT_API_KEY = "wan26-mock-key"
+# Emulated run times multiplied by more than this would hold a call for days.
+MAX_TIME_SCALE = 100.0
 UNLIMITED = "unlimited"
 
 
@@ -174,8 +176,8 @@ class Config:
     cassette: CassetteConfig = field(default_factory=CassetteConfig)
 
     def __post_init__(self) -> None:
-        if self.time_scale < 0:
-            raise ConfigError("time_scale must be >= 0")
+        if not 0 <= self.time_scale <= MAX_TIME_SCALE:
+            raise ConfigError(f"time_scale must be from 0 to {MAX_TIME_SCALE}")
         if self.media.mode not in ("lenient", "strict"):
             raise ConfigError("media.mode must be 'lenient' or 'strict'")
         for name in (

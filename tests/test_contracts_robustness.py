@@ -250,6 +250,8 @@ def test_the_settings_control_refuses_bad_values(wan26_server: str) -> None:
     }
     negative = httpx.put(url, json={"time_scale": -1}).json()["error"]
     assert negative == "Invalid parameter 'time_scale': must be at least 0 (got -1)"
+    endless = httpx.put(url, json={"time_scale": 1e308}).json()["error"]
+    assert endless.startswith("Invalid parameter 'time_scale': must be at most 100")
     assert httpx.put(url, json={"time_scale": 0.5}).json() == {"time_scale": 0.5}
     assert httpx.get(f"{wan26_server}/_mock/state").json()["time_scale"] == 0.5
 
