@@ -19,8 +19,8 @@ from wan26.mockserver.cassette_middleware import CassetteMiddleware
 from wan26.mockserver.config import Config, load_config
 from wan26.mockserver.contract import Contract, default_contract
 from wan26.mockserver.drift import DriftMiddleware, drifted_contract
-from wan26.mockserver.emulator import READ_METHODS, Admitted, BodyTooLarge, Emulator
-from wan26.mockserver.errors import CATALOGUE, error_response
+from wan26.mockserver.emulator import READ_METHODS, BodyTooLarge, Emulator
+from wan26.mockserver.errors import CATALOGUE, Refusal, error_response, method_not_allowed
 from wan26.mockserver.faults import FaultyResponse
 from wan26.mockserver.journal import JournalMiddleware
 from wan26.mockserver.lifecycle import unless_client_leaves
@@ -81,7 +81,8 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
 def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Every API route: decide the forced outcome, answer a forced failure, apply a fault.
 
-    A call still running when the server shuts down answers a 503 at once.
+    The one place a `Refusal` the emulator raises becomes its HTTP answer. A call still
+    running when the server shuts down answers a 503 at once.
     """
 
     async def endpoint(request: Request) -> Response:
@@ -97,14 +98,17 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return error_response(400, str(exc))
         if outcome is not None:
             _entry(request)["outcome"] = outcome.name
-        if outcome is not None and outcome.is_failure:
-            slug = request.path_params.get("slug", "")
-            try:
-                body = await capped_body(request, emulator.config.max_body_bytes)
-            except BodyTooLarge:
-                body = b""
-            return await emulator.forced(outcome, slug, request.headers, body)
-        response = await handler(request, outcome)
+        try:
+            if outcome is not None and outcome.is_failure:
+                slug = request.path_params.get("slug", "")
+                try:
+                    body = await capped_body(request, emulator.config.max_body_bytes)
+                except BodyTooLarge:
+                    body = b""
+                await emulator.forced(outcome, slug, request.headers, body)
+            response = await handler(request, outcome)
+        except Refusal as refusal:
+            response = emulator.messages.render(refusal)
         if outcome is not None and outcome.is_network:
             seconds = 5.0 if outcome.seconds is None else outcome.seconds
             return FaultyResponse(outcome.name, response, seconds)
@@ -124,8 +128,6 @@ def model_call(queued: bool) -> Handler:
             request.headers,
             lambda: capped_body(request, emulator.config.max_body_bytes),
         )
-        if not isinstance(call, Admitted):
-            return call
         if queued:
             return emulator.submit_v2(call, outcome, str(request.base_url), _entry(request))
         return await unless_client_leaves(
@@ -161,7 +163,7 @@ async def output_file(request: Request, outcome: Outcome | None) -> Response:
     """The MP4 of a finished job, like the real service's file URL: no key needed, Range works."""
     emulator: Emulator = request.app.state.emulator
     if request.method not in READ_METHODS:
-        return emulator.method_not_allowed(READ_METHODS)
+        raise method_not_allowed(READ_METHODS)
     path = emulator.outputs.path(request.path_params["name"])
     if path is None:
         return error_response(404, "Output not found or expired")
@@ -172,12 +174,9 @@ async def output_file(request: Request, outcome: Outcome | None) -> Response:
 
 async def user_credits(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    account, refusal = emulator.authenticate(request.headers)
-    if refusal is not None:
-        return refusal
-    assert account is not None  # authenticate gives an account or a refusal
+    account = emulator.authenticate(request.headers)
     if request.method not in READ_METHODS:
-        return emulator.method_not_allowed(READ_METHODS)
+        raise method_not_allowed(READ_METHODS)
     return JSONResponse(
         {"credits": as_json(account.credits), "free-credits": as_json(account.free_credits)}
     )
