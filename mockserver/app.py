@@ -61,14 +61,14 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         # Every route takes every method: a wrong one is answered by the handler, after the
         # same checks as a right one (key, then model), as an HTML 405 with `Allow`.
         routes=[
-            AnyMethodRoute("/v1/get-user-credits", api(user_credits)),
-            AnyMethodRoute("/v1/requests/{request_id}", api(job_result)),
-            AnyMethodRoute("/v1/{slug}", api(model_call(queued=False))),
-            AnyMethodRoute("/v2/requests/{request_id}/status", api(job_status)),
-            AnyMethodRoute("/v2/requests/{request_id}", api(job_result)),
-            AnyMethodRoute("/v2/{slug}", api(model_call(queued=True))),
-            AnyMethodRoute("/outputs/{name}", api(output_file)),
-            *control.ROUTES,
+            AnyMethodRoute("/v1/get-user-credits", api(user_credits), name="credits"),
+            AnyMethodRoute("/v1/requests/{request_id}", api(job_result), name="poll"),
+            AnyMethodRoute("/v1/{slug}", api(model_call(queued=False)), name="v1_model"),
+            AnyMethodRoute("/v2/requests/{request_id}/status", api(job_status), name="job_status"),
+            AnyMethodRoute("/v2/requests/{request_id}", api(job_result), name="job_result"),
+            AnyMethodRoute("/v2/{slug}", api(model_call(queued=True)), name="v2_model"),
+            AnyMethodRoute("/outputs/{name}", api(output_file), name="output"),
+            control.MOUNT,
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},
