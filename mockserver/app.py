@@ -22,6 +22,7 @@ from wan26.mockserver.drift import DriftMiddleware, drifted_contract
 from wan26.mockserver.emulator import READ_METHODS, BodyTooLarge, Emulator
 from wan26.mockserver.errors import CATALOGUE, Refusal, error_response, method_not_allowed
 from wan26.mockserver.faults import FaultyResponse
+from wan26.mockserver.jobs import JobState
 from wan26.mockserver.journal import JournalMiddleware
 from wan26.mockserver.lifecycle import unless_client_leaves
 from wan26.mockserver.outcomes import Forced
@@ -129,7 +130,16 @@ def model_call(queued: bool) -> Handler:
             lambda: capped_body(request, emulator.config.max_body_bytes),
         )
         if queued:
-            return emulator.submit_v2(call, outcome, str(request.base_url), _entry(request))
+            job = emulator.submit_v2(call, outcome, _entry(request))
+            return JSONResponse(
+                {
+                    "request_id": job.id,
+                    "status": JobState.QUEUED.value,
+                    "poll_url": str(request.url_for("poll", request_id=job.id)),
+                    "status_url": str(request.url_for("job_status", request_id=job.id)),
+                    "response_url": str(request.url_for("job_result", request_id=job.id)),
+                }
+            )
         return await unless_client_leaves(
             request.receive, lambda: emulator.run_v1(call, outcome, _entry(request))
         )
@@ -143,7 +153,7 @@ async def job_status(request: Request, outcome: Outcome | None) -> Response:
         request.path_params["request_id"],
         request.method,
         request.headers,
-        str(request.base_url),
+        lambda name: output_url(request, name),
         full=False,
     )
 
@@ -154,9 +164,14 @@ async def job_result(request: Request, outcome: Outcome | None) -> Response:
         request.path_params["request_id"],
         request.method,
         request.headers,
-        str(request.base_url),
+        lambda name: output_url(request, name),
         full=True,
     )
+
+
+def output_url(request: Request, name: str) -> str:
+    """The public URL of a finished job's file."""
+    return str(request.url_for("output", name=name))
 
 
 async def output_file(request: Request, outcome: Outcome | None) -> Response:

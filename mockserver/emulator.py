@@ -198,8 +198,9 @@ class Emulator:
                 self.state.release(call.account, call.cost)
 
     def submit_v2(
-        self, call: Admitted, outcome: Outcome | None, base_url: str, entry: dict[str, Any] | None
-    ) -> Response:
+        self, call: Admitted, outcome: Outcome | None, entry: dict[str, Any] | None
+    ) -> Job:
+        """The call queued as a job; the app answers with its id and links."""
         job = Job(
             id=self.request_id(),
             key=call.account.key,
@@ -218,16 +219,7 @@ class Emulator:
             await self._work(job, call)
 
         self.queue.submit(job, work)
-        base = base_url.rstrip("/")
-        return JSONResponse(
-            {
-                "request_id": job.id,
-                "status": JobState.QUEUED.value,
-                "poll_url": f"{base}/v1/requests/{job.id}",
-                "status_url": f"{base}/v2/requests/{job.id}/status",
-                "response_url": f"{base}/v2/requests/{job.id}",
-            }
-        )
+        return job
 
     async def _work(self, job: Job, call: Admitted) -> None:
         """What an emulated GPU worker does with a job; charged only on COMPLETED."""
@@ -250,9 +242,16 @@ class Emulator:
                 self.state.release(call.account, call.cost)
 
     def job_response(
-        self, job_id: str, method: str, headers: Headers, base_url: str, full: bool
+        self,
+        job_id: str,
+        method: str,
+        headers: Headers,
+        output_url: Callable[[str], str],
+        full: bool,
     ) -> Response:
-        """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does."""
+        """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does.
+
+        `output_url` is the public URL of a finished job's file (the app's `/outputs`)."""
         account = self.authenticate(headers)
         if method not in READ_METHODS:
             raise method_not_allowed(READ_METHODS)
@@ -267,7 +266,7 @@ class Emulator:
             )
         if not full:
             return JSONResponse({"status": job.state.value, "request_id": job.id})
-        output = f"{base_url.rstrip('/')}/outputs/{job.output}" if job.output else None
+        output = output_url(job.output) if job.output else None
         return JSONResponse(
             {
                 "status": job.state.value,
