@@ -19,9 +19,10 @@ from wan26.mockserver.cassette_middleware import CassetteMiddleware
 from wan26.mockserver.config import Config, load_config
 from wan26.mockserver.contract import Contract, default_contract
 from wan26.mockserver.drift import DriftMiddleware, drifted_contract
-from wan26.mockserver.emulator import READ_METHODS, Admitted, BodyTooLarge, Emulator
-from wan26.mockserver.errors import CATALOGUE, error_response
+from wan26.mockserver.emulator import READ_METHODS, BodyTooLarge, Emulator
+from wan26.mockserver.errors import CATALOGUE, Refusal, error_response, method_not_allowed
 from wan26.mockserver.faults import FaultyResponse
+from wan26.mockserver.jobs import JobState
 from wan26.mockserver.journal import JournalMiddleware
 from wan26.mockserver.lifecycle import unless_client_leaves
 from wan26.mockserver.outcomes import Forced
@@ -61,14 +62,14 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         # Every route takes every method: a wrong one is answered by the handler, after the
         # same checks as a right one (key, then model), as an HTML 405 with `Allow`.
         routes=[
-            AnyMethodRoute("/v1/get-user-credits", api(user_credits)),
-            AnyMethodRoute("/v1/requests/{request_id}", api(job_result)),
-            AnyMethodRoute("/v1/{slug}", api(model_call(queued=False))),
-            AnyMethodRoute("/v2/requests/{request_id}/status", api(job_status)),
-            AnyMethodRoute("/v2/requests/{request_id}", api(job_result)),
-            AnyMethodRoute("/v2/{slug}", api(model_call(queued=True))),
-            AnyMethodRoute("/outputs/{name}", api(output_file)),
-            *control.ROUTES,
+            AnyMethodRoute("/v1/get-user-credits", api(user_credits), name="credits"),
+            AnyMethodRoute("/v1/requests/{request_id}", api(job_result), name="poll"),
+            AnyMethodRoute("/v1/{slug}", api(model_call(queued=False)), name="v1_model"),
+            AnyMethodRoute("/v2/requests/{request_id}/status", api(job_status), name="job_status"),
+            AnyMethodRoute("/v2/requests/{request_id}", api(job_result), name="job_result"),
+            AnyMethodRoute("/v2/{slug}", api(model_call(queued=True)), name="v2_model"),
+            AnyMethodRoute("/outputs/{name}", api(output_file), name="output"),
+            control.MOUNT,
         ],
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},
@@ -81,7 +82,8 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
 def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Every API route: decide the forced outcome, answer a forced failure, apply a fault.
 
-    A call still running when the server shuts down answers a 503 at once.
+    The one place a `Refusal` the emulator raises becomes its HTTP answer. A call still
+    running when the server shuts down answers a 503 at once.
     """
 
     async def endpoint(request: Request) -> Response:
@@ -97,14 +99,17 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return error_response(400, str(exc))
         if outcome is not None:
             _entry(request)["outcome"] = outcome.name
-        if outcome is not None and outcome.is_failure:
-            slug = request.path_params.get("slug", "")
-            try:
-                body = await capped_body(request, emulator.config.max_body_bytes)
-            except BodyTooLarge:
-                body = b""
-            return await emulator.forced(outcome, slug, request.headers, body)
-        response = await handler(request, outcome)
+        try:
+            if outcome is not None and outcome.is_failure:
+                slug = request.path_params.get("slug", "")
+                try:
+                    body = await capped_body(request, emulator.config.max_body_bytes)
+                except BodyTooLarge:
+                    body = b""
+                await emulator.forced(outcome, slug, request.headers, body)
+            response = await handler(request, outcome)
+        except Refusal as refusal:
+            response = emulator.messages.render(refusal)
         if outcome is not None and outcome.is_network:
             seconds = 5.0 if outcome.seconds is None else outcome.seconds
             return FaultyResponse(outcome.name, response, seconds)
@@ -124,10 +129,17 @@ def model_call(queued: bool) -> Handler:
             request.headers,
             lambda: capped_body(request, emulator.config.max_body_bytes),
         )
-        if not isinstance(call, Admitted):
-            return call
         if queued:
-            return emulator.submit_v2(call, outcome, str(request.base_url), _entry(request))
+            job = emulator.submit_v2(call, outcome, _entry(request))
+            return JSONResponse(
+                {
+                    "request_id": job.id,
+                    "status": JobState.QUEUED.value,
+                    "poll_url": str(request.url_for("poll", request_id=job.id)),
+                    "status_url": str(request.url_for("job_status", request_id=job.id)),
+                    "response_url": str(request.url_for("job_result", request_id=job.id)),
+                }
+            )
         return await unless_client_leaves(
             request.receive, lambda: emulator.run_v1(call, outcome, _entry(request))
         )
@@ -141,7 +153,7 @@ async def job_status(request: Request, outcome: Outcome | None) -> Response:
         request.path_params["request_id"],
         request.method,
         request.headers,
-        str(request.base_url),
+        lambda name: output_url(request, name),
         full=False,
     )
 
@@ -152,16 +164,21 @@ async def job_result(request: Request, outcome: Outcome | None) -> Response:
         request.path_params["request_id"],
         request.method,
         request.headers,
-        str(request.base_url),
+        lambda name: output_url(request, name),
         full=True,
     )
+
+
+def output_url(request: Request, name: str) -> str:
+    """The public URL of a finished job's file."""
+    return str(request.url_for("output", name=name))
 
 
 async def output_file(request: Request, outcome: Outcome | None) -> Response:
     """The MP4 of a finished job, like the real service's file URL: no key needed, Range works."""
     emulator: Emulator = request.app.state.emulator
     if request.method not in READ_METHODS:
-        return emulator.method_not_allowed(READ_METHODS)
+        raise method_not_allowed(READ_METHODS)
     path = emulator.outputs.path(request.path_params["name"])
     if path is None:
         return error_response(404, "Output not found or expired")
@@ -172,12 +189,9 @@ async def output_file(request: Request, outcome: Outcome | None) -> Response:
 
 async def user_credits(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    account, refusal = emulator.authenticate(request.headers)
-    if refusal is not None:
-        return refusal
-    assert account is not None  # authenticate gives an account or a refusal
+    account = emulator.authenticate(request.headers)
     if request.method not in READ_METHODS:
-        return emulator.method_not_allowed(READ_METHODS)
+        raise method_not_allowed(READ_METHODS)
     return JSONResponse(
         {"credits": as_json(account.credits), "free-credits": as_json(account.free_credits)}
     )

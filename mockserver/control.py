@@ -3,6 +3,10 @@
 Described in `mockserver/control-plane.yaml`. Off when `control.enabled` is
 false; with `control.token` set every call needs `X-Mock-Token`; without a
 token only loopback clients may call it.
+
+A sub-application mounted at `/_mock` (`MOUNT`, named "control"): one guard
+(`ControlGuard`) in front of its named routes, each of which declares its methods
+and whether it needs the token (`ControlRoute`).
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver import dashboard
 from wan26.mockserver.access import fingerprint, is_loopback, mask
@@ -35,6 +42,7 @@ from wan26.mockserver.scenarios import (
 from wan26.mockserver.state import Account
 from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
+PREFIX = "/_mock"
 TOKEN_HEADER = "x-mock-token"
 MAX_BODY_BYTES = 64 * 1024  # control bodies are a few fields
 FINGERPRINT = re.compile(r"key#[0-9a-f]{10}")
@@ -46,32 +54,78 @@ class ControlError(ValueError):
     """A control request that cannot be carried out; answered as a 400."""
 
 
-def guarded(handler: Handler, methods: list[str], token_needed: bool = True) -> Handler:
-    """Off, token or loopback first, then the method (a JSON 405 naming the allowed ones).
+class ControlRoute(AnyMethodRoute):
+    """A control route: named, with the methods it takes and whether it needs the token.
 
+    Every method reaches the guard, so a wrong one is judged after the token, like the API's.
     `token_needed=False` is for the dashboard's static files and its player's videos: a
     browser cannot send a header when it opens a page or a `<video>`, the files hold no
     data (the page's fetches send the token) and the videos are public at `/outputs`.
     """
-    allowed = [*methods, "HEAD"] if "GET" in methods else methods
 
-    async def endpoint(request: Request) -> Response:
-        control = _emulator(request).config.control
-        if not control.enabled:
-            return error_response(404, "Not Found")
-        if control.token is not None:
-            if token_needed and request.headers.get(TOKEN_HEADER) != control.token:
-                return error_response(401, "The control plane needs a valid X-Mock-Token header")
-        elif not is_loopback(request.client.host if request.client else ""):
-            return error_response(403, "The control plane answers loopback clients only")
-        if request.method not in allowed:
-            return method_not_allowed_json(allowed)
+    def __init__(
+        self,
+        path: str,
+        endpoint: Handler,
+        methods: list[str],
+        *,
+        name: str,
+        token_needed: bool = True,
+    ) -> None:
+        super().__init__(path, endpoint, name=name)
+        self.allowed = [*methods, "HEAD"] if "GET" in methods else methods
+        self.token_needed = token_needed
+
+
+class ControlGuard:
+    """The control plane's one guard, in front of its routes: off, token or loopback
+    first, then the method (a JSON 405 naming the allowed ones); a control request that
+    cannot be carried out is a 400. A path no control route matches goes on to the
+    router's 404, as any unknown path does."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = [route for route in routes if isinstance(route, ControlRoute)]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self._route(scope) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        refusal = _refusal(Request(scope), route)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            return await handler(request)
+            await self.app(scope, receive, sending)
         except (ControlError, ConfigError, UnknownScenario, RequestInvalid) as exc:
-            return error_response(400, str(exc))
+            if started:
+                raise
+            await error_response(400, str(exc))(scope, receive, send)
 
-    return endpoint
+    def _route(self, scope: Scope) -> ControlRoute | None:
+        return next((r for r in self.routes if r.matches(scope)[0] is Match.FULL), None)
+
+
+def _refusal(request: Request, route: ControlRoute) -> Response | None:
+    control = _emulator(request).config.control
+    if not control.enabled:
+        return error_response(404, "Not Found")
+    if control.token is not None:
+        if route.token_needed and request.headers.get(TOKEN_HEADER) != control.token:
+            return error_response(401, "The control plane needs a valid X-Mock-Token header")
+    elif not is_loopback(request.client.host if request.client else ""):
+        return error_response(403, "The control plane answers loopback clients only")
+    if request.method not in route.allowed:
+        return method_not_allowed_json(route.allowed)
+    return None
 
 
 async def health(request: Request) -> Response:
@@ -98,12 +152,11 @@ async def journal(request: Request) -> Response:
         for job in emulator.queue.jobs.values()
         if job.journal_entry is not None
     }
-    base = str(request.base_url).rstrip("/")
     for entry in entries:
         job = jobs.get(entry["id"])
-        entry["job"] = None if job is None else _job_link(job, base)
+        entry["job"] = None if job is None else _job_link(request, job)
         render = entry.pop("render", None)
-        entry["video"] = dashboard.render_link(render) if render else None
+        entry["video"] = dashboard.render_link(request, render) if render else None
     return JSONResponse({"count": len(entries), "entries": entries})
 
 
@@ -173,13 +226,12 @@ async def jobs(request: Request) -> Response:
     emulator = _emulator(request)
     queue = emulator.queue
     queue.expire()
-    base = str(request.base_url).rstrip("/")
     waiting = 0
     views = []
     for job in queue.jobs.values():
         waiting += job.state is JobState.QUEUED
         position = waiting if job.state is JobState.QUEUED else None
-        views.append(_job_view(queue, job, position, base))
+        views.append(_job_view(request, queue, job, position))
     views.reverse()
     return JSONResponse({"count": len(views), "jobs": views})
 
@@ -225,9 +277,9 @@ def _cassette_view(emulator: Emulator) -> dict[str, Any] | None:
     return {"mode": mode, "calls": {kind: tally[kind] for kind in ("hit", "recorded", "miss")}}
 
 
-def _job_link(job: Job, base: str) -> dict[str, Any]:
-    output = f"{base}/outputs/{job.output}" if job.output else None
-    video = f"/_mock/ui/video/{job.output}" if job.output else None
+def _job_link(request: Request, job: Job) -> dict[str, Any]:
+    output = str(request.url_for("output", name=job.output)) if job.output else None
+    video = dashboard.video_link(request, job.output) if job.output else None
     return {
         "id": job.id,
         "state": job.state.value,
@@ -237,7 +289,7 @@ def _job_link(job: Job, base: str) -> dict[str, Any]:
     }
 
 
-def _job_view(queue: JobQueue, job: Job, position: int | None, base: str) -> dict[str, Any]:
+def _job_view(request: Request, queue: JobQueue, job: Job, position: int | None) -> dict[str, Any]:
     now = queue.clock()
     progress: float | None = 0.0
     if job.finished:
@@ -250,7 +302,7 @@ def _job_view(queue: JobQueue, job: Job, position: int | None, base: str) -> dic
         return None if at is None else _iso(time.time() - (now - at))
 
     return {
-        **_job_link(job, base),
+        **_job_link(request, job),
         "key": mask(job.key),
         "submitted_at": wall_clock(job.submitted_at),
         "started_at": wall_clock(job.started_at),
@@ -291,22 +343,23 @@ async def settings(request: Request) -> Response:
     return JSONResponse({"time_scale": emulator.config.time_scale})
 
 
-# Every method reaches the guard, so a wrong one is judged after the token, like the API's.
 ROUTES = [
-    AnyMethodRoute("/_mock/health", guarded(health, ["GET"])),
-    AnyMethodRoute("/_mock/journal", guarded(journal, ["GET", "DELETE"])),
-    AnyMethodRoute("/_mock/state", guarded(state, ["GET"])),
-    AnyMethodRoute("/_mock/keys/{key}", guarded(key, ["PUT", "DELETE"])),
-    AnyMethodRoute("/_mock/reset", guarded(reset, ["POST"])),
-    AnyMethodRoute("/_mock/scenarios", guarded(scenarios, ["GET", "POST", "DELETE"])),
-    AnyMethodRoute("/_mock/chaos", guarded(chaos, ["GET", "PUT", "DELETE"])),
-    AnyMethodRoute("/_mock/settings", guarded(settings, ["GET", "PUT"])),
-    AnyMethodRoute("/_mock/jobs", guarded(jobs, ["GET"])),
-    AnyMethodRoute("/_mock/stats", guarded(stats, ["GET"])),
-    AnyMethodRoute("/_mock/ui", guarded(dashboard.page, ["GET"], token_needed=False)),
-    AnyMethodRoute("/_mock/ui/{name}", guarded(dashboard.asset, ["GET"], token_needed=False)),
-    AnyMethodRoute("/_mock/ui/video/{name}", guarded(dashboard.video, ["GET"], token_needed=False)),
+    ControlRoute("/health", health, ["GET"], name="health"),
+    ControlRoute("/journal", journal, ["GET", "DELETE"], name="journal"),
+    ControlRoute("/state", state, ["GET"], name="state"),
+    ControlRoute("/keys/{key}", key, ["PUT", "DELETE"], name="key"),
+    ControlRoute("/reset", reset, ["POST"], name="reset"),
+    ControlRoute("/scenarios", scenarios, ["GET", "POST", "DELETE"], name="scenarios"),
+    ControlRoute("/chaos", chaos, ["GET", "PUT", "DELETE"], name="chaos"),
+    ControlRoute("/settings", settings, ["GET", "PUT"], name="settings"),
+    ControlRoute("/jobs", jobs, ["GET"], name="jobs"),
+    ControlRoute("/stats", stats, ["GET"], name="stats"),
+    # The dashboard's files and videos: no token (see `ControlRoute`).
+    ControlRoute("/ui", dashboard.page, ["GET"], name="ui", token_needed=False),
+    ControlRoute("/ui/{name}", dashboard.asset, ["GET"], name="ui_asset", token_needed=False),
+    ControlRoute("/ui/video/{name}", dashboard.video, ["GET"], name="ui_video", token_needed=False),
 ]
+MOUNT = Mount(PREFIX, routes=ROUTES, name="control", middleware=[Middleware(ControlGuard, ROUTES)])
 # The control plane's own spec: its bodies are checked by the API's validator.
 _VALIDATORS = {
     path: RequestValidator(control_plane_contract().request_schema(path, method))

@@ -2,7 +2,7 @@
 
 The page reads everything else from the `/_mock` JSON routes, so it costs nothing
 while nobody has it open. A `<video>` cannot send the control token, so the files
-and the videos are served like the public `/outputs` (see `control.guarded`).
+and the videos are served like the public `/outputs` (see `control.ControlRoute`).
 """
 
 from __future__ import annotations
@@ -62,8 +62,13 @@ async def video(request: Request) -> Response:
     return FileResponse(path, media_type="video/mp4")
 
 
-def render_link(key: str) -> str:
-    return f"/_mock/ui/video/{RENDER_PREFIX}{key}.mp4"
+def video_link(request: Request, name: str) -> str:
+    """The player's path to a video (relative: the page is on the same origin)."""
+    return str(request.app.url_path_for("control:ui_video", name=name))
+
+
+def render_link(request: Request, key: str) -> str:
+    return video_link(request, f"{RENDER_PREFIX}{key}.mp4")
 
 
 def _file(name: str) -> Response:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from starlette.datastructures import Headers
@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from wan26.mockserver.billing import as_json, plain, price_list, price_of, usd
 from wan26.mockserver.config import Config
 from wan26.mockserver.contract import Contract, ModelOperation
-from wan26.mockserver.errors import MessageBook, allow_header
+from wan26.mockserver.errors import MessageBook, Refusal, method_not_allowed
 from wan26.mockserver.generation import Generator, Inputs, Video
 from wan26.mockserver.jobs import Job, JobQueue, JobState
 from wan26.mockserver.journal import Journal
@@ -117,49 +117,46 @@ class Emulator:
         for model in self.models.values():
             model.generator.cache.clear()
 
-    def authenticate(self, headers: Headers) -> tuple[Account | None, Response | None]:
+    def authenticate(self, headers: Headers) -> Account:
+        """The caller's account; a `Refusal` (401) without a key or with an unknown one."""
         key = headers.get(API_KEY_HEADER)
         if not key:
-            return None, self.messages.response(Forced.MISSING_KEY)
+            raise Refusal(Forced.MISSING_KEY)
         account = self.state.account(key)
         if account is None:
-            return None, self.messages.response(Forced.INVALID_KEY)
-        return account, None
+            raise Refusal(Forced.INVALID_KEY)
+        return account
 
     async def admit(
         self, slug: str, method: str, headers: Headers, body: Callable[[], Awaitable[bytes]]
-    ) -> Admitted | Response:
+    ) -> Admitted:
         """The checks in the real API's order; on success the price is held.
 
-        The body is read only once the checks that do not need it have passed.
+        A failed check raises a `Refusal`. The body is read only once the checks that do
+        not need it have passed.
         """
-        account, refusal = self.authenticate(headers)
-        if refusal is not None:
-            return refusal
-        assert account is not None  # authenticate gives an account or a refusal
+        account = self.authenticate(headers)
         if not account.may_call(slug):
-            return self.messages.response(Forced.FORBIDDEN, model=slug)
+            raise Refusal(Forced.FORBIDDEN, model=slug)
         model = self.models.get(slug)
         if model is None:
-            return self.messages.response(Forced.NOT_FOUND, model=slug)
+            raise Refusal(Forced.NOT_FOUND, model=slug)
         if method != "POST":
-            return self.method_not_allowed(["POST"])
+            raise method_not_allowed(["POST"])
         if not _is_json(headers.get("content-type")):
-            return self.messages.response(Forced.INVALID_CONTENT_TYPE)
+            raise Refusal(Forced.INVALID_CONTENT_TYPE)
         try:
             params = model.validator.parse(await body())
         except BodyTooLarge:
-            return self.messages.response(
-                Forced.PAYLOAD_TOO_LARGE, limit=self.config.max_body_bytes
-            )
+            raise Refusal(Forced.PAYLOAD_TOO_LARGE, limit=self.config.max_body_bytes) from None
         except RequestInvalid as exc:
-            return self.messages.response_with(Forced.BAD_REQUEST, str(exc))
+            raise Refusal(Forced.BAD_REQUEST, message=str(exc)) from None
         reset_at = self.state.admit(account)
         if reset_at is not None:
-            return self._rate_limited(reset_at)
+            raise _rate_limited(reset_at)
         cost = model.price(params)
         if not self.state.hold(account, cost):
-            return self._insufficient(account.available, cost)
+            raise _insufficient(account.available, cost)
         seed = params["seed"] if params["seed"] is not None else self.rng.randrange(2**31)
         run = model.latency.draw(params["duration"], params["resolution"])
         return Admitted(account, model, params, cost, seed, run)
@@ -167,19 +164,21 @@ class Emulator:
     async def run_v1(
         self, call: Admitted, outcome: Outcome | None, entry: dict[str, Any] | None
     ) -> Response:
-        """A synchronous generation; the hold becomes a charge only on a 200."""
+        """A synchronous generation; the hold becomes a charge only on a 200.
+
+        A failed one raises a `Refusal`."""
         charged = False
         try:
             if call.model.latency.over_gateway_timeout(call.run) or (
                 outcome and outcome.name == Forced.JOB_HANG
             ):
-                return await self._gateway_timeout(call.model)
+                await self._gateway_timeout(call.model)
             try:
                 inputs, video = await self._produce(call)
             except MediaError as exc:
-                return self.messages.response_with(Forced.BAD_REQUEST, str(exc))
+                raise Refusal(Forced.BAD_REQUEST, message=str(exc)) from None
             if outcome and outcome.name == Forced.JOB_FAILED:
-                return self.messages.response_with(Forced.SERVER_ERROR, outcome.message)
+                raise Refusal(Forced.SERVER_ERROR, message=outcome.message)
             self._charge(call, entry)
             charged = True
             if entry is not None:
@@ -199,8 +198,9 @@ class Emulator:
                 self.state.release(call.account, call.cost)
 
     def submit_v2(
-        self, call: Admitted, outcome: Outcome | None, base_url: str, entry: dict[str, Any] | None
-    ) -> Response:
+        self, call: Admitted, outcome: Outcome | None, entry: dict[str, Any] | None
+    ) -> Job:
+        """The call queued as a job; the app answers with its id and links."""
         job = Job(
             id=self.request_id(),
             key=call.account.key,
@@ -219,16 +219,7 @@ class Emulator:
             await self._work(job, call)
 
         self.queue.submit(job, work)
-        base = base_url.rstrip("/")
-        return JSONResponse(
-            {
-                "request_id": job.id,
-                "status": JobState.QUEUED.value,
-                "poll_url": f"{base}/v1/requests/{job.id}",
-                "status_url": f"{base}/v2/requests/{job.id}/status",
-                "response_url": f"{base}/v2/requests/{job.id}",
-            }
-        )
+        return job
 
     async def _work(self, job: Job, call: Admitted) -> None:
         """What an emulated GPU worker does with a job; charged only on COMPLETED."""
@@ -251,18 +242,22 @@ class Emulator:
                 self.state.release(call.account, call.cost)
 
     def job_response(
-        self, job_id: str, method: str, headers: Headers, base_url: str, full: bool
+        self,
+        job_id: str,
+        method: str,
+        headers: Headers,
+        output_url: Callable[[str], str],
+        full: bool,
     ) -> Response:
-        """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does."""
-        account, refusal = self.authenticate(headers)
-        if refusal is not None:
-            return refusal
-        assert account is not None  # authenticate gives an account or a refusal
+        """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does.
+
+        `output_url` is the public URL of a finished job's file (the app's `/outputs`)."""
+        account = self.authenticate(headers)
         if method not in READ_METHODS:
-            return self.method_not_allowed(READ_METHODS)
+            raise method_not_allowed(READ_METHODS)
         job = self.queue.get(job_id, account.key)
         if job is None:
-            return self.messages.response_with(Forced.NOT_FOUND, f"Request {job_id} not found")
+            raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
         metrics = {"inference_time": job.run.emulated_s} if job.finished else {}
         if job.state is JobState.FAILED:
             return JSONResponse(
@@ -271,7 +266,7 @@ class Emulator:
             )
         if not full:
             return JSONResponse({"status": job.state.value, "request_id": job.id})
-        output = f"{base_url.rstrip('/')}/outputs/{job.output}" if job.output else None
+        output = output_url(job.output) if job.output else None
         return JSONResponse(
             {
                 "status": job.state.value,
@@ -296,42 +291,26 @@ class Emulator:
         if entry is not None:
             entry["charged_usd"] = as_json(call.cost)
 
-    async def forced(self, outcome: Outcome, slug: str, headers: Headers, body: bytes) -> Response:
-        """A failure the caller asked for; nothing is charged or counted."""
+    async def forced(self, outcome: Outcome, slug: str, headers: Headers, body: bytes) -> NoReturn:
+        """A failure the caller asked for, raised as a `Refusal`; nothing is charged or counted."""
         name = outcome.name
         if name == Forced.GATEWAY_TIMEOUT:
-            return await self._gateway_timeout(self._model_or_default(slug), outcome.seconds)
+            await self._gateway_timeout(self._model_or_default(slug), outcome.seconds)
         if name == Forced.RATE_LIMITED:
-            return self._rate_limited(time.time() + self.config.rate_limit_window_s)
+            raise _rate_limited(time.time() + self.config.rate_limit_window_s)
         if name == Forced.INSUFFICIENT_CREDITS:
             account = self.state.account(headers.get(API_KEY_HEADER, ""))
             balance = Decimal(0) if account is None else account.available
-            return self._insufficient(balance, self._likely_price(slug, body))
-        return self.messages.response(name, model=slug)
+            raise _insufficient(balance, self._likely_price(slug, body))
+        raise Refusal(name, model=slug)
 
-    def method_not_allowed(self, allowed: list[str]) -> Response:
-        return self.messages.response(Forced.METHOD_NOT_ALLOWED, allow_header(allowed))
-
-    def _insufficient(self, balance: Decimal, cost: Decimal) -> Response:
-        return self.messages.response(
-            Forced.INSUFFICIENT_CREDITS, balance=plain(balance), cost=plain(cost)
-        )
-
-    def _rate_limited(self, reset_at: float) -> Response:
-        """The reset time rounded up to the header's whole seconds, so a client that waits
-        until the time it reads is let in."""
-        stamp = time.strftime(RESET_AT_FORMAT, time.gmtime(math.ceil(reset_at)))
-        return self.messages.response(
-            Forced.RATE_LIMITED, {"x-rate-limit-reset-at-utc": stamp}, reset_at=stamp
-        )
-
-    async def _gateway_timeout(self, model: Model, seconds: float | None = None) -> Response:
+    async def _gateway_timeout(self, model: Model, seconds: float | None = None) -> NoReturn:
         """A 504 after the (scaled) gateway timeout, or after `seconds` when given."""
         latency = model.latency
         await anyio.sleep(
             latency.scaled(latency.config.gateway_timeout_s) if seconds is None else seconds
         )
-        return self.messages.response(Forced.GATEWAY_TIMEOUT)
+        raise Refusal(Forced.GATEWAY_TIMEOUT)
 
     def _model_or_default(self, slug: str) -> Model:
         return self.models.get(slug) or next(iter(self.models.values()))
@@ -366,6 +345,19 @@ async def _render_not_lost(
             task = asyncio.current_task()
             if task is None or task.cancelling():
                 raise
+
+
+def _insufficient(balance: Decimal, cost: Decimal) -> Refusal:
+    return Refusal(Forced.INSUFFICIENT_CREDITS, balance=plain(balance), cost=plain(cost))
+
+
+def _rate_limited(reset_at: float) -> Refusal:
+    """The reset time rounded up to the header's whole seconds, so a client that waits
+    until the time it reads is let in."""
+    stamp = time.strftime(RESET_AT_FORMAT, time.gmtime(math.ceil(reset_at)))
+    return Refusal(
+        Forced.RATE_LIMITED, headers={"x-rate-limit-reset-at-utc": stamp}, reset_at=stamp
+    )
 
 
 class BodyTooLarge(Exception):

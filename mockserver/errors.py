@@ -92,6 +92,29 @@ _METHOD_NOT_ALLOWED_HTML = (
 )
 
 
+class Refusal(Exception):
+    """A request the emulator turns down with a catalogue failure.
+
+    The core raises it; the HTTP layer renders it once, with `MessageBook.render`.
+    `message` replaces the catalogue's text (a message made for this request, e.g. which
+    field); otherwise the catalogue's template is filled from `fields`.
+    """
+
+    def __init__(
+        self,
+        name: Forced,
+        *,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+        **fields: object,
+    ) -> None:
+        super().__init__(name.value)
+        self.name = name
+        self.message = message
+        self.headers = headers
+        self.fields = fields
+
+
 class MessageBook:
     """Catalogue messages with the config's overrides applied."""
 
@@ -116,6 +139,12 @@ class MessageBook:
             return HTMLResponse(_METHOD_NOT_ALLOWED_HTML, status_code=405, headers=headers)
         return error_response(status, self.text(name, **fields), headers)
 
+    def render(self, refusal: Refusal) -> Response:
+        """The HTTP answer to a refusal, with this book's messages."""
+        if refusal.message is not None:
+            return self.response_with(refusal.name, refusal.message, refusal.headers)
+        return self.response(refusal.name, refusal.headers, **refusal.fields)
+
     def response_with(
         self, name: Forced, message: str, headers: dict[str, str] | None = None
     ) -> Response:
@@ -126,6 +155,11 @@ class MessageBook:
 def allow_header(methods: list[str]) -> dict[str, str]:
     """The `Allow` header every 405 carries (RFC 9110)."""
     return {"Allow": ", ".join(methods)}
+
+
+def method_not_allowed(methods: list[str]) -> Refusal:
+    """The API's 405 (HTML) naming the allowed methods in `Allow`."""
+    return Refusal(Forced.METHOD_NOT_ALLOWED, headers=allow_header(methods))
 
 
 def method_not_allowed_json(methods: list[str]) -> Response:

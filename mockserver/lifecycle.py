@@ -64,8 +64,10 @@ async def unless_client_leaves(
     """`work`'s answer, or, if the client closes the connection first, `work` cancelled.
 
     Call it only once the request body has been read: it listens for `http.disconnect`.
+    An exception `work` raises (a `Refusal`, say) is raised as it is, not in a group.
     """
     answer: Response | None = None
+    failure: Exception | None = None
     async with anyio.create_task_group() as group:
 
         async def watch() -> None:
@@ -74,8 +76,13 @@ async def unless_client_leaves(
             group.cancel_scope.cancel()
 
         group.start_soon(watch)
-        answer = await work()
+        try:
+            answer = await work()
+        except Exception as exc:  # raised again below, outside the group
+            failure = exc
         group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
     return client_gone() if answer is None else answer
 
 

@@ -12,6 +12,6 @@ class AnyMethodRoute(Route):
     """Starlette answers a wrong method itself, before the handler and without `Allow`;
     this route matches every method (made-up ones too) and leaves the 405 to the handler."""
 
-    def __init__(self, path: str, endpoint: Any) -> None:
-        super().__init__(path, endpoint)
+    def __init__(self, path: str, endpoint: Any, *, name: str | None = None) -> None:
+        super().__init__(path, endpoint, name=name)
         self.methods = None

@@ -88,5 +88,6 @@ def test_control_plane_spec_is_valid_and_covers_every_control_route() -> None:
     document, _ = read_from_filename(str(path))
     validate(document)
     documented = set(document["paths"])
-    served = {route.path for route in control.ROUTES} | {"/outputs/{name}"}
+    mounted = {control.MOUNT.path + getattr(route, "path", "") for route in control.MOUNT.routes}
+    served = mounted | {"/outputs/{name}"}
     assert documented == served
