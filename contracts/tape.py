@@ -101,7 +101,8 @@ class Recorder:
             for name in ("status_url", "response_url"):
                 self._jobs[submitted[name]] = job
             return
-        self._keep(call, recorded_response(self.cassette, call, response), cost)
+        response_kept = recorded_response(self.cassette, call, response, secret=self.api_key)
+        self._keep(call, response_kept, cost)
 
     def _follow(self, url: str, response: httpx.Response) -> None:
         job = self._jobs[url]

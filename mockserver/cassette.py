@@ -223,25 +223,33 @@ class Cassette:
             raise ConfigError(f"{where}: the video {path} was altered (its SHA-256 differs)")
 
 
-def kept_headers(headers: httpx.Headers, record_credits: bool = False) -> dict[str, str]:
+def kept_headers(
+    headers: httpx.Headers, record_credits: bool = False, secret: str = ""
+) -> dict[str, str]:
     """The response headers a cassette keeps: never a key, the balance only when asked."""
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
     for name, value in headers.items():
         name = name.lower()
         if name.startswith("x-") and name not in NEVER_KEPT and not name.startswith("x-mock-"):
             kept.setdefault(name, value)
+    if secret:  # a header that echoes the caller's key is not kept
+        kept = {name: value for name, value in kept.items() if secret not in value}
     if record_credits and BALANCE_HEADER in headers:
         kept[BALANCE_HEADER] = headers[BALANCE_HEADER]
     return kept
 
 
 def recorded_response(
-    cassette: Cassette, call: dict[str, Any], answer: httpx.Response, record_credits: bool = False
+    cassette: Cassette,
+    call: dict[str, Any],
+    answer: httpx.Response,
+    record_credits: bool = False,
+    secret: str = "",
 ) -> dict[str, Any]:
     """A response as a cassette keeps it: status, kept headers, one body (a video by hash)."""
     response: dict[str, Any] = {
         "status": answer.status_code,
-        "headers": kept_headers(answer.headers, record_credits),
+        "headers": kept_headers(answer.headers, record_credits, secret),
     }
     content_type = answer.headers.get("content-type", "")
     if content_type.startswith("video/"):

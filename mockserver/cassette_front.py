@@ -241,14 +241,17 @@ class CassetteFront:
         if answer.status_code not in RECORDED_STATUSES:
             return _relay(answer), "miss"
         cost = as_json(price) if charged and price is not None else 0.0
-        self.cassette.add(self._exchange(call, answer, cost))
+        secret = request.headers.get("x-api-key", "")
+        self.cassette.add(self._exchange(call, answer, cost, secret))
         return _relay(answer), "recorded"
 
     def _exchange(
-        self, call: dict[str, Any], answer: httpx.Response, cost: float
+        self, call: dict[str, Any], answer: httpx.Response, cost: float, secret: str
     ) -> dict[str, Any]:
         assert self.cassette is not None
-        response = recorded_response(self.cassette, call, answer, self.config.record_credits)
+        response = recorded_response(
+            self.cassette, call, answer, self.config.record_credits, secret
+        )
         return _exchange(call, response, cost)
 
     def _follow(
