@@ -59,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--api-key", help="default: $SEGMIND_API_KEY (or the emulator's key)")
     check.add_argument("--image-url", help="input image for paid probes (default: a 16:9 data URI)")
-    check.add_argument("--record", type=Path, help="save what was observed as a JSON fixture")
+    check.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="save the probes' exchanges as a cassette (the wan26-mock serve --record format: "
+        "wan26-mock serve --replay DIR replays it, recording: DIR learns from it)",
+    )
     check.add_argument("--wait-s", type=float, default=1800.0, help="v2 job deadline")
     check.add_argument(
         "--timeout-s",
@@ -132,6 +138,7 @@ def _check(args: argparse.Namespace) -> Report:
     from wan26.contracts.checks import Spec
     from wan26.contracts.probes import Target
     from wan26.contracts.runner import is_emulator, make_plan, run
+    from wan26.contracts.tape import Recorder
 
     key = args.api_key or os.environ.get("SEGMIND_API_KEY")
     if args.live and not key:
@@ -141,6 +148,7 @@ def _check(args: argparse.Namespace) -> Report:
         raise HarnessError("--base-url is required without --live")
     source = load(args.contract) if args.contract else bundled()
     spec = Spec.of(source.contract)
+    recorder = Recorder(args.record, spec.model, key or DEFAULT_API_KEY) if args.record else None
     with httpx.Client(timeout=httpx.Timeout(args.timeout_s, connect=10.0)) as http:
         try:
             http.get(base_url, timeout=10)
@@ -164,7 +172,7 @@ def _check(args: argparse.Namespace) -> Report:
             plan,
             source,
             live=args.live,
-            record=args.record,
+            recorder=recorder,
             fuzz_examples=args.fuzz,
             at_once=not args.keep_time_scale,
         )

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from PIL import Image
@@ -22,6 +22,9 @@ from PIL import Image
 from wan26.contracts import checks
 from wan26.contracts.report import Row
 from wan26.mockserver.billing import price_list, price_of
+
+if TYPE_CHECKING:
+    from wan26.contracts.tape import Recorder
 
 V1 = "/v1/wan-2.6-i2v"
 V2 = "/v2/wan-2.6-i2v"
@@ -45,6 +48,7 @@ class Target:
     image: str = field(default_factory=input_image)
     poll_interval_s: float = 2.0
     wait_s: float = 1800.0
+    recorder: Recorder | None = None  # `--record DIR`: every exchange goes to a cassette
 
     @property
     def timeout_s(self) -> float | None:
@@ -60,7 +64,18 @@ class Target:
         if key is not None:
             headers["x-api-key"] = key
         url = path if path.startswith("http") else self.base_url + path
-        return self.http.request(method, url, headers=headers, **kwargs)
+        response = self.http.request(method, url, headers=headers, **kwargs)
+        if self.recorder is not None:
+            sent = response.request.url
+            local = url.startswith(self.base_url + "/")
+            self.recorder.saw(
+                method,
+                url[len(self.base_url) :].split("?", 1)[0] if local else sent.path,
+                sent.query.decode(),
+                key,
+                response,
+            )
+        return response
 
     def body(self, **changes: Any) -> dict[str, Any]:
         return {

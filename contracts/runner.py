@@ -7,9 +7,7 @@ run stopped.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
@@ -18,6 +16,7 @@ from wan26.contracts.fuzz import fuzz
 from wan26.contracts.probes import Probe, Target, free_probes, paid_probes, scenario_probes
 from wan26.contracts.report import ContractRef, Report, Row
 from wan26.contracts.source import ContractSource
+from wan26.contracts.tape import Recorder
 from wan26.contracts.timescale import answer_at_once, restore
 
 
@@ -84,7 +83,7 @@ def run(
     source: ContractSource,
     *,
     live: bool,
-    record: Path | None = None,
+    recorder: Recorder | None = None,
     fuzz_examples: int = 0,
     at_once: bool = True,
 ) -> Report:
@@ -104,10 +103,11 @@ def run(
         if target.emulator
         else "a server that is not the emulator"
     )
-    recording: dict[str, object] = {}
+    target.recorder = recorder
     change = answer_at_once(target) if at_once and target.emulator and not live else None
     try:
-        _probe(target, plan, report, recording)
+        _probe(target, plan, report)
+        target.recorder = None  # the fuzz pass's random calls are not the service's answers
         if fuzz_examples and not live and not report.stopped:
             _fuzz(target, source, fuzz_examples, report)
     except KeyboardInterrupt:
@@ -115,14 +115,14 @@ def run(
     finally:
         if change is not None:
             report.notes.append(restore(target, change))
+        target.recorder = None
         _scrub(report, target.api_key)
-        if record is not None:
-            text = json.dumps(recording, indent=2, default=str)
-            record.write_text(text.replace(target.api_key, "***") if target.api_key else text)
+        if recorder is not None:
+            recorder.close()
     return report
 
 
-def _probe(target: Target, plan: Plan, report: Report, recording: dict[str, object]) -> None:
+def _probe(target: Target, plan: Plan, report: Report) -> None:
     """Each probe in turn; the first that cannot finish stops the run (the rest are named)."""
     for index, probe in enumerate(plan.run):
         try:
@@ -137,7 +137,6 @@ def _probe(target: Target, plan: Plan, report: Report, recording: dict[str, obje
                 report.notes.append(f"not run: {', '.join(left)}")
             return
         report.add(*result.rows)
-        recording[probe.name] = result.seen
     for skipped in plan.skipped:
         report.add(
             Row(skipped.probe.name, "skipped", skipped.probe.summary, skipped.why, "inconclusive")

@@ -24,6 +24,7 @@ from wan26.mockserver.errors import CATALOGUE, Refusal, error_response, method_n
 from wan26.mockserver.faults import FaultyResponse
 from wan26.mockserver.jobs import JobState
 from wan26.mockserver.journal import JournalMiddleware
+from wan26.mockserver.learning import LearnedHeadersMiddleware
 from wan26.mockserver.lifecycle import unless_client_leaves
 from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.routing import AnyMethodRoute
@@ -39,6 +40,7 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
     middleware = [
         Middleware(JournalMiddleware, journal=emulator.journal),
         Middleware(CatchAllMiddleware),
+        Middleware(LearnedHeadersMiddleware, emulator=emulator),
     ]
     front = None
     if config.cassette.mode != "off":

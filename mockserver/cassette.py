@@ -11,9 +11,11 @@ import hashlib
 import json
 import os
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema_rs
 
 from wan26.mockserver.config import ConfigError
@@ -23,6 +25,15 @@ VERSION = 1
 INDEX = "cassette.json"
 MEDIA = "media"
 FINAL_STATES = ("COMPLETED", "FAILED")
+CREDITS_PATH = "/v1/get-user-credits"
+# Answers kept in a cassette: successes and the errors that depend only on the call.
+# 429 and 5xx are passing conditions; replaying them forever would be wrong.
+RECORDED_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 406, 413, 422})
+KEPT_HEADERS = ("content-type", "x-cost", "x-generation-time", "x-seed-value", "x-output-metadata")
+BALANCE_HEADER = "x-remaining-credits"
+# Besides KEPT_HEADERS, every other `x-` header is kept (the real service's extras, which a
+# replaying emulator learns), except these: per-call ids, the balance, the emulator's own.
+NEVER_KEPT = frozenset({"x-request-id", "x-api-key", BALANCE_HEADER})
 
 _SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _SCHEMA: dict[str, Any] = {
@@ -210,6 +221,62 @@ class Cassette:
             raise ConfigError(f"{where}: the video {path} is missing") from None
         if hashlib.sha256(data).hexdigest() != digest:
             raise ConfigError(f"{where}: the video {path} was altered (its SHA-256 differs)")
+
+
+def kept_headers(
+    headers: httpx.Headers, record_credits: bool = False, secret: str = ""
+) -> dict[str, str]:
+    """The response headers a cassette keeps: never a key, the balance only when asked."""
+    kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+    for name, value in headers.items():
+        name = name.lower()
+        if name.startswith("x-") and name not in NEVER_KEPT and not name.startswith("x-mock-"):
+            kept.setdefault(name, value)
+    if secret:  # a header that echoes the caller's key is not kept
+        kept = {name: value for name, value in kept.items() if secret not in value}
+    if record_credits and BALANCE_HEADER in headers:
+        kept[BALANCE_HEADER] = headers[BALANCE_HEADER]
+    return kept
+
+
+def recorded_response(
+    cassette: Cassette,
+    call: dict[str, Any],
+    answer: httpx.Response,
+    record_credits: bool = False,
+    secret: str = "",
+) -> dict[str, Any]:
+    """A response as a cassette keeps it: status, kept headers, one body (a video by hash)."""
+    response: dict[str, Any] = {
+        "status": answer.status_code,
+        "headers": kept_headers(answer.headers, record_credits, secret),
+    }
+    content_type = answer.headers.get("content-type", "")
+    if content_type.startswith("video/"):
+        response["media"] = cassette.put_media(answer.content)
+    elif "json" in content_type:
+        try:
+            body = answer.json()
+        except ValueError:
+            response["text"] = answer.text
+            return response
+        hide = call["path"] == CREDITS_PATH and not record_credits
+        if hide and isinstance(body, dict):
+            body = {name: None for name in body}
+        response["json"] = body
+    elif answer.content:
+        response["text"] = answer.text
+    return response
+
+
+def new_exchange(call: dict[str, Any], response: dict[str, Any], cost: float) -> dict[str, Any]:
+    return {
+        "fingerprint": fingerprint(call),
+        "request": call,
+        "response": response,
+        "cost_usd": cost,
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def _check(data: Any, index: Path) -> None:

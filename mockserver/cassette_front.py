@@ -13,7 +13,6 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,25 +23,25 @@ from starlette.responses import JSONResponse, Response
 from wan26.mockserver.access import fingerprint as key_hash
 from wan26.mockserver.billing import as_json, balance_of, usd
 from wan26.mockserver.budget import Budget
-from wan26.mockserver.cassette import Cassette
+from wan26.mockserver.cassette import (
+    BALANCE_HEADER,
+    CREDITS_PATH,
+    RECORDED_STATUSES,
+    Cassette,
+    new_exchange,
+    recorded_response,
+)
 from wan26.mockserver.config import CassetteConfig
 from wan26.mockserver.emulator import Emulator
-from wan26.mockserver.errors import MessageBook, error_response
-from wan26.mockserver.learning import learned_messages
+from wan26.mockserver.errors import error_response
+from wan26.mockserver.learning import learn
 from wan26.mockserver.matching import describe, explain_miss, fingerprint, miss_message
-from wan26.mockserver.recording import recorded_messages
 from wan26.mockserver.tapejobs import TapeJob, TapeJobs
 from wan26.mockserver.upstream import Upstream, UpstreamLost, answer_headers
 from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
 POLL = re.compile(r"^/v[12]/requests/([^/]+?)(/status)?$")
 MODEL_CALL = re.compile(r"^/v([12])/([^/]+)$")
-CREDITS_PATH = "/v1/get-user-credits"
-# Answers kept in a cassette: successes and the errors that depend only on the call.
-# 429 and 5xx are passing conditions; replaying them forever would be wrong.
-RECORDED_STATUSES = frozenset({200, 400, 401, 403, 404, 405, 406, 413, 422})
-KEPT_HEADERS = ("content-type", "x-cost", "x-generation-time", "x-seed-value", "x-output-metadata")
-BALANCE_HEADER = "x-remaining-credits"
 MISS_STATUS = 404  # --on-miss error, as WireMock answers an unmatched request
 BUDGET_STATUS = 402  # a paid call past --max-spend-usd: Payment Required, nothing forwarded
 STRIPPED_ANSWER_HEADERS = frozenset({"date", "server"})  # the local server sets its own
@@ -72,12 +71,8 @@ class CassetteFront:
             else None
         )
         if self.cassette is not None and config.mode == "replay":
-            # Emulated misses speak the recorded words; the live recording and config win.
-            learned = learned_messages(self.cassette.exchanges)
-            recorded = (
-                recorded_messages(emulator.config.recording) if emulator.config.recording else {}
-            )
-            emulator.messages = MessageBook({**learned, **recorded, **emulator.config.messages})
+            # Emulated misses speak, head and take time as recorded; `recording:` and config win.
+            emulator.apply(learn(self.cassette.exchanges).under(emulator.learned))
         limit = None if config.max_spend_usd is None else balance_of(config.max_spend_usd)
         if limit is None and config.mode == "record":
             limit = Decimal(0)  # recording spends nothing unless told how much
@@ -246,27 +241,17 @@ class CassetteFront:
         if answer.status_code not in RECORDED_STATUSES:
             return _relay(answer), "miss"
         cost = as_json(price) if charged and price is not None else 0.0
-        self.cassette.add(self._exchange(call, answer, cost))
+        secret = request.headers.get("x-api-key", "")
+        self.cassette.add(self._exchange(call, answer, cost, secret))
         return _relay(answer), "recorded"
 
     def _exchange(
-        self, call: dict[str, Any], answer: httpx.Response, cost: float
+        self, call: dict[str, Any], answer: httpx.Response, cost: float, secret: str
     ) -> dict[str, Any]:
         assert self.cassette is not None
-        kept = list(KEPT_HEADERS) + ([BALANCE_HEADER] if self.config.record_credits else [])
-        headers = {name: answer.headers[name] for name in kept if name in answer.headers}
-        response: dict[str, Any] = {"status": answer.status_code, "headers": headers}
-        content_type = answer.headers.get("content-type", "")
-        if content_type.startswith("video/"):
-            response["media"] = self.cassette.put_media(answer.content)
-        elif "json" in content_type:
-            body = answer.json()
-            hide = call["path"] == CREDITS_PATH and not self.config.record_credits
-            if hide and isinstance(body, dict):
-                body = {name: None for name in body}
-            response["json"] = body
-        elif answer.content:
-            response["text"] = answer.text
+        response = recorded_response(
+            self.cassette, call, answer, self.config.record_credits, secret
+        )
         return _exchange(call, response, cost)
 
     def _follow(
@@ -385,14 +370,7 @@ class CassetteFront:
         return error_response(502, f"Upstream {self.upstream.base_url} did not answer: {reason}")
 
 
-def _exchange(call: dict[str, Any], response: dict[str, Any], cost: float) -> dict[str, Any]:
-    return {
-        "fingerprint": fingerprint(call),
-        "request": call,
-        "response": response,
-        "cost_usd": cost,
-        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+_exchange = new_exchange
 
 
 def _submitted(recorded: dict[str, Any], job_id: str, base_url: str) -> Response:

@@ -24,11 +24,12 @@ from wan26.mockserver.generation import Generator, Inputs, Video
 from wan26.mockserver.jobs import Job, JobQueue, JobState
 from wan26.mockserver.journal import Journal
 from wan26.mockserver.latency import LatencyModel, RunTime
+from wan26.mockserver.learning import Learned
 from wan26.mockserver.lifecycle import InFlight
 from wan26.mockserver.media.errors import MediaError
 from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.outputs import OutputStore
-from wan26.mockserver.recording import recorded_messages
+from wan26.mockserver.recording import load_recording
 from wan26.mockserver.scenarios import Outcome, Scenarios
 from wan26.mockserver.state import Account, StateStore
 from wan26.mockserver.validation import RequestInvalid, RequestValidator, parse_json
@@ -71,8 +72,7 @@ class Emulator:
         self.contract = contract
         self.rng = random.Random(config.seed)
         self.state = StateStore(config, contract.plans)
-        recorded = recorded_messages(config.recording) if config.recording else {}
-        self.messages = MessageBook({**recorded, **config.messages})
+        self.messages = MessageBook(config.messages)
         self.scenarios = Scenarios()
         self.journal = Journal(config.control.journal_size)
         self.outputs = OutputStore(config.queue.output_store_bytes)
@@ -90,6 +90,15 @@ class Emulator:
             )
             for slug, operation in contract.models().items()
         }
+        self.learned = Learned()
+        self.apply(load_recording(config.recording) if config.recording else Learned())
+
+    def apply(self, learned: Learned) -> None:
+        """Take a recording's lessons for the calls emulated; the config's messages win."""
+        self.learned = learned
+        self.messages = MessageBook({**learned.messages, **self.config.messages})
+        for slug, model in self.models.items():
+            model.latency.learned = learned.run_times.get(slug, {})
 
     @property
     def queue(self) -> JobQueue:

@@ -1,12 +1,18 @@
 """Loading what the contract harness recorded from the live API, so the emulator's error
-messages follow the real service's (`wan26-contracts run --live --record FILE`)."""
+messages, extra headers and run times follow the real service's.
+
+`recording:` is a cassette directory (`wan26-contracts run --live --record DIR`, or
+`wan26-mock serve --record DIR`), or a JSON file of probes written by older versions
+of the harness (messages only)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from wan26.mockserver.cassette import Cassette
 from wan26.mockserver.config import ConfigError
+from wan26.mockserver.learning import Learned, learn
 from wan26.mockserver.outcomes import Forced
 
 # Which catalogue failure each free probe provokes. Validation messages name the
@@ -17,6 +23,13 @@ PROBE_FAILURES = {
     "unknown-model": Forced.NOT_FOUND,
     "content-type": Forced.INVALID_CONTENT_TYPE,
 }
+
+
+def load_recording(path: str | Path) -> Learned:
+    """What a recording teaches: a cassette directory, or an old JSON file of probes."""
+    if Path(path).is_dir():
+        return learn(Cassette.open(path, create=False).exchanges)
+    return Learned(messages=recorded_messages(path))
 
 
 def recorded_messages(path: str | Path) -> dict[str, str]:

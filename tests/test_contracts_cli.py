@@ -10,13 +10,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from segmind import SegmindClient
 from starlette.applications import Starlette
 
 from conftest import API_KEY, make_config
 from wan26.contracts.cli import main
+from wan26.contracts.probes import input_image
 from wan26.mockserver import create_app
 from wan26.mockserver.background import free_port, running_server
-from wan26.mockserver.config import ControlConfig, KeyConfig, MediaConfig
+from wan26.mockserver.cassette import INDEX
+from wan26.mockserver.config import CassetteConfig, ControlConfig, KeyConfig, MediaConfig
 from wan26.mockserver.drift import DriftConfig
 
 SECRET = "sk-live-very-secret-key-1234"
@@ -89,7 +92,7 @@ def test_live_mode_never_spends_beyond_its_budget(
     budget: float, charged: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = fake_live_api()
-    record = tmp_path / "observed.json"
+    record = tmp_path / "observed"
     report = tmp_path / "live.md"
     with running_server(app) as url:
         code = main(
@@ -116,13 +119,17 @@ def test_live_mode_never_spends_beyond_its_budget(
     assert code == 0
     out, err = capsys.readouterr()
     assert err.startswith("plan:") and ("$" in err.splitlines()[0] or budget == 0)
-    everything = out + err + record.read_text() + report.read_text()
-    assert SECRET not in everything
-    observed = json.loads(record.read_text())
-    assert observed["auth-missing"]["status"] == 401
-    assert "forced-429" not in observed  # scenario probes never go to the live API
-    if charged:
-        assert set(observed["v1-generate"]["media"]) == {"bytes", "sha256"}
+    assert SECRET not in out + err + report.read_text()
+    files = [path for path in record.rglob("*") if path.is_file()]
+    assert all(SECRET.encode() not in path.read_bytes() for path in files)
+    tape = json.loads((record / INDEX).read_text())
+    assert tape["spent_usd"] == pytest.approx(sum(e["charged_usd"] for e in spent))
+    by_status = {(e["request"]["auth"], e["response"]["status"]) for e in tape["exchanges"]}
+    assert {("absent", 401), ("invalid", 401), ("valid", 400)} <= by_status
+    videos = [e for e in tape["exchanges"] if e["response"].get("media") or "job" in e]
+    assert len(videos) == charged
+    stored = list((record / "media").glob("*.mp4"))  # one file per distinct video
+    assert len(stored) <= charged and bool(stored) == bool(charged)
 
 
 @pytest.mark.skipif(
@@ -141,7 +148,7 @@ def test_a_recording_makes_the_emulator_answer_like_the_real_service(tmp_path: P
             messages={"missing-key": "API key required {see docs}", "not-found": "No such model"},
         )
     )
-    record = tmp_path / "observed.json"
+    record = tmp_path / "observed"
     with running_server(live) as url:
         main(["run", "--live", "--base-url", url, "--api-key", SECRET, "--record", str(record)])
     emulator = create_app(make_config(recording=str(record)))
@@ -150,3 +157,43 @@ def test_a_recording_makes_the_emulator_answer_like_the_real_service(tmp_path: P
         unknown = httpx.post(f"{url}/v1/nope", json={}, headers={"x-api-key": API_KEY})
     assert missing.json() == {"error": "API key required {see docs}"}
     assert unknown.json() == {"error": "No such model"}
+
+
+def test_an_old_json_recording_still_gives_its_messages(tmp_path: Path) -> None:
+    old = tmp_path / "observed.json"
+    old.write_text(json.dumps({"auth-missing": {"status": 401, "error": "Key please"}}))
+    with running_server(create_app(make_config(recording=str(old)))) as url:
+        assert httpx.post(f"{url}/v1/wan-2.6-i2v", json={}).json() == {"error": "Key please"}
+
+
+def test_a_harness_recording_replays_with_the_service_gone(tmp_path: Path) -> None:
+    record = tmp_path / "tape"
+    live = fake_live_api()
+    with running_server(live) as url:
+        argv = ["run", "--live", "--base-url", url, "--api-key", SECRET, "--record", str(record)]
+        assert main([*argv, "--max-spend-usd", "2", "--wait-s", "60"]) == 0
+        body = {
+            "image": input_image(),
+            "prompt": "A slow pan over a gradient",
+            "duration": 5,
+            "resolution": "720p",
+        }
+        real = httpx.post(f"{url}/v1/wan-2.6-i2v", json=body, headers={"x-api-key": "nope"})
+    charged = len(live.state.emulator.journal.find(charged=True))
+    replay = create_app(
+        make_config(
+            keys=[KeyConfig(key=SECRET)],
+            cassette=CassetteConfig(mode="replay", dir=str(record), on_miss="error"),
+        )
+    )
+    with running_server(replay) as url:
+        v1 = httpx.post(f"{url}/v1/wan-2.6-i2v", json=body, headers={"x-api-key": SECRET})
+        refused = httpx.post(f"{url}/v1/wan-2.6-i2v", json=body, headers={"x-api-key": "nope"})
+        job = SegmindClient(api_key=SECRET, base_url=f"{url}/v1").run("wan-2.6-i2v", **body)
+        v2_video = httpx.get(job["output"]).content
+    assert charged == 2
+    assert v1.headers["x-mock-cassette"] == "hit" and v1.headers["content-type"] == "video/mp4"
+    videos = {path.read_bytes() for path in (record / "media").glob("*.mp4")}
+    assert v1.content in videos and v2_video in videos
+    assert refused.headers["x-mock-cassette"] == "hit" and refused.json() == real.json()
+    assert job["status"] == "COMPLETED"
