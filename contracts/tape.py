@@ -14,7 +14,6 @@ the fingerprint cannot tell apart), polls (part of their job), the emulator's `/
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,11 +30,9 @@ from wan26.mockserver.cassette import (
     recorded_response,
 )
 from wan26.mockserver.contract import ModelOperation
-from wan26.mockserver.matching import describe, fingerprint
+from wan26.mockserver.matching import MODEL_CALL, POLL, describe, fingerprint
 from wan26.mockserver.validation import RequestValidator
 
-MODEL_CALL = re.compile(r"^/v([12])/([^/]+)$")
-POLL = re.compile(r"^/v[12]/requests/")
 SCENARIO_HEADER = "x-mock-scenario"
 SUBMIT_URLS = ("request_id", "poll_url", "status_url", "response_url")
 

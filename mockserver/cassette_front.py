@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,13 +34,18 @@ from wan26.mockserver.config import CassetteConfig
 from wan26.mockserver.emulator import Emulator
 from wan26.mockserver.errors import error_response
 from wan26.mockserver.learning import learn
-from wan26.mockserver.matching import describe, explain_miss, fingerprint, miss_message
+from wan26.mockserver.matching import (
+    MODEL_CALL,
+    POLL,
+    describe,
+    explain_miss,
+    fingerprint,
+    miss_message,
+)
 from wan26.mockserver.tapejobs import TapeJob, TapeJobs
 from wan26.mockserver.upstream import Upstream, UpstreamLost, answer_headers
 from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
-POLL = re.compile(r"^/v[12]/requests/([^/]+?)(/status)?$")
-MODEL_CALL = re.compile(r"^/v([12])/([^/]+)$")
 MISS_STATUS = 404  # --on-miss error, as WireMock answers an unmatched request
 BUDGET_STATUS = 402  # a paid call past --max-spend-usd: Payment Required, nothing forwarded
 STRIPPED_ANSWER_HEADERS = frozenset({"date", "server"})  # the local server sets its own

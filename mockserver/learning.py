@@ -17,7 +17,6 @@ The config's `messages` and `latency.median_s` still win.
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,11 +25,10 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wan26.mockserver.matching import MODEL_CALL, POLL
 from wan26.mockserver.outcomes import Forced
 
 MIN_RUN_TIMES = 3
-MODEL_CALL = re.compile(r"^/v([12])/([^/]+)$")
-POLL = re.compile(r"^/v[12]/requests/")
 CREDITS_PATH = "/v1/get-user-credits"
 PER_CALL_HEADERS = frozenset(
     {

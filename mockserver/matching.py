@@ -14,11 +14,16 @@ import binascii
 import contextlib
 import hashlib
 import json
+import re
 from typing import Any
 
 from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
 AUTH_CLASSES = ("absent", "valid", "invalid")
+# The API's paths as the cassette sees them: a model call (`/v1/<slug>`, `/v2/<slug>`,
+# version and slug captured) and a poll of a v2 job (its id captured, and `/status`).
+MODEL_CALL = re.compile(r"^/v([12])/([^/]+)$")
+POLL = re.compile(r"^/v[12]/requests/([^/]+?)(/status)?$")
 
 
 def describe(
