@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,7 +22,7 @@ from wan26.mockserver.emulator import READ_METHODS, BodyTooLarge, Emulator
 from wan26.mockserver.errors import CATALOGUE, Refusal, error_response, method_not_allowed
 from wan26.mockserver.faults import FaultyResponse
 from wan26.mockserver.jobs import JobState
-from wan26.mockserver.journal import JournalMiddleware
+from wan26.mockserver.journal import JournalMiddleware, entry_of
 from wan26.mockserver.learning import LearnedHeadersMiddleware
 from wan26.mockserver.lifecycle import unless_client_leaves
 from wan26.mockserver.outcomes import Forced
@@ -99,8 +98,9 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             )
         except UnknownScenario as exc:
             return error_response(400, str(exc))
-        if outcome is not None:
-            _entry(request)["outcome"] = outcome.name
+        entry = entry_of(request.scope)
+        if outcome is not None and entry is not None:
+            entry.outcome = outcome.name
         try:
             if outcome is not None and outcome.is_failure:
                 slug = request.path_params.get("slug", "")
@@ -132,7 +132,7 @@ def model_call(queued: bool) -> Handler:
             lambda: capped_body(request, emulator.config.max_body_bytes),
         )
         if queued:
-            job = emulator.submit_v2(call, outcome, _entry(request))
+            job = emulator.submit_v2(call, outcome, entry_of(request.scope))
             return JSONResponse(
                 {
                     "request_id": job.id,
@@ -143,7 +143,7 @@ def model_call(queued: bool) -> Handler:
                 }
             )
         return await unless_client_leaves(
-            request.receive, lambda: emulator.run_v1(call, outcome, _entry(request))
+            request.receive, lambda: emulator.run_v1(call, outcome, entry_of(request.scope))
         )
 
     return handler
@@ -197,12 +197,6 @@ async def user_credits(request: Request, outcome: Outcome | None) -> Response:
     return JSONResponse(
         {"credits": as_json(account.credits), "free-credits": as_json(account.free_credits)}
     )
-
-
-def _entry(request: Request) -> dict[str, Any]:
-    """This request's journal entry (a throwaway dict when the journal is bypassed)."""
-    entry: dict[str, Any] = request.scope.setdefault("state", {}).setdefault("journal_entry", {})
-    return entry
 
 
 async def capped_body(request: Request, limit: int) -> bytes:

@@ -33,6 +33,7 @@ from wan26.mockserver.cassette import (
 from wan26.mockserver.config import CassetteConfig
 from wan26.mockserver.emulator import Emulator
 from wan26.mockserver.errors import error_response
+from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.learning import learn
 from wan26.mockserver.matching import (
     MODEL_CALL,
@@ -53,11 +54,13 @@ STRIPPED_ANSWER_HEADERS = frozenset({"date", "server"})  # the local server sets
 
 @dataclass
 class Outcome:
-    """An answer (None: let the emulator answer), its `x-mock-cassette` tag, journal notes."""
+    """An answer (None: let the emulator answer), its `x-mock-cassette` tag, and for the
+    journal the call's fingerprint and, on a replay miss, why it missed."""
 
     response: Response | None
     tag: str
-    notes: dict[str, Any]
+    fingerprint: str | None = None
+    miss: dict[str, Any] | None = None
 
 
 class CassetteFront:
@@ -96,22 +99,22 @@ class CassetteFront:
     def output_tag(self, name: str) -> str:
         return "hit" if name in self.jobs.outputs else "miss"
 
-    async def handle(self, request: Request, raw: bytes, entry: dict[str, Any]) -> Outcome:
+    async def handle(self, request: Request, raw: bytes, entry: JournalEntry | None) -> Outcome:
         key = request.headers.get("x-api-key")
         poll = POLL.match(request.url.path)
         if poll and request.method == "GET":
             if key and self.jobs.knows(poll[1]):
                 answer = self.jobs.answer(poll[1], key, str(request.base_url), poll[2] is None)
-                return Outcome(answer, self.jobs.jobs[poll[1]].tag, {})
+                return Outcome(answer, self.jobs.jobs[poll[1]].tag)
             if self.upstream is None:
-                return Outcome(None, "miss", {})
-            return Outcome(await self._forward(request, raw), "miss", {})
+                return Outcome(None, "miss")
+            return Outcome(await self._forward(request, raw), "miss")
         if self.config.mode == "passthrough":
-            return Outcome(await self._forward(request, raw, entry), "miss", {})
+            return Outcome(await self._forward(request, raw, entry), "miss")
         try:
             auth = await self._auth_class(key)
         except httpx.HTTPError as exc:
-            return Outcome(self._unreachable(exc), "miss", {})
+            return Outcome(self._unreachable(exc), "miss")
         call = describe(
             request.method,
             request.url.path,
@@ -121,19 +124,19 @@ class CassetteFront:
             raw,
             self._validator(request.method, request.url.path),
         )
-        notes: dict[str, Any] = {"cassette_fingerprint": fingerprint(call)}
+        call_print = fingerprint(call)
         assert self.cassette is not None
-        exchange = self.cassette.get(notes["cassette_fingerprint"])
+        exchange = self.cassette.get(call_print)
         if exchange is not None:
-            return Outcome(self._replay(exchange, request), "hit", notes)
+            return Outcome(self._replay(exchange, request), "hit", call_print)
         if self.config.mode == "replay":
             miss = explain_miss(call, self.cassette.requests())
-            notes["cassette_miss"] = miss
             if self.config.on_miss == "error":
-                return Outcome(error_response(MISS_STATUS, miss_message(miss)), "miss", notes)
-            return Outcome(None, "miss", notes)
+                answer = error_response(MISS_STATUS, miss_message(miss))
+                return Outcome(answer, "miss", call_print, miss)
+            return Outcome(None, "miss", call_print, miss)
         response, tag = await self._record(request, raw, call, entry)
-        return Outcome(response, tag, notes)
+        return Outcome(response, tag, call_print)
 
     async def _auth_class(self, key: str | None) -> str:
         """absent, valid or invalid: judged by the local accounts on replay, else upstream."""
@@ -217,7 +220,7 @@ class CassetteFront:
         return _submitted(exchange["response"]["json"], job.id, base_url)
 
     async def _record(
-        self, request: Request, raw: bytes, call: dict[str, Any], entry: dict[str, Any]
+        self, request: Request, raw: bytes, call: dict[str, Any], entry: JournalEntry | None
     ) -> tuple[Response, str]:
         assert self.upstream is not None and self.cassette is not None
         price = self._price(request, raw) if call["auth"] == "valid" else None
@@ -240,8 +243,8 @@ class CassetteFront:
             return self._follow(request, call, answer, price, entry), "recorded"
         charged = answer.status_code == 200 and price is not None
         self._settle(price, charged)
-        if charged and price is not None:
-            entry["charged_usd"] = as_json(price)
+        if charged and price is not None and entry is not None:
+            entry.charged_usd = as_json(price)
         if answer.status_code not in RECORDED_STATUSES:
             return _relay(answer), "miss"
         cost = as_json(price) if charged and price is not None else 0.0
@@ -264,7 +267,7 @@ class CassetteFront:
         call: dict[str, Any],
         answer: httpx.Response,
         price: Decimal | None,
-        entry: dict[str, Any],
+        entry: JournalEntry | None,
     ) -> Response:
         """Own the upstream job: the caller polls the recorder's view of it."""
         submitted = answer.json()
@@ -285,7 +288,7 @@ class CassetteFront:
         submitted: dict[str, Any],
         key: str,
         price: Decimal | None,
-        entry: dict[str, Any],
+        entry: JournalEntry | None,
     ) -> None:
         assert self.upstream is not None and self.cassette is not None
 
@@ -312,7 +315,8 @@ class CassetteFront:
         result = {name: v for name, v in followed.result.items() if name != "request_id"}
         if completed:
             result["output"] = None  # the upstream's URL; replay serves the video itself
-            entry["charged_usd"] = as_json(price) if price is not None else 0.0
+            if entry is not None:
+                entry.charged_usd = as_json(price) if price is not None else 0.0
         states = [{"status": state, "at_s": at} for state, at in followed.states]
         recorded_job = {
             "states": states,
@@ -333,7 +337,7 @@ class CassetteFront:
         job.finish(followed.result_status, result, output)
 
     async def _forward(
-        self, request: Request, raw: bytes, entry: dict[str, Any] | None = None
+        self, request: Request, raw: bytes, entry: JournalEntry | None = None
     ) -> Response:
         """Passthrough: forward as is, within the budget if one is set; nothing is kept."""
         assert self.upstream is not None
@@ -351,7 +355,7 @@ class CassetteFront:
         charged = answer.status_code == 200 and price is not None
         self._settle(price, charged)
         if charged and price is not None and entry is not None:
-            entry["charged_usd"] = as_json(price)
+            entry.charged_usd = as_json(price)
         if _is_submitted(answer):
             body = answer.json()
             base = str(request.base_url).rstrip("/")

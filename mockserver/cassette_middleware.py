@@ -8,12 +8,11 @@ and the journal entry says the same.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver.cassette_front import CassetteFront
+from wan26.mockserver.journal import JournalEntry, entry_of
 
 TAG_HEADER = "x-mock-cassette"
 CONTROL_PREFIX = "/_mock"
@@ -31,7 +30,7 @@ class CassetteMiddleware:
         if scope["type"] != "http" or path.startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
-        entry = scope.setdefault("state", {}).setdefault("journal_entry", {})
+        entry = entry_of(scope)
         if path.startswith(OUTPUTS_PREFIX):
             tag = self.front.output_tag(path[len(OUTPUTS_PREFIX) :])
             await self.app(scope, receive, _tagged(send, tag, entry))
@@ -41,7 +40,9 @@ class CassetteMiddleware:
             await self.app(scope, _replaying(raw, receive, more=True), _tagged(send, "miss", entry))
             return
         outcome = await self.front.handle(Request(scope), raw, entry)
-        entry.update(outcome.notes)
+        if entry is not None:
+            entry.cassette_fingerprint = outcome.fingerprint
+            entry.cassette_miss = outcome.miss
         tagged = _tagged(send, outcome.tag, entry)
         if outcome.response is None:
             await self.app(scope, _replaying(raw, receive, more=False), tagged)
@@ -83,8 +84,9 @@ def _replaying(raw: bytes, receive: Receive, more: bool) -> Receive:
     return replay
 
 
-def _tagged(send: Send, tag: str, entry: dict[str, Any]) -> Send:
-    entry["cassette"] = tag
+def _tagged(send: Send, tag: str, entry: JournalEntry | None) -> Send:
+    if entry is not None:
+        entry.cassette = tag
 
     async def send_tagged(message: Message) -> None:
         if message["type"] == "http.response.start":

@@ -148,7 +148,7 @@ async def journal(request: Request) -> Response:
         limit=_limit(query.get("limit")),
     )
     jobs = {
-        job.journal_entry["id"]: job
+        job.journal_entry.id: job
         for job in emulator.queue.jobs.values()
         if job.journal_entry is not None
     }
@@ -244,10 +244,10 @@ async def stats(request: Request) -> Response:
     per_minute: dict[int, Counter[str]] = {this_minute - i: Counter() for i in range(STATS_MINUTES)}
     spent = Decimal(0)
     for entry in emulator.journal.entries:
-        spent += Decimal(str(entry["charged_usd"]))
-        bucket = per_minute.get(int(entry["at"] // 60))
+        spent += Decimal(str(entry.charged_usd))
+        bucket = per_minute.get(int(entry.at // 60))
         if bucket is not None:
-            status = entry["status"]
+            status = entry.status
             bucket[f"{status // 100}xx" if status else "pending"] += 1
     caches = [model.generator.cache for model in emulator.models.values()]
     return JSONResponse(
@@ -273,7 +273,7 @@ def _cassette_view(emulator: Emulator) -> dict[str, Any] | None:
     mode = emulator.config.cassette.mode
     if mode == "off":
         return None
-    tally = Counter(entry.get("cassette") for entry in emulator.journal.entries)
+    tally = Counter(entry.cassette for entry in emulator.journal.entries)
     return {"mode": mode, "calls": {kind: tally[kind] for kind in ("hit", "recorded", "miss")}}
 
 

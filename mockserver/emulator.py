@@ -22,7 +22,7 @@ from wan26.mockserver.contract import Contract, ModelOperation
 from wan26.mockserver.errors import MessageBook, Refusal, method_not_allowed
 from wan26.mockserver.generation import Generator, Inputs, Video
 from wan26.mockserver.jobs import Job, JobQueue, JobState
-from wan26.mockserver.journal import Journal
+from wan26.mockserver.journal import Journal, JournalEntry
 from wan26.mockserver.latency import LatencyModel, RunTime
 from wan26.mockserver.learning import Learned
 from wan26.mockserver.lifecycle import InFlight
@@ -171,7 +171,7 @@ class Emulator:
         return Admitted(account, model, params, cost, seed, run)
 
     async def run_v1(
-        self, call: Admitted, outcome: Outcome | None, entry: dict[str, Any] | None
+        self, call: Admitted, outcome: Outcome | None, entry: JournalEntry | None
     ) -> Response:
         """A synchronous generation; the hold becomes a charge only on a 200.
 
@@ -191,7 +191,7 @@ class Emulator:
             self._charge(call, entry)
             charged = True
             if entry is not None:
-                entry["render"] = video.key
+                entry.render = video.key
             headers = {
                 "x-request-id": self.request_id(),
                 "x-cost": usd(call.cost),
@@ -206,9 +206,7 @@ class Emulator:
             if not charged:
                 self.state.release(call.account, call.cost)
 
-    def submit_v2(
-        self, call: Admitted, outcome: Outcome | None, entry: dict[str, Any] | None
-    ) -> Job:
+    def submit_v2(self, call: Admitted, outcome: Outcome | None, entry: JournalEntry | None) -> Job:
         """The call queued as a job; the app answers with its id and links."""
         job = Job(
             id=self.request_id(),
@@ -295,10 +293,10 @@ class Emulator:
         await anyio.sleep(max(0.0, call.run.wall_s - (time.monotonic() - started)))
         return inputs, video
 
-    def _charge(self, call: Admitted, entry: dict[str, Any] | None) -> None:
+    def _charge(self, call: Admitted, entry: JournalEntry | None) -> None:
         self.state.charge(call.account, call.cost)
         if entry is not None:
-            entry["charged_usd"] = as_json(call.cost)
+            entry.charged_usd = as_json(call.cost)
 
     async def forced(self, outcome: Outcome, slug: str, headers: Headers, body: bytes) -> NoReturn:
         """A failure the caller asked for, raised as a `Refusal`; nothing is charged or counted."""

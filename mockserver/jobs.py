@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.latency import RunTime
 from wan26.mockserver.outcomes import Forced
 
@@ -39,7 +40,7 @@ class Job:
     state: JobState = JobState.QUEUED
     error: str | None = None
     output: str | None = None  # name of the MP4 in the output store
-    journal_entry: dict[str, Any] | None = None
+    journal_entry: JournalEntry | None = None
 
     @property
     def finished(self) -> bool:

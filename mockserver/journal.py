@@ -3,8 +3,9 @@
 A pure ASGI middleware (no BaseHTTPMiddleware: it would buffer every MP4) that
 records method, path, headers with secrets redacted, the body with data-URI
 payloads elided (see elide.py), status, the `error` message of a failed answer
-and timing; handlers add the outcome and the charge through
-`scope["state"]["journal_entry"]`.
+and timing. The entry is a `JournalEntry` on the request's state
+(`scope["state"]["journal_entry"]`, read with `entry_of`); handlers set what they
+decide on it (the forced outcome, the charge, the cassette's answer).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import json
 import time
 from collections import deque
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,28 +28,50 @@ CONTROL_PREFIX = "/_mock"
 ERROR_BODY_LIMIT = 16 * 1024  # error answers are short; a longer one is not read for `error`
 
 
+@dataclass
+class JournalEntry:
+    """One API request: what came in, what went out, and what the emulator decided.
+
+    Raw as recorded (headers as bytes): made readable only when listed."""
+
+    id: int
+    at: float
+    method: str
+    path: str
+    query: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: str = ""
+    status: int | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+    outcome: str | None = None
+    charged_usd: float = 0.0
+    render: str | None = None  # a v1 video's key in the render cache (the dashboard plays it)
+    cassette: str | None = None  # hit, recorded or miss, when record/replay is on
+    cassette_fingerprint: str | None = None
+    cassette_miss: dict[str, Any] | None = field(default=None)
+
+
+def entry_of(scope: Scope) -> JournalEntry | None:
+    """This request's journal entry; None where the journal does not look (`/_mock`)."""
+    entry = scope.get("state", {}).get("journal_entry")
+    return entry if isinstance(entry, JournalEntry) else None
+
+
 class Journal:
     def __init__(self, size: int) -> None:
-        self.entries: deque[dict[str, Any]] = deque(maxlen=max(1, size))
+        self.entries: deque[JournalEntry] = deque(maxlen=max(1, size))
         self._ids = itertools.count(1)
 
-    def start(self, scope: Scope) -> dict[str, Any]:
-        """A raw entry: headers and body are put in readable form only when listed."""
-        entry = {
-            "id": next(self._ids),
-            "at": time.time(),
-            "method": scope["method"],
-            "path": scope["path"],
-            "query": scope.get("query_string", b""),
-            "headers": scope.get("headers", []),
-            "body": "",
-            "status": None,
-            "error": None,
-            "duration_ms": None,
-            "outcome": None,
-            "charged_usd": 0.0,
-            "answer": b"",
-        }
+    def start(self, scope: Scope) -> JournalEntry:
+        entry = JournalEntry(
+            id=next(self._ids),
+            at=time.time(),
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b""),
+            headers=list(scope.get("headers", [])),
+        )
         self.entries.append(entry)
         return entry
 
@@ -111,7 +135,7 @@ class JournalMiddleware:
         async def send_and_record(message: Message) -> None:
             nonlocal answer
             if message["type"] == "http.response.start":
-                entry["status"] = message["status"]
+                entry.status = message["status"]
                 answer = bytearray() if message["status"] >= 400 else None
             elif message["type"] == "http.response.body" and answer is not None:
                 answer.extend(message.get("body", b"")[: ERROR_BODY_LIMIT + 1 - len(answer)])
@@ -120,22 +144,21 @@ class JournalMiddleware:
         try:
             await self.app(scope, receive_and_record, send_and_record)
         finally:
-            entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            entry["body"] = body.text()
-            entry["error"] = _error_message(answer)
+            entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            entry.body = body.text()
+            entry.error = _error_message(answer)
 
 
-def _readable(entry: dict[str, Any]) -> dict[str, Any]:
-    readable = {name: value for name, value in entry.items() if name != "answer"}
+def _readable(entry: JournalEntry) -> dict[str, Any]:
     headers = {}
-    for raw_name, raw_value in entry["headers"]:
+    for raw_name, raw_value in entry.headers:
         name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
         headers[name] = mask(value) if name in SECRET_HEADERS else value
     return {
-        **readable,
-        "at": datetime.fromtimestamp(entry["at"], UTC).isoformat(timespec="milliseconds"),
-        "query": entry["query"].decode("latin-1"),
+        **{f.name: getattr(entry, f.name) for f in fields(entry)},
+        "at": datetime.fromtimestamp(entry.at, UTC).isoformat(timespec="milliseconds"),
+        "query": entry.query.decode("latin-1"),
         "headers": headers,
         "key": headers.get("x-api-key"),
     }
