@@ -210,40 +210,33 @@ class Emulator:
         """The call queued as a job; the app answers with its id and links."""
         job = Job(
             id=self.request_id(),
-            key=call.account.key,
-            slug=call.model.operation.slug,
-            params=call.params,
-            seed=call.seed,
-            cost=call.cost,
-            run=call.run,
+            call=call,
             submitted_at=time.monotonic(),
             outcome=outcome.name if outcome and outcome.is_job else None,
             failure_message=outcome.message if outcome else "",
             journal_entry=entry,
         )
 
-        async def work(job: Job) -> None:
-            await self._work(job, call)
-
-        self.queue.submit(job, work)
+        self.queue.submit(job, self._work)
         return job
 
-    async def _work(self, job: Job, call: Admitted) -> None:
+    async def _work(self, job: Job) -> None:
         """What an emulated GPU worker does with a job; charged only on COMPLETED."""
+        call = job.call
         try:
             if job.outcome == Forced.JOB_HANG:
                 await anyio.sleep_forever()
             try:
                 _, video = await self._produce(call)
             except MediaError as exc:
-                job.state, job.error = JobState.FAILED, str(exc)
+                job.fail(str(exc))
                 return
             if job.outcome == Forced.JOB_FAILED:
-                job.state, job.error = JobState.FAILED, job.failure_message
+                job.fail(job.failure_message)
                 return
-            job.output = self.outputs.put(video.data)
+            output = self.outputs.put(video.data)
             self._charge(call, job.journal_entry)
-            job.state = JobState.COMPLETED
+            job.complete(output)
         finally:
             if job.state is not JobState.COMPLETED:
                 self.state.release(call.account, call.cost)

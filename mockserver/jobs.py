@@ -1,4 +1,6 @@
-"""The v2 queue: jobs, a fixed number of emulated GPU workers, and expiry of results."""
+"""The v2 queue: jobs and their lifecycle, a fixed number of emulated GPU workers, and
+expiry of results. Every state change of a job happens here: QUEUED when submitted,
+PROCESSING when a worker takes it, then COMPLETED or FAILED."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.latency import RunTime
 from wan26.mockserver.outcomes import Forced
+
+if TYPE_CHECKING:
+    from wan26.mockserver.emulator import Admitted
 
 
 class JobState(StrEnum):
@@ -25,13 +30,10 @@ class JobState(StrEnum):
 
 @dataclass
 class Job:
+    """A queued model call: it holds the admitted call, and moves itself through its states."""
+
     id: str
-    key: str
-    slug: str
-    params: dict[str, Any]
-    seed: int
-    cost: Decimal
-    run: RunTime
+    call: Admitted
     submitted_at: float
     started_at: float | None = None  # when a worker took it (the queue's clock)
     finished_at: float | None = None
@@ -45,6 +47,31 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.state in (JobState.COMPLETED, JobState.FAILED)
+
+    @property
+    def key(self) -> str:
+        return self.call.account.key
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.call.params
+
+    @property
+    def cost(self) -> Decimal:
+        return self.call.cost
+
+    @property
+    def run(self) -> RunTime:
+        return self.call.run
+
+    def start(self, now: float) -> None:
+        self.state, self.started_at = JobState.PROCESSING, now
+
+    def complete(self, output: str) -> None:
+        self.state, self.output = JobState.COMPLETED, output
+
+    def fail(self, error: str) -> None:
+        self.state, self.error = JobState.FAILED, error
 
 
 @dataclass
@@ -66,7 +93,7 @@ class JobQueue:
 
         async def run() -> None:
             async with self._slots:
-                job.state, job.started_at = JobState.PROCESSING, self.clock()
+                job.start(self.clock())
                 try:
                     await work(job)
                 finally:
