@@ -26,6 +26,7 @@ from wan26.mockserver.billing import as_json, balance_of, price_list, price_of
 from wan26.mockserver.cassette import (
     RECORDED_STATUSES,
     Cassette,
+    is_submit_answer,
     new_exchange,
     recorded_response,
 )
@@ -92,7 +93,7 @@ class Recorder:
             return
         cost = self._price(call) if response.status_code == 200 else Decimal(0)
         model_call = MODEL_CALL.match(path)
-        if model_call and model_call[1] == "2" and _submitted(response):
+        if model_call and model_call[1] == "2" and is_submit_answer(response):
             submitted = response.json()
             job = _Job(call, submitted, cost)
             for name in ("status_url", "response_url"):
@@ -170,13 +171,3 @@ class Recorder:
             return price_of(self.prices, int(body["duration"]), str(body["resolution"]))
         except (KeyError, TypeError, ValueError):
             return Decimal(0)
-
-
-def _submitted(response: httpx.Response) -> bool:
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and all(
-        isinstance(body.get(name), str) for name in ("request_id", "status_url", "response_url")
-    )

@@ -310,3 +310,16 @@ def _write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
+
+
+def is_submit_answer(answer: httpx.Response) -> bool:
+    """A v2 submit's answer: JSON naming the job and its links, so a job to follow."""
+    if answer.status_code != 200 or "json" not in answer.headers.get("content-type", ""):
+        return False
+    try:
+        body = answer.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and all(
+        isinstance(body.get(name), str) for name in ("request_id", "status_url", "response_url")
+    )

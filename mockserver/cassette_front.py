@@ -27,6 +27,7 @@ from wan26.mockserver.cassette import (
     CREDITS_PATH,
     RECORDED_STATUSES,
     Cassette,
+    is_submit_answer,
     new_exchange,
     recorded_response,
 )
@@ -239,7 +240,7 @@ class CassetteFront:
             self._accepted[key_hash(request.headers["x-api-key"])] = False
             call = {**call, "auth": "invalid"}
         model_call = MODEL_CALL.match(request.url.path)
-        if model_call is not None and model_call[1] == "2" and _is_submitted(answer):
+        if model_call is not None and model_call[1] == "2" and is_submit_answer(answer):
             return self._follow(request, call, answer, price, entry), "recorded"
         charged = answer.status_code == 200 and price is not None
         self._settle(price, charged)
@@ -356,7 +357,7 @@ class CassetteFront:
         self._settle(price, charged)
         if charged and price is not None and entry is not None:
             entry.charged_usd = as_json(price)
-        if _is_submitted(answer):
+        if is_submit_answer(answer):
             body = answer.json()
             base = str(request.base_url).rstrip("/")
             for name in ("poll_url", "status_url", "response_url"):
@@ -393,18 +394,6 @@ def _submitted(recorded: dict[str, Any], job_id: str, base_url: str) -> Response
             "status_url": f"{base}/v2/requests/{job_id}/status",
             "response_url": f"{base}/v2/requests/{job_id}",
         }
-    )
-
-
-def _is_submitted(answer: httpx.Response) -> bool:
-    if answer.status_code != 200 or "json" not in answer.headers.get("content-type", ""):
-        return False
-    try:
-        body = answer.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and all(
-        isinstance(body.get(name), str) for name in ("request_id", "status_url", "response_url")
     )
 
 
