@@ -22,7 +22,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wan26.mockserver import dashboard
 from wan26.mockserver.access import fingerprint, is_loopback, mask
@@ -33,6 +33,7 @@ from wan26.mockserver.emulator import Emulator
 from wan26.mockserver.errors import error_response, method_not_allowed_json
 from wan26.mockserver.jobs import Job, JobQueue, JobState
 from wan26.mockserver.routing import AnyMethodRoute
+from wan26.mockserver.safety import answering_errors
 from wan26.mockserver.scenarios import (
     QueuedScenario,
     UnknownScenario,
@@ -96,19 +97,12 @@ class ControlGuard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        started = False
 
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        def bad_request(exc: Exception) -> Response | None:
+            refused = (ControlError, ConfigError, UnknownScenario, RequestInvalid)
+            return error_response(400, str(exc)) if isinstance(exc, refused) else None
 
-        try:
-            await self.app(scope, receive, sending)
-        except (ControlError, ConfigError, UnknownScenario, RequestInvalid) as exc:
-            if started:
-                raise
-            await error_response(400, str(exc))(scope, receive, send)
+        await answering_errors(self.app, scope, receive, send, bad_request)
 
     def _route(self, scope: Scope) -> ControlRoute | None:
         return next((r for r in self.routes if r.matches(scope)[0] is Match.FULL), None)

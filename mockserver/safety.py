@@ -8,8 +8,10 @@ client's next request on the same connection is answered.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import httpx
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver.errors import CATALOGUE, error_response
@@ -26,20 +28,36 @@ class CatchAllMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        except httpx.TransportError:  # a network fault played in-process (faults.py): on purpose
-            raise
-        except Exception:
+        def server_error(exc: Exception) -> Response | None:
+            if isinstance(exc, httpx.TransportError):  # a network fault played in-process
+                return None
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if started:  # half an answer is out: only closing the connection is honest
-                raise
-            response = error_response(500, CATALOGUE[Forced.SERVER_ERROR].message)
-            await response(scope, receive, send)
+            return error_response(500, CATALOGUE[Forced.SERVER_ERROR].message)
+
+        await answering_errors(self.app, scope, receive, send, server_error)
+
+
+async def answering_errors(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    answer: Callable[[Exception], Response | None],
+) -> None:
+    """Run `app`; an exception it raises is answered with `answer(exc)`, unless that is None
+    or half an answer is already out (then only closing the connection is honest)."""
+    started = False
+
+    async def send_and_note(message: Message) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, send_and_note)
+    except Exception as exc:
+        response = answer(exc)
+        if response is None or started:
+            raise
+        await response(scope, receive, send)
