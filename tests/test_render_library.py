@@ -5,8 +5,11 @@ bytes."""
 from __future__ import annotations
 
 import io
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import av
 import httpx
@@ -16,6 +19,7 @@ import pytest
 from conftest import make_config
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver import create_app
+from wan26.mockserver.background import free_port, running_command
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.media.render import VideoSpec, plan_segments
 
@@ -126,3 +130,42 @@ def test_a_script_without_a_main_guard_renders_in_workers_and_runs_once(tmp_path
     assert result.stdout.count("top level ran") == 1, result.stdout + result.stderr
     assert "status 200" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_encoding_workers_exit_when_the_emulator_is_killed() -> None:
+    """After `kill -9` no worker is left waiting on its queue (holding memory, the port's
+    log pipe)."""
+    port = free_port()
+    command = [sys.executable, "-m", "wan26.mockserver", "serve", "--port", str(port)]
+    command += ["--offline", "--time-scale", "0"]
+    base = f"http://127.0.0.1:{port}"
+    with running_command(command, f"{base}/_mock/health", {}) as proc:
+        body = {"image": "https://e.com/a.png", "prompt": "p", "seed": 1}
+        answer = httpx.post(
+            f"{base}/v1/wan-2.6-i2v",
+            json=body,
+            headers={"x-api-key": "wan26-mock-key"},
+            timeout=120,
+        )
+        assert answer.status_code == 200
+        workers = [
+            int(pid)
+            for task in Path(f"/proc/{proc.pid}/task").iterdir()
+            for pid in (task / "children").read_text().split()
+        ]
+        assert workers  # the render ran in worker processes
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    deadline = time.monotonic() + 30
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(map(running, workers))
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's parent in a container may never reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
