@@ -233,7 +233,8 @@ class CassetteFront:
                 request.method, _target(request), dict(request.headers), raw
             )
         except httpx.HTTPError as exc:
-            self._settle(price, charged=True)  # sent, maybe run: count it as spent
+            # Never connected: nothing ran. Sent but unanswered: it may have run, so it counts.
+            self._settle(price, charged=not isinstance(exc, httpx.ConnectError))
             return self._unreachable(exc), "miss"
         if answer.status_code == 401 and call["auth"] == "valid":
             # The key was refused after all: keep this as the refused-key answer.
@@ -351,7 +352,7 @@ class CassetteFront:
                 request.method, _target(request), dict(request.headers), raw
             )
         except httpx.HTTPError as exc:
-            self._settle(price, charged=True)
+            self._settle(price, charged=not isinstance(exc, httpx.ConnectError))
             return self._unreachable(exc)
         charged = answer.status_code == 200 and price is not None
         self._settle(price, charged)

@@ -23,7 +23,7 @@ from segmind.v2 import InferenceFailed
 from conftest import make_config
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver import KeyConfig, create_app
-from wan26.mockserver.background import running_server
+from wan26.mockserver.background import free_port, running_server
 from wan26.mockserver.cassette import INDEX
 from wan26.mockserver.cli import main
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, QueueConfig
@@ -451,3 +451,22 @@ def test_the_dashboards_figures_show_the_mode_and_how_calls_fared(tmp_path: Path
         journal = httpx.get(f"{front}/_mock/journal").json()["entries"]
     assert stats["cassette"] == {"mode": "replay", "calls": {"hit": 1, "recorded": 0, "miss": 1}}
     assert [entry["cassette"] for entry in journal] == ["hit", "miss"]
+
+
+def test_a_dead_upstream_is_a_json_502_and_nothing_is_spent_or_recorded(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with serving(mode="record", dir=str(tmp_path), upstream=dead, max_spend_usd=1) as (front, _):
+        answer = post(front, f"/v1/{SLUG}", BODY)
+        credits = httpx.get(f"{front}/v1/get-user-credits", headers={"x-api-key": SECRET})
+    assert answer.status_code == 502 and credits.status_code == 502
+    assert answer.json()["error"].startswith(f"Upstream {dead} did not answer")
+    assert answer.headers["x-mock-cassette"] == "miss"
+    assert not (tmp_path / INDEX).exists()  # nothing recorded, nothing spent
+    assert_no_secret(tmp_path)
+
+
+def test_a_call_that_never_reached_the_upstream_spends_nothing_of_the_budget() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with serving(mode="passthrough", upstream=dead, max_spend_usd=0.625) as (front, _):
+        answers = [post(front, f"/v1/{SLUG}", BODY) for _ in range(2)]
+    assert [answer.status_code for answer in answers] == [502, 502]  # not a 402 the second time
