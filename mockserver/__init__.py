@@ -10,7 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wan26.mockserver.app import create_app
+    from wan26.mockserver.app import create_app, running
     from wan26.mockserver.config import (
         DEFAULT_API_KEY,
         Config,
@@ -32,9 +32,11 @@ __all__ = [
     "QueueConfig",
     "create_app",
     "load_config",
+    "running",
 ]
 _HOMES = {name: "wan26.mockserver.config" for name in __all__} | {
-    "create_app": "wan26.mockserver.app"
+    "create_app": "wan26.mockserver.app",
+    "running": "wan26.mockserver.app",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -18,7 +19,7 @@ from wan26.mockserver.cassette_middleware import CassetteMiddleware
 from wan26.mockserver.config import Config, load_config
 from wan26.mockserver.contract import Contract, default_contract
 from wan26.mockserver.drift import DriftMiddleware, drifted_contract
-from wan26.mockserver.emulator import READ_METHODS, BodyTooLarge, Emulator
+from wan26.mockserver.emulator import READ_METHODS, WORKERS_STOPPED, BodyTooLarge, Emulator
 from wan26.mockserver.errors import CATALOGUE, Refusal, error_response, method_not_allowed
 from wan26.mockserver.faults import FaultyResponse
 from wan26.mockserver.jobs import JobState
@@ -37,7 +38,7 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
     config = config or load_config()
     emulator = Emulator(config, drifted_contract(contract or default_contract(), config.drift))
     middleware = [
-        Middleware(JournalMiddleware, journal=emulator.journal),
+        Middleware(JournalMiddleware, store=emulator.store),
         Middleware(CatchAllMiddleware),
         Middleware(LearnedHeadersMiddleware, emulator=emulator),
     ]
@@ -49,15 +50,22 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         )
     if config.drift.rewrites_answers:
         middleware.append(
-            Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.outputs.put)
+            Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.store.put_output)
         )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        if front is not None:
-            await front.aclose()
-        await emulator.aclose()
+        """The store opened, and the workers running in a task group, while the app serves."""
+        await emulator.start()
+        try:
+            async with anyio.create_task_group() as group:
+                await group.start(emulator.serve)
+                yield
+                group.cancel_scope.cancel()
+        finally:
+            if front is not None:
+                await front.aclose()
+            await emulator.aclose()
 
     app = Starlette(
         # Every route takes every method: a wrong one is answered by the handler, after the
@@ -80,6 +88,14 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
     return app
 
 
+@asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[Starlette]:
+    """The app with its lifespan entered, for use in process without a server (httpx's
+    `ASGITransport` runs no lifespan): without it, v2 jobs have no worker to take them."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
 def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Every API route: decide the forced outcome, answer a forced failure, apply a fault.
 
@@ -92,8 +108,9 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return await emulator.in_flight.answer(lambda: respond(request, emulator))
 
     async def respond(request: Request, emulator: Emulator) -> Response:
+        await emulator.start()
         try:
-            outcome = emulator.scenarios.decide(
+            outcome = await emulator.scenarios.decide(
                 request.headers, request.method, request.scope["path"]
             )
         except UnknownScenario as exc:
@@ -125,14 +142,18 @@ def model_call(queued: bool) -> Handler:
 
     async def handler(request: Request, outcome: Outcome | None) -> Response:
         emulator: Emulator = request.app.state.emulator
+        job_id = emulator.request_id() if queued else None
+        if queued and not emulator.workers.running:
+            return error_response(503, WORKERS_STOPPED)
         call = await emulator.admit(
             request.path_params["slug"],
             request.method,
             request.headers,
             lambda: capped_body(request, emulator.config.max_body_bytes),
+            owner=emulator.job_owner(job_id) if job_id else None,
         )
-        if queued:
-            job = emulator.submit_v2(call, outcome, entry_of(request.scope))
+        if job_id:
+            job = await emulator.submit_v2(job_id, call, outcome, entry_of(request.scope))
             return JSONResponse(
                 {
                     "request_id": job.id,
@@ -151,7 +172,7 @@ def model_call(queued: bool) -> Handler:
 
 async def job_status(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    return emulator.job_response(
+    return await emulator.job_response(
         request.path_params["request_id"],
         request.method,
         request.headers,
@@ -162,7 +183,7 @@ async def job_status(request: Request, outcome: Outcome | None) -> Response:
 
 async def job_result(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    return emulator.job_response(
+    return await emulator.job_response(
         request.path_params["request_id"],
         request.method,
         request.headers,
@@ -181,7 +202,7 @@ async def output_file(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
     if request.method not in READ_METHODS:
         raise method_not_allowed(READ_METHODS)
-    path = emulator.outputs.path(request.path_params["name"])
+    path = await emulator.store.output_path(request.path_params["name"])
     if path is None:
         return error_response(404, "Output not found or expired")
     if outcome is not None and outcome.is_network:
@@ -191,7 +212,7 @@ async def output_file(request: Request, outcome: Outcome | None) -> Response:
 
 async def user_credits(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    account = emulator.authenticate(request.headers)
+    account = await emulator.authenticate(request.headers)
     if request.method not in READ_METHODS:
         raise method_not_allowed(READ_METHODS)
     return JSONResponse(

@@ -129,7 +129,7 @@ class CassetteFront:
         assert self.cassette is not None
         exchange = self.cassette.get(call_print)
         if exchange is not None:
-            return Outcome(self._replay(exchange, request), "hit", call_print)
+            return Outcome(await self._replay(exchange, request), "hit", call_print)
         if self.config.mode == "replay":
             miss = explain_miss(call, self.cassette.requests())
             if self.config.on_miss == "error":
@@ -144,7 +144,7 @@ class CassetteFront:
         if not key:
             return "absent"
         if self.config.mode == "replay":
-            return "valid" if self.emulator.state.account(key) is not None else "invalid"
+            return "valid" if await self.emulator.store.account(key) is not None else "invalid"
         hashed = key_hash(key)
         if hashed not in self._accepted:
             assert self.upstream is not None
@@ -172,14 +172,14 @@ class CassetteFront:
         except RequestInvalid:
             return None
 
-    def _replay(self, exchange: dict[str, Any], request: Request) -> Response:
+    async def _replay(self, exchange: dict[str, Any], request: Request) -> Response:
         assert self.cassette is not None
         recorded = exchange["response"]
         headers = dict(recorded["headers"])
         key = request.headers.get("x-api-key", "")
-        account = self.emulator.state.account(key)
+        account = await self.emulator.store.account(key)
         if "job" in exchange and recorded["status"] == 200:
-            return self._replay_job(exchange, key, str(request.base_url))
+            return await self._replay_job(exchange, key, str(request.base_url))
         if "media" in recorded:
             content = self.cassette.media(recorded["media"])
             headers["x-request-id"] = self.emulator.request_id()
@@ -199,14 +199,14 @@ class CassetteFront:
             content = recorded.get("text", "").encode()
         return Response(content, status_code=recorded["status"], headers=headers)
 
-    def _replay_job(self, exchange: dict[str, Any], key: str, base_url: str) -> Response:
+    async def _replay_job(self, exchange: dict[str, Any], key: str, base_url: str) -> Response:
         """A new job id, the recorded states (scaled) and the recorded result and video."""
         assert self.cassette is not None
         job_record = exchange["job"]
         scale = self.emulator.config.time_scale
         output = None
         if job_record.get("media"):
-            output = self.emulator.outputs.put(self.cassette.media(job_record["media"]))
+            output = await self.emulator.store.put_output(self.cassette.media(job_record["media"]))
             self.jobs.outputs.add(output)
         job = TapeJob(
             id=self.emulator.request_id(),
@@ -312,7 +312,7 @@ class CassetteFront:
         output = media = None
         if followed.video is not None:
             media = self.cassette.put_media(followed.video)
-            output = self.emulator.outputs.put(followed.video)
+            output = await self.emulator.store.put_output(followed.video)
             self.jobs.outputs.add(output)
         result = {name: v for name, v in followed.result.items() if name != "request_id"}
         if completed:

@@ -10,7 +10,7 @@ import socket
 import sys
 from typing import Any
 
-from wan26.mockserver.access import MaskSecretsFilter, is_loopback, mask
+from wan26.mockserver.access import MaskSecretsFilter, is_loopback, mask, mask_url
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, load_config
 from wan26.mockserver.extras import MissingExtraError, require, version
 
@@ -63,6 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("emulate", "error"),
         help="replay: emulate an unrecorded call (default), or refuse it",
     )
+    state = serve.add_mutually_exclusive_group()
+    state.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep state in DIR (SQLite and files): it survives restarts (default: memory)",
+    )
+    state.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="keep state in Redis, shared by every process and host pointed at it",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N processes on one port (needs --state-dir or --redis-url)",
+    )
     serve.add_argument("--log-level", default="info")
     return parser
 
@@ -79,32 +97,55 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MissingExtraError, OSError) as exc:
         print(f"wan26-mock: {exc}", file=sys.stderr)
         return 2
-    from wan26.mockserver.serving import make_server
+    from wan26.mockserver.serving import exit_after_sigterm, make_server
 
     keys = ", ".join(mask(key.key) for key in config.keys)
     print(
         f"wan26-mock {version()}: http://{args.host}:{listener.getsockname()[1]}  "
-        f"time scale {config.time_scale:g}  API key(s): {keys}",
+        f"time scale {config.time_scale:g}  API key(s): {keys}  state: {_where(config)}"
+        + (f"  processes: {args.workers}" if args.workers > 1 else ""),
         file=sys.stderr,
     )
+    if args.workers > 1:
+        from wan26.mockserver.processes import serve_processes
+
+        return serve_processes(config, listener, args.workers, args.log_level)
     server = make_server(app, log_level=args.log_level)
     for name in ("uvicorn.access", "uvicorn.error", "wan26.mockserver"):
         logging.getLogger(name).addFilter(MaskSecretsFilter())
-    # uvicorn shuts down gracefully, then raises SIGTERM again: exit through Python, so
-    # the encoding worker processes are stopped as well.
-    signal.signal(signal.SIGTERM, _exit_after_sigterm)
+    signal.signal(signal.SIGTERM, exit_after_sigterm)
     server.run(sockets=[listener])
     return 0
 
 
-def _exit_after_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+def _where(config: Config) -> str:
+    if config.state_dir:
+        return f"directory {config.state_dir}"
+    if config.redis_url:
+        return f"redis {mask_url(config.redis_url)}"
+    return "memory"
 
 
 def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
-    overrides = {"time_scale": args.time_scale, "seed": args.seed, "recording": args.recording}
+    overrides = {
+        "time_scale": args.time_scale,
+        "seed": args.seed,
+        "recording": args.recording,
+        "state_dir": args.state_dir,
+        "redis_url": args.redis_url,
+    }
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    if config.state_dir and config.redis_url:
+        raise ConfigError("a state directory and Redis are two backends: choose one")
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if args.workers > 1 and not (config.state_dir or config.redis_url):
+        raise ConfigError(
+            f"--workers {args.workers} needs state the processes share: add --state-dir DIR "
+            "or --redis-url URL (in memory, each process would have its own keys, credits "
+            "and jobs)"
+        )
     config.cassette = _cassette(config.cassette, args)
     media = {
         "mode": args.media_mode,

@@ -174,10 +174,22 @@ class Config:
     # messages replace the catalogue's; `messages` still wins.
     recording: str | None = None
     cassette: CassetteConfig = field(default_factory=CassetteConfig)
+    # Where state lives (see mockserver/store): in memory unless one of these is set. A
+    # state directory (SQLite and files) survives restarts and is shared by the processes
+    # of one host; Redis is shared by every process and host pointed at it.
+    state_dir: str | None = None
+    redis_url: str | None = None
+    # Every Redis key starts with this: emulators that must not share state can share a Redis.
+    redis_prefix: str = "wan26:"
+    # With Redis: a folder every process can read (shared disk) for the output MP4s;
+    # unset, they are kept in Redis with the job's expiry.
+    outputs_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.time_scale <= MAX_TIME_SCALE:
             raise ConfigError(f"time_scale must be from 0 to {MAX_TIME_SCALE}")
+        if self.state_dir and self.redis_url:
+            raise ConfigError("state_dir and redis_url are two backends: choose one")
         if self.media.mode not in ("lenient", "strict"):
             raise ConfigError("media.mode must be 'lenient' or 'strict'")
         for name in (
@@ -238,6 +250,9 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         data["media"]["offline"] = env["WAN26_MOCK_OFFLINE"]
     if "WAN26_MOCK_ALLOW_PRIVATE_ADDRESSES" in env:
         data["media"]["allow_private_addresses"] = env["WAN26_MOCK_ALLOW_PRIVATE_ADDRESSES"]
+    for name in ("state_dir", "redis_url"):
+        if f"WAN26_MOCK_{name.upper()}" in env:
+            data[name] = env[f"WAN26_MOCK_{name.upper()}"]
     if "WAN26_MOCK_CONTROL_TOKEN" in env:
         data["control"] = {**(data.get("control") or {}), "token": env["WAN26_MOCK_CONTROL_TOKEN"]}
     return data

@@ -31,7 +31,8 @@ from wan26.mockserver.config import ConfigError
 from wan26.mockserver.contract import control_plane_contract
 from wan26.mockserver.emulator import Emulator
 from wan26.mockserver.errors import error_response, method_not_allowed_json
-from wan26.mockserver.jobs import Job, JobQueue, JobState
+from wan26.mockserver.jobs import Job, JobState
+from wan26.mockserver.journal import JournalEntry, find_entries
 from wan26.mockserver.routing import AnyMethodRoute
 from wan26.mockserver.safety import answering_errors
 from wan26.mockserver.scenarios import (
@@ -40,7 +41,7 @@ from wan26.mockserver.scenarios import (
     known_outcomes,
     parse_outcome,
 )
-from wan26.mockserver.state import Account
+from wan26.mockserver.state import Account, changed_account
 from wan26.mockserver.validation import RequestInvalid, RequestValidator
 
 PREFIX = "/_mock"
@@ -129,10 +130,11 @@ async def health(request: Request) -> Response:
 async def journal(request: Request) -> Response:
     emulator = _emulator(request)
     if request.method == "DELETE":
-        emulator.journal.clear()
+        await emulator.store.clear_journal()
         return JSONResponse({"cleared": True})
     query = request.query_params
-    entries = emulator.journal.find(
+    entries = find_entries(
+        await emulator.store.journal(),
         method=query.get("method"),
         path=query.get("path"),
         status=_int(query.get("status"), "status"),
@@ -141,11 +143,7 @@ async def journal(request: Request) -> Response:
         charged=_bool(query.get("charged")),
         limit=_limit(query.get("limit")),
     )
-    jobs = {
-        job.journal_entry.id: job
-        for job in emulator.queue.jobs.values()
-        if job.journal_entry is not None
-    }
+    jobs = {job.journal_id: job for job in await emulator.store.jobs() if job.journal_id}
     for entry in entries:
         job = jobs.get(entry["id"])
         entry["job"] = None if job is None else _job_link(request, job)
@@ -158,8 +156,8 @@ async def state(request: Request) -> Response:
     emulator = _emulator(request)
     return JSONResponse(
         {
-            "keys": [_account_view(emulator, a) for a in emulator.state.accounts.values()],
-            "jobs": emulator.queue.counts(),
+            "keys": [_account_view(emulator, a) for a in await emulator.store.accounts()],
+            "jobs": await _job_counts(emulator),
             "time_scale": emulator.config.time_scale,
         }
     )
@@ -167,19 +165,23 @@ async def state(request: Request) -> Response:
 
 async def key(request: Request) -> Response:
     emulator = _emulator(request)
-    name = _key_named(emulator, request.path_params["key"])
+    name = await _key_named(emulator, request.path_params["key"])
     if name is None:
         return error_response(404, "No key has that fingerprint")
     if request.method == "DELETE":
-        if emulator.state.accounts.pop(name, None) is None:
+        if not await emulator.store.remove_account(name):
             return error_response(404, "No such key")
         return JSONResponse({"deleted": mask(name)})
-    account = emulator.state.configure(name, await _body(request, "/_mock/keys/{key}"))
+    changes = await _body(request, "/_mock/keys/{key}")
+    current = await emulator.store.account(name)
+    account = await emulator.store.put_account(
+        changed_account(current, name, changes, emulator.contract.plans)
+    )
     return JSONResponse(_account_view(emulator, account))
 
 
 async def reset(request: Request) -> Response:
-    _emulator(request).reset()
+    await _emulator(request).reset()
     return JSONResponse({"reset": True})
 
 
@@ -190,7 +192,7 @@ async def scenarios(request: Request) -> Response:
         outcome = parse_outcome(spec["outcome"])
         if outcome is None:
             raise ControlError("'success' needs no scenario")
-        emulator.scenarios.queue(
+        await emulator.scenarios.queue(
             QueuedScenario(
                 outcome=outcome,
                 remaining=spec["times"],
@@ -200,8 +202,8 @@ async def scenarios(request: Request) -> Response:
             )
         )
     elif request.method == "DELETE":
-        emulator.scenarios.clear()
-    return JSONResponse(_scenarios_view(emulator))
+        await emulator.store.clear_scenarios()
+    return JSONResponse(await _scenarios_view(emulator))
 
 
 async def chaos(request: Request) -> Response:
@@ -209,23 +211,23 @@ async def chaos(request: Request) -> Response:
     if request.method == "PUT":
         spec = await _body(request, "/_mock/chaos")
         rates = {name: float(rate) for name, rate in spec.get("rates", {}).items()}
-        emulator.scenarios.set_chaos(rates, spec.get("seed"))
+        await emulator.scenarios.set_chaos(rates, spec.get("seed"))
     elif request.method == "DELETE":
-        emulator.scenarios.set_chaos({}, None)
-    return JSONResponse(_scenarios_view(emulator))
+        await emulator.scenarios.set_chaos({}, None)
+    return JSONResponse(await _scenarios_view(emulator))
 
 
 async def jobs(request: Request) -> Response:
     """Every v2 job, newest first, with its queue position and progress for the dashboard."""
     emulator = _emulator(request)
-    queue = emulator.queue
-    queue.expire()
+    await emulator.expire_jobs()
     waiting = 0
     views = []
-    for job in queue.jobs.values():
+    now = time.time()
+    for job in await emulator.store.jobs():
         waiting += job.state is JobState.QUEUED
         position = waiting if job.state is JobState.QUEUED else None
-        views.append(_job_view(request, queue, job, position))
+        views.append(_job_view(request, now, job, position))
     views.reverse()
     return JSONResponse({"count": len(views), "jobs": views})
 
@@ -237,7 +239,8 @@ async def stats(request: Request) -> Response:
     this_minute = int(now // 60)
     per_minute: dict[int, Counter[str]] = {this_minute - i: Counter() for i in range(STATS_MINUTES)}
     spent = Decimal(0)
-    for entry in emulator.journal.entries:
+    entries = await emulator.store.journal()
+    for entry in entries:
         spent += Decimal(str(entry.charged_usd))
         bucket = per_minute.get(int(entry.at // 60))
         if bucket is not None:
@@ -247,8 +250,8 @@ async def stats(request: Request) -> Response:
     return JSONResponse(
         {
             "time_scale": emulator.config.time_scale,
-            "cassette": _cassette_view(emulator),
-            "calls": len(emulator.journal.entries),
+            "cassette": _cassette_view(emulator, entries),
+            "calls": len(entries),
             "spent_usd": as_json(spent),
             "per_minute": [
                 {"minute": _iso(minute * 60), **per_minute[minute]} for minute in sorted(per_minute)
@@ -257,17 +260,24 @@ async def stats(request: Request) -> Response:
                 "hits": sum(c.hits for c in caches),
                 "misses": sum(c.misses for c in caches),
             },
-            "jobs": emulator.queue.counts(),
+            "jobs": await _job_counts(emulator),
         }
     )
 
 
-def _cassette_view(emulator: Emulator) -> dict[str, Any] | None:
+async def _job_counts(emulator: Emulator) -> dict[str, int]:
+    counts = {state.value: 0 for state in JobState}
+    for job in await emulator.store.jobs():
+        counts[job.state.value] += 1
+    return counts
+
+
+def _cassette_view(emulator: Emulator, entries: list[JournalEntry]) -> dict[str, Any] | None:
     """The record/replay mode and how the journal's calls fared against the cassette."""
     mode = emulator.config.cassette.mode
     if mode == "off":
         return None
-    tally = Counter(entry.cassette for entry in emulator.journal.entries)
+    tally = Counter(entry.cassette for entry in entries)
     return {"mode": mode, "calls": {kind: tally[kind] for kind in ("hit", "recorded", "miss")}}
 
 
@@ -283,8 +293,7 @@ def _job_link(request: Request, job: Job) -> dict[str, Any]:
     }
 
 
-def _job_view(request: Request, queue: JobQueue, job: Job, position: int | None) -> dict[str, Any]:
-    now = queue.clock()
+def _job_view(request: Request, now: float, job: Job, position: int | None) -> dict[str, Any]:
     progress: float | None = 0.0
     if job.finished:
         progress = 1.0
@@ -293,7 +302,7 @@ def _job_view(request: Request, queue: JobQueue, job: Job, position: int | None)
         progress = min(0.99, (now - job.started_at) / wall) if wall > 0 else None
 
     def wall_clock(at: float | None) -> str | None:
-        return None if at is None else _iso(time.time() - (now - at))
+        return None if at is None else _iso(at)
 
     return {
         **_job_link(request, job),
@@ -315,12 +324,13 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-def _key_named(emulator: Emulator, name: str) -> str | None:
+async def _key_named(emulator: Emulator, name: str) -> str | None:
     """A key by itself, or an existing key by its fingerprint (`key#` and 10 hex digits),
     which is how the dashboard addresses keys it only sees masked."""
     if not FINGERPRINT.fullmatch(name):
         return name
-    return next((k for k in emulator.state.accounts if fingerprint(k) == name), None)
+    keys = [account.key for account in await emulator.store.accounts()]
+    return next((k for k in keys if fingerprint(k) == name), None)
 
 
 async def settings(request: Request) -> Response:
@@ -372,7 +382,7 @@ def _emulator(request: Request) -> Emulator:
 
 
 def _account_view(emulator: Emulator, account: Account) -> dict[str, Any]:
-    since = emulator.state.clock() - account.window_start
+    since = emulator.clock() - account.window_start
     window_open = since < emulator.config.rate_limit_window_s
     return {
         "id": fingerprint(account.key),
@@ -386,7 +396,7 @@ def _account_view(emulator: Emulator, account: Account) -> dict[str, Any]:
     }
 
 
-def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
+async def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
     queued = [
         {
             "outcome": s.outcome.name,
@@ -395,11 +405,12 @@ def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
             "path": s.path,
             "method": s.method,
         }
-        for s in emulator.scenarios.queued
+        for s in await emulator.store.scenarios()
     ]
+    chaos = await emulator.store.chaos()
     return {
         "queued": queued,
-        "chaos": {"seed": emulator.scenarios.chaos_seed, "rates": emulator.scenarios.chaos_rates},
+        "chaos": {"seed": chaos.seed, "rates": chaos.rates},
         "known": known_outcomes(),
     }
 

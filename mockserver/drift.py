@@ -59,7 +59,7 @@ class DriftMiddleware:
     def __init__(self, app: ASGIApp, drift: DriftConfig, store_output: Any) -> None:
         self.app = app
         self.drift = drift
-        self.store_output = store_output  # bytes -> name under /outputs/
+        self.store_output = store_output  # async: bytes -> name under /outputs/
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(("/_mock", "/outputs")):
@@ -76,20 +76,20 @@ class DriftMiddleware:
                 body.extend(message.get("body", b""))
 
         await self.app(scope, receive, capture)
-        status, headers, data = self._rewrite(
+        status, headers, data = await self._rewrite(
             scope, start["status"], list(start["headers"]), bytes(body)
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
-    def _rewrite(
+    async def _rewrite(
         self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], data: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         drift = self.drift
         content_type = dict(headers).get(b"content-type", b"").decode()
         if drift.json_output and status == 200 and content_type == "video/mp4":
             host = dict(scope["headers"]).get(b"host", b"localhost").decode()
-            url = f"http://{host}/outputs/{self.store_output(data)}"
+            url = f"http://{host}/outputs/{await self.store_output(data)}"
             data = json.dumps({"status": "COMPLETED", "output": url}).encode()
             headers = [(k, v) for k, v in headers if k != b"content-type"]
             headers.append((b"content-type", b"application/json"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 import time
@@ -13,6 +14,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 import anyio
+from anyio.abc import TaskStatus
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 
@@ -21,23 +23,32 @@ from wan26.mockserver.config import Config
 from wan26.mockserver.contract import Contract, ModelOperation
 from wan26.mockserver.errors import MessageBook, Refusal, method_not_allowed
 from wan26.mockserver.generation import Generator, Inputs, Video
-from wan26.mockserver.jobs import Job, JobQueue, JobState
-from wan26.mockserver.journal import Journal, JournalEntry
+from wan26.mockserver.jobs import Job, JobState, Workers
+from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.latency import LatencyModel, RunTime
 from wan26.mockserver.learning import Learned
 from wan26.mockserver.lifecycle import InFlight
 from wan26.mockserver.media.errors import MediaError
 from wan26.mockserver.outcomes import Forced
-from wan26.mockserver.outputs import OutputStore
 from wan26.mockserver.recording import load_recording
 from wan26.mockserver.scenarios import Outcome, Scenarios
-from wan26.mockserver.state import Account, StateStore
+from wan26.mockserver.state import Account, configured_accounts
+from wan26.mockserver.store.backends import open_store
+from wan26.mockserver.store.base import BEAT_S, Hold, Store, StoreUnavailable
+from wan26.mockserver.store.memory import MemoryStore
 from wan26.mockserver.validation import RequestInvalid, RequestValidator, parse_json
 
 API_KEY_HEADER = "x-api-key"
 STANDIN_HEADER = "x-mock-standin"
 READ_METHODS = ["GET", "HEAD"]
 RESET_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # whole seconds: a reset time is rounded up to one
+# How often idle workers look for jobs other processes queued (shared backends only).
+JOB_POLL_S = 0.1
+WORKERS_STOPPED = (
+    "The emulator's workers are not running, so a queued job would never start: serve the app "
+    "through its lifespan (uvicorn does; in process, `async with wan26.mockserver.running(app)`)"
+)
+logger = logging.getLogger("wan26.mockserver")
 
 
 @dataclass
@@ -58,12 +69,14 @@ class Model:
 class Admitted:
     """A model call that passed every check; its price is held on the account."""
 
-    account: Account
+    key: str
+    slug: str
     model: Model
     params: dict[str, Any]
     cost: Decimal
     seed: int
     run: RunTime
+    hold: Hold
 
 
 class Emulator:
@@ -71,13 +84,21 @@ class Emulator:
         self.config = config
         self.contract = contract
         self.rng = random.Random(config.seed)
-        self.state = StateStore(config, contract.plans)
+        self.accounts = configured_accounts(config, contract.plans)  # a bad key fails here
+        self.store: Store = open_store(config)
+        if isinstance(self.store, MemoryStore):
+            self.store.seed(self.accounts)
+        self.scenarios = Scenarios(self.store)
+        self.clock: Callable[[], float] = time.time  # rate-limit windows
         self.messages = MessageBook(config.messages)
-        self.scenarios = Scenarios()
-        self.journal = Journal(config.control.journal_size)
-        self.outputs = OutputStore(config.queue.output_store_bytes)
         self.in_flight = InFlight()
-        self._queue: JobQueue | None = None
+        self.workers = Workers(
+            self.store,
+            config.queue.workers,
+            self._work,
+            poll_s=None if isinstance(self.store, MemoryStore) else JOB_POLL_S,
+        )
+        self._started = False
         self.models = {
             slug: Model(
                 operation=operation,
@@ -101,50 +122,79 @@ class Emulator:
             model.latency.learned = learned.run_times.get(slug, {})
 
     @property
-    def queue(self) -> JobQueue:
-        """Made on first use, inside the running event loop its workers belong to."""
-        if self._queue is None:
-            self._queue = JobQueue(
-                self.config.queue.workers, self.config.queue.ttl(self.config.time_scale)
-            )
-        return self._queue
+    def shared(self) -> bool:
+        return not isinstance(self.store, MemoryStore)
+
+    async def start(self) -> None:
+        """Open the store; configured keys a shared store does not know yet are added (the
+        ones it knows keep their balances: the state outlives the config)."""
+        if self._started:
+            return
+        self._started = True
+        await self.store.start()
+        if self.shared:
+            for account in self.accounts:
+                if await self.store.account(account.key) is None:
+                    await self.store.put_account(account)
+
+    async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """What runs in the app's lifespan: the workers, and every `BEAT_S` the store's
+        heartbeat and the expiry of old jobs."""
+        async with anyio.create_task_group() as group:
+            await group.start(self.workers.run)
+            task_status.started()
+            while True:
+                await anyio.sleep(BEAT_S)
+                try:
+                    await self.store.beat()
+                    await self.expire_jobs()
+                except StoreUnavailable as exc:
+                    logger.warning("%s", exc)
 
     async def aclose(self) -> None:
-        self.queue.clear()
+        self.workers.cancel()
         for model in self.models.values():
             await model.generator.aclose()
-        self.outputs.close()
+        await self.store.aclose()
 
-    def reset(self) -> None:
-        """Back to the configured state: accounts, jobs, scenarios, journal, caches."""
-        self.state = StateStore(self.config, self.contract.plans)
+    async def reset(self) -> None:
+        """Back to the configured state: accounts, jobs, scenarios, journal, caches (the
+        store's for every process; this process's caches)."""
+        await self.store.reset(configured_accounts(self.config, self.contract.plans))
+        self.workers.cancel()
         self.rng.seed(self.config.seed)
-        self.queue.clear()
-        self.scenarios.clear()
-        self.journal.clear()
-        self.outputs.clear()
         for model in self.models.values():
             model.generator.cache.clear()
 
-    def authenticate(self, headers: Headers) -> Account:
+    async def expire_jobs(self) -> None:
+        ttl = self.config.queue.ttl(self.config.time_scale)
+        self.workers.cancel(await self.store.expire_jobs(time.time() - ttl))
+
+    async def authenticate(self, headers: Headers) -> Account:
         """The caller's account; a `Refusal` (401) without a key or with an unknown one."""
         key = headers.get(API_KEY_HEADER)
         if not key:
             raise Refusal(Forced.MISSING_KEY)
-        account = self.state.account(key)
+        account = await self.store.account(key)
         if account is None:
             raise Refusal(Forced.INVALID_KEY)
         return account
 
     async def admit(
-        self, slug: str, method: str, headers: Headers, body: Callable[[], Awaitable[bytes]]
+        self,
+        slug: str,
+        method: str,
+        headers: Headers,
+        body: Callable[[], Awaitable[bytes]],
+        owner: str | None = None,
     ) -> Admitted:
-        """The checks in the real API's order; on success the price is held.
+        """The checks in the real API's order; on success the price is held for `owner`
+        (this process, or the job the call becomes).
 
         A failed check raises a `Refusal`. The body is read only once the checks that do
         not need it have passed.
         """
-        account = self.authenticate(headers)
+        account = await self.authenticate(headers)
         if not account.may_call(slug):
             raise Refusal(Forced.FORBIDDEN, model=slug)
         model = self.models.get(slug)
@@ -160,15 +210,18 @@ class Emulator:
             raise Refusal(Forced.PAYLOAD_TOO_LARGE, limit=self.config.max_body_bytes) from None
         except RequestInvalid as exc:
             raise Refusal(Forced.BAD_REQUEST, message=str(exc)) from None
-        reset_at = self.state.admit(account)
+        reset_at = await self.store.count_request(
+            account.key, self.clock(), self.config.rate_limit_window_s
+        )
         if reset_at is not None:
             raise _rate_limited(reset_at)
         cost = model.price(params)
-        if not self.state.hold(account, cost):
-            raise _insufficient(account.available, cost)
+        hold = await self.store.hold(account.key, cost, owner or self.store.owner)
+        if not isinstance(hold, Hold):
+            raise _insufficient(hold, cost)
         seed = params["seed"] if params["seed"] is not None else self.rng.randrange(2**31)
         run = model.latency.draw(params["duration"], params["resolution"])
-        return Admitted(account, model, params, cost, seed, run)
+        return Admitted(account.key, slug, model, params, cost, seed, run, hold)
 
     async def run_v1(
         self, call: Admitted, outcome: Outcome | None, entry: JournalEntry | None
@@ -176,26 +229,33 @@ class Emulator:
         """A synchronous generation; the hold becomes a charge only on a 200.
 
         A failed one raises a `Refusal`."""
-        charged = False
+        settled = False
         try:
             if call.model.latency.over_gateway_timeout(call.run) or (
                 outcome and outcome.name == Forced.JOB_HANG
             ):
                 await self._gateway_timeout(call.model)
             try:
-                inputs, video = await self._produce(call)
+                inputs, video = await self._produce(
+                    call.model, call.params, call.seed, call.run, time.time()
+                )
             except MediaError as exc:
                 raise Refusal(Forced.BAD_REQUEST, message=str(exc)) from None
             if outcome and outcome.name == Forced.JOB_FAILED:
                 raise Refusal(Forced.SERVER_ERROR, message=outcome.message)
-            self._charge(call, entry)
-            charged = True
+            balance = await self.store.charge(call.hold)
+            settled = True
+            if balance is None:  # a reset came in between: the call is free
+                account = await self.store.account(call.key)
+                balance = account.balance if account else Decimal(0)
+            elif entry is not None:
+                entry.charged_usd = as_json(call.cost)
             if entry is not None:
                 entry.render = video.key
             headers = {
                 "x-request-id": self.request_id(),
                 "x-cost": usd(call.cost),
-                "x-remaining-credits": usd(call.account.balance),
+                "x-remaining-credits": usd(balance),
                 "x-generation-time": f"{call.run.emulated_s:.2f}",
                 "x-seed-value": str(call.seed),
             }
@@ -203,45 +263,70 @@ class Emulator:
                 headers[STANDIN_HEADER] = ",".join(inputs.standins)
             return Response(video.data, media_type="video/mp4", headers=headers)
         finally:
-            if not charged:
-                self.state.release(call.account, call.cost)
+            if not settled:
+                with anyio.CancelScope(shield=True):
+                    await self.store.release(call.hold)
 
-    def submit_v2(self, call: Admitted, outcome: Outcome | None, entry: JournalEntry | None) -> Job:
+    def job_owner(self, job_id: str) -> str:
+        """The owner of a v2 call's hold: the job, so it outlives the process that took it."""
+        return f"job:{job_id}"
+
+    async def submit_v2(
+        self, job_id: str, call: Admitted, outcome: Outcome | None, entry: JournalEntry | None
+    ) -> Job:
         """The call queued as a job; the app answers with its id and links."""
         job = Job(
-            id=self.request_id(),
-            call=call,
-            submitted_at=time.monotonic(),
+            id=job_id,
+            key=call.key,
+            slug=call.slug,
+            params=call.params,
+            cost=call.cost,
+            seed=call.seed,
+            run=call.run,
+            hold=call.hold,
+            submitted_at=time.time(),
             outcome=outcome.name if outcome and outcome.is_job else None,
             failure_message=outcome.message if outcome else "",
-            journal_entry=entry,
+            journal_id=entry.id if entry is not None else None,
         )
-
-        self.queue.submit(job, self._work)
+        await self.expire_jobs()
+        await self.store.add_job(job)
+        self.workers.wake()
         return job
 
     async def _work(self, job: Job) -> None:
-        """What an emulated GPU worker does with a job; charged only on COMPLETED."""
-        call = job.call
+        """What an emulated GPU worker does with a job: charged only on COMPLETED. A job
+        cancelled here (expired, reset, shutdown) keeps its hold: the store drops it with
+        the job, or it resumes after a restart."""
+        if job.outcome == Forced.JOB_HANG:
+            while await self.store.job(job.id) is not None:  # until it expires
+                await anyio.sleep(BEAT_S)
+            return
+        model = self._model_or_default(job.slug)
         try:
-            if job.outcome == Forced.JOB_HANG:
-                await anyio.sleep_forever()
-            try:
-                _, video = await self._produce(call)
-            except MediaError as exc:
-                job.fail(str(exc))
-                return
-            if job.outcome == Forced.JOB_FAILED:
-                job.fail(job.failure_message)
-                return
-            output = self.outputs.put(video.data)
-            self._charge(call, job.journal_entry)
-            job.complete(output)
-        finally:
-            if job.state is not JobState.COMPLETED:
-                self.state.release(call.account, call.cost)
+            assert job.started_at is not None
+            _, video = await self._produce(model, job.params, job.seed, job.run, job.started_at)
+        except MediaError as exc:
+            await self._fail(job, str(exc))
+            return
+        if job.outcome == Forced.JOB_FAILED:
+            await self._fail(job, job.failure_message)
+            return
+        output = await self.store.put_output(video.data)
+        balance = await self.store.charge(job.hold)
+        if balance is None and await self.store.job(job.id) is None:
+            return  # expired or reset while rendering: nothing charged, nothing kept
+        job.complete(output, time.time())
+        await self.store.save_job(job)
+        if balance is not None and job.journal_id is not None:
+            await self.store.journal_charged(job.journal_id, as_json(job.cost))
 
-    def job_response(
+    async def _fail(self, job: Job, error: str) -> None:
+        job.fail(error, time.time())
+        await self.store.save_job(job)
+        await self.store.release(job.hold)
+
+    async def job_response(
         self,
         job_id: str,
         method: str,
@@ -252,11 +337,12 @@ class Emulator:
         """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does.
 
         `output_url` is the public URL of a finished job's file (the app's `/outputs`)."""
-        account = self.authenticate(headers)
+        account = await self.authenticate(headers)
         if method not in READ_METHODS:
             raise method_not_allowed(READ_METHODS)
-        job = self.queue.get(job_id, account.key)
-        if job is None:
+        await self.expire_jobs()
+        job = await self.store.job(job_id)
+        if job is None or job.key != account.key:
             raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
         metrics = {"inference_time": job.run.emulated_s} if job.finished else {}
         if job.state is JobState.FAILED:
@@ -277,19 +363,16 @@ class Emulator:
             }
         )
 
-    async def _produce(self, call: Admitted) -> tuple[Inputs, Video]:
-        """Inputs and render, taking at least the emulated run time (scaled)."""
-        started = time.monotonic()
-        generator = call.model.generator
-        inputs = await generator.load_inputs(call.params)
-        video = await _render_not_lost(generator, call.params, call.seed, inputs)
-        await anyio.sleep(max(0.0, call.run.wall_s - (time.monotonic() - started)))
+    async def _produce(
+        self, model: Model, params: dict[str, Any], seed: int, run: RunTime, started: float
+    ) -> tuple[Inputs, Video]:
+        """Inputs and render, ending no sooner than the emulated run time (scaled) after
+        `started` (epoch seconds: a job resumed after a restart waits only what is left)."""
+        generator = model.generator
+        inputs = await generator.load_inputs(params)
+        video = await _render_not_lost(generator, params, seed, inputs)
+        await anyio.sleep(max(0.0, run.wall_s - (time.time() - started)))
         return inputs, video
-
-    def _charge(self, call: Admitted, entry: JournalEntry | None) -> None:
-        self.state.charge(call.account, call.cost)
-        if entry is not None:
-            entry.charged_usd = as_json(call.cost)
 
     async def forced(self, outcome: Outcome, slug: str, headers: Headers, body: bytes) -> NoReturn:
         """A failure the caller asked for, raised as a `Refusal`; nothing is charged or counted."""
@@ -299,7 +382,7 @@ class Emulator:
         if name == Forced.RATE_LIMITED:
             raise _rate_limited(time.time() + self.config.rate_limit_window_s)
         if name == Forced.INSUFFICIENT_CREDITS:
-            account = self.state.account(headers.get(API_KEY_HEADER, ""))
+            account = await self.store.account(headers.get(API_KEY_HEADER, ""))
             balance = Decimal(0) if account is None else account.available
             raise _insufficient(balance, self._likely_price(slug, body))
         raise Refusal(name, model=slug)
@@ -330,6 +413,9 @@ class Emulator:
         return model.price(params)
 
     def request_id(self) -> str:
+        """Seeded ids repeat run after run; processes sharing a store draw their own."""
+        if self.shared:
+            return str(uuid.uuid4())
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
 

@@ -1,24 +1,26 @@
-"""The v2 queue: jobs and their lifecycle, a fixed number of emulated GPU workers, and
-expiry of results. Every state change of a job happens here: QUEUED when submitted,
-PROCESSING when a worker takes it, then COMPLETED or FAILED."""
+"""The v2 queue: jobs and their lifecycle, and the emulated GPU workers that take them.
+Every state change of a job happens here: QUEUED when submitted, PROCESSING when a
+worker takes it, then COMPLETED or FAILED. Jobs are kept by the store, so they
+survive a restart (state directory) or are worked by any process (Redis)."""
 
 from __future__ import annotations
 
-import asyncio
+import math
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from wan26.mockserver.journal import JournalEntry
+import anyio
+from anyio.abc import TaskStatus
+
 from wan26.mockserver.latency import RunTime
 from wan26.mockserver.outcomes import Forced
 
 if TYPE_CHECKING:
-    from wan26.mockserver.emulator import Admitted
+    from wan26.mockserver.store.base import Hold, Store
 
 
 class JobState(StrEnum):
@@ -30,105 +32,94 @@ class JobState(StrEnum):
 
 @dataclass
 class Job:
-    """A queued model call: it holds the admitted call, and moves itself through its states."""
+    """A queued model call, plain data so that any backend can keep it and any process can
+    work it; it moves itself through its states."""
 
     id: str
-    call: Admitted
-    submitted_at: float
-    started_at: float | None = None  # when a worker took it (the queue's clock)
+    key: str
+    slug: str
+    params: dict[str, Any]
+    cost: Decimal
+    seed: int
+    run: RunTime
+    hold: Hold  # the job's credits, charged on COMPLETED and released otherwise
+    submitted_at: float  # epoch seconds, like every time here: they survive a restart
+    started_at: float | None = None  # when a worker first took it
     finished_at: float | None = None
     outcome: Forced | None = None  # job-failed or job-hang, when forced
     failure_message: str = ""
     state: JobState = JobState.QUEUED
     error: str | None = None
     output: str | None = None  # name of the MP4 in the output store
-    journal_entry: JournalEntry | None = None
+    journal_id: int | None = None  # the submit's journal entry, which gets the charge
+    worker: str | None = None  # the process working it
 
     @property
     def finished(self) -> bool:
         return self.state in (JobState.COMPLETED, JobState.FAILED)
 
-    @property
-    def key(self) -> str:
-        return self.call.account.key
+    def start(self, now: float, worker: str) -> None:
+        self.state, self.worker = JobState.PROCESSING, worker
+        if self.started_at is None:
+            self.started_at = now
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return self.call.params
+    def complete(self, output: str, now: float) -> None:
+        self.state, self.output, self.finished_at = JobState.COMPLETED, output, now
 
-    @property
-    def cost(self) -> Decimal:
-        return self.call.cost
-
-    @property
-    def run(self) -> RunTime:
-        return self.call.run
-
-    def start(self, now: float) -> None:
-        self.state, self.started_at = JobState.PROCESSING, now
-
-    def complete(self, output: str) -> None:
-        self.state, self.output = JobState.COMPLETED, output
-
-    def fail(self, error: str) -> None:
-        self.state, self.error = JobState.FAILED, error
+    def fail(self, error: str, now: float) -> None:
+        self.state, self.error, self.finished_at = JobState.FAILED, error, now
 
 
-@dataclass
-class JobQueue:
-    """Jobs by id, in submission order; at most `workers` of them PROCESSING at once."""
+class Workers:
+    """This process's emulated GPU workers: `count` loops, run in the app's lifespan task
+    group, that take jobs from the store. With a shared store any process's workers take
+    any process's jobs; a submit here wakes the workers here at once, others find it on
+    their next look (`poll_s`)."""
 
-    workers: int
-    ttl_s: float
-    clock: Callable[[], float] = time.monotonic
-    jobs: OrderedDict[str, Job] = field(default_factory=OrderedDict)
-    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    def __init__(
+        self, store: Store, count: int, work: Callable[[Job], Awaitable[None]], poll_s: float | None
+    ) -> None:
+        self.store = store
+        self.count = max(1, count)
+        self.work = work
+        self.poll_s = poll_s
+        self.running = False
+        self._wake = anyio.Event()
+        self._working: dict[str, anyio.CancelScope] = {}
 
-    def __post_init__(self) -> None:
-        self._slots = asyncio.Semaphore(max(1, self.workers))
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Until cancelled (the app shutting down)."""
+        self.running = True
+        try:
+            async with anyio.create_task_group() as group:
+                for _ in range(self.count):
+                    group.start_soon(self._take_jobs)
+                task_status.started()
+        finally:
+            self.running = False
 
-    def submit(self, job: Job, work: Callable[[Job], Awaitable[None]]) -> None:
-        self.expire()
-        self.jobs[job.id] = job
+    def wake(self) -> None:
+        self._wake.set()
+        self._wake = anyio.Event()
 
-        async def run() -> None:
-            async with self._slots:
-                job.start(self.clock())
+    def cancel(self, job_ids: Iterable[str] | None = None) -> None:
+        """Stop working these jobs here (all, when None): they expired or were reset."""
+        for job_id in list(self._working) if job_ids is None else job_ids:
+            scope = self._working.get(job_id)
+            if scope is not None:
+                scope.cancel()
+
+    async def _take_jobs(self) -> None:
+        while True:
+            woken = self._wake
+            job = await self.store.claim_job(time.time())
+            if job is None:
+                with anyio.move_on_after(math.inf if self.poll_s is None else self.poll_s):
+                    await woken.wait()
+                continue
+            with anyio.CancelScope() as scope:
+                self._working[job.id] = scope
                 try:
-                    await work(job)
+                    await self.work(job)
                 finally:
-                    job.finished_at = self.clock()
-
-        task = asyncio.get_running_loop().create_task(run(), name=f"job-{job.id}")
-        self._tasks[job.id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(job.id, None))
-
-    def get(self, job_id: str, key: str) -> Job | None:
-        """A job is visible only to the key that submitted it, and only until it expires."""
-        self.expire()
-        job = self.jobs.get(job_id)
-        return job if job is not None and job.key == key else None
-
-    def expire(self) -> None:
-        deadline = self.clock() - self.ttl_s
-        while self.jobs:
-            job = next(iter(self.jobs.values()))
-            if job.submitted_at > deadline:
-                break
-            self._drop(job.id)
-
-    def counts(self) -> dict[str, int]:
-        counts = {state.value: 0 for state in JobState}
-        for job in self.jobs.values():
-            counts[job.state.value] += 1
-        return counts
-
-    def clear(self) -> None:
-        for job_id in list(self.jobs):
-            self._drop(job_id)
-
-    def _drop(self, job_id: str) -> None:
-        self.jobs.pop(job_id, None)
-        task = self._tasks.pop(job_id, None)
-        if task is not None:
-            task.cancel()
+                    del self._working[job.id]

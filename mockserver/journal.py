@@ -10,18 +10,22 @@ decide on it (the forced outcome, the charge, the cassette's answer).
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import json
 import time
-from collections import deque
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver.access import mask
 from wan26.mockserver.elide import ElidedBody
+from wan26.mockserver.store.base import StoreUnavailable
+
+if TYPE_CHECKING:
+    from wan26.mockserver.store.base import Store
 
 SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
 CONTROL_PREFIX = "/_mock"
@@ -58,69 +62,65 @@ def entry_of(scope: Scope) -> JournalEntry | None:
     return entry if isinstance(entry, JournalEntry) else None
 
 
-class Journal:
-    def __init__(self, size: int) -> None:
-        self.entries: deque[JournalEntry] = deque(maxlen=max(1, size))
-        self._ids = itertools.count(1)
+def find_entries(
+    entries: list[JournalEntry],
+    *,
+    method: str | None = None,
+    path: str | None = None,
+    status: int | None = None,
+    key: str | None = None,
+    outcome: str | None = None,
+    charged: bool | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Matching entries, oldest first, in readable form with secrets redacted.
 
-    def start(self, scope: Scope) -> JournalEntry:
+    Walks newest first, so the last `limit` of a long journal cost only what they hold.
+    """
+    wanted_key = mask(key) if key else None
+    found = []
+    for view in map(_readable, reversed(entries)):
+        if (
+            (method is None or view["method"] == method.upper())
+            and (path is None or view["path"].startswith(path))
+            and (status is None or view["status"] == status)
+            and (wanted_key is None or view["key"] == wanted_key)
+            and (outcome is None or view["outcome"] == outcome)
+            and (charged is None or (view["charged_usd"] > 0) == charged)
+        ):
+            found.append(view)
+            if limit and len(found) == limit:
+                break
+    found.reverse()
+    return found
+
+
+class JournalMiddleware:
+    """Keeps an entry in the store when a request arrives and again when it is answered.
+    A store that cannot be reached does not stop the request: the API answers it (a 503)
+    and the journal misses it."""
+
+    def __init__(self, app: ASGIApp, store: Store) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
         entry = JournalEntry(
-            id=next(self._ids),
+            id=0,
             at=time.time(),
             method=scope["method"],
             path=scope["path"],
             query=scope.get("query_string", b""),
             headers=list(scope.get("headers", [])),
         )
-        self.entries.append(entry)
-        return entry
-
-    def find(
-        self,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        status: int | None = None,
-        key: str | None = None,
-        outcome: str | None = None,
-        charged: bool | None = None,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Matching entries, oldest first, in readable form with secrets redacted.
-
-        Walks newest first, so the last `limit` of a long journal cost only what they hold.
-        """
-        wanted_key = mask(key) if key else None
-        found = []
-        for view in map(_readable, reversed(self.entries)):
-            if (
-                (method is None or view["method"] == method.upper())
-                and (path is None or view["path"].startswith(path))
-                and (status is None or view["status"] == status)
-                and (wanted_key is None or view["key"] == wanted_key)
-                and (outcome is None or view["outcome"] == outcome)
-                and (charged is None or (view["charged_usd"] > 0) == charged)
-            ):
-                found.append(view)
-                if limit and len(found) == limit:
-                    break
-        found.reverse()
-        return found
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-
-class JournalMiddleware:
-    def __init__(self, app: ASGIApp, journal: Journal) -> None:
-        self.app = app
-        self.journal = journal
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+        try:
+            await self.store.journal_start(entry)
+        except StoreUnavailable:
             await self.app(scope, receive, send)
             return
-        entry = self.journal.start(scope)
         scope.setdefault("state", {})["journal_entry"] = entry
         started = time.perf_counter()
         body = ElidedBody()
@@ -147,6 +147,8 @@ class JournalMiddleware:
             entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
             entry.body = body.text()
             entry.error = _error_message(answer)
+            with anyio.CancelScope(shield=True), contextlib.suppress(StoreUnavailable):
+                await self.store.journal_finish(entry)
 
 
 def _readable(entry: JournalEntry) -> dict[str, Any]:

@@ -84,23 +84,30 @@ def wan26_config(wan26_cassette: CassetteConfig) -> Config:
 @pytest.fixture
 def wan26_app(wan26_config: Config) -> Iterator[Starlette]:
     from wan26.mockserver.app import create_app
+    from wan26.mockserver.store.memory import MemoryStore
 
     app = create_app(wan26_config.with_default_key(os.environ))
     yield app
-    app.state.emulator.outputs.close()
+    if isinstance(app.state.emulator.store, MemoryStore):
+        app.state.emulator.store.outputs.close()
 
 
 @pytest.fixture
 async def wan26_client(wan26_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     import httpx
 
+    from wan26.mockserver.app import running
+
     key = wan26_app.state.emulator.config.keys[0].key
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=wan26_app),
-        base_url="http://wan26.test",
-        headers={"x-api-key": key},
-        timeout=120,
-    ) as client:
+    async with (
+        running(wan26_app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=wan26_app),
+            base_url="http://wan26.test",
+            headers={"x-api-key": key},
+            timeout=120,
+        ) as client,
+    ):
         yield client
 
 

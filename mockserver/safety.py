@@ -1,4 +1,6 @@
-"""The last line of defence: an exception a handler lets out becomes the catalogue's JSON 500.
+"""The last line of defence: an exception a handler lets out becomes the catalogue's JSON 500,
+or a 503 when the state backend cannot be reached (retrying later may work; nothing was
+charged, since every charge is one step in the store).
 
 Starlette's own handler answers and then re-raises, so uvicorn drops the
 keep-alive connection; here the exception is logged and swallowed, so the
@@ -16,7 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver.errors import CATALOGUE, error_response
 from wan26.mockserver.outcomes import Forced
+from wan26.mockserver.store.base import StoreUnavailable
 
+UNAVAILABLE = "Service temporarily unavailable, please retry"
 logger = logging.getLogger("wan26.mockserver")
 
 
@@ -32,6 +36,9 @@ class CatchAllMiddleware:
         def server_error(exc: Exception) -> Response | None:
             if isinstance(exc, httpx.TransportError):  # a network fault played in-process
                 return None
+            if isinstance(exc, StoreUnavailable):
+                logger.warning("%s %s: %s", scope["method"], scope["path"], exc)
+                return error_response(503, f"{UNAVAILABLE} ({exc})", {"retry-after": "1"})
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             return error_response(500, CATALOGUE[Forced.SERVER_ERROR].message)
 

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
-from typing import TypedDict
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from starlette.datastructures import Headers
 
 from wan26.mockserver.errors import BY_STATUS, CATALOGUE
 from wan26.mockserver.outcomes import Forced
+from wan26.mockserver.store.base import Chaos
+
+if TYPE_CHECKING:
+    from wan26.mockserver.store.base import Store
 
 SCENARIO_HEADER = "x-mock-scenario"
 SUCCESS = "success"
@@ -151,32 +156,31 @@ class QueuedScenario:
         )
 
 
-@dataclass
 class Scenarios:
-    queued: list[QueuedScenario] = field(default_factory=list)
-    chaos_rates: dict[str, float] = field(default_factory=dict)
-    chaos_seed: int | None = None
-    _chaos_rng: random.Random = field(default_factory=random.Random)
+    """Forced outcomes as every request meets them: its own header first, then the store's
+    queued scenarios and chaos. Chaos draws from this process's generator, seeded as the
+    chaos says (several processes each draw the same seeded sequence)."""
 
-    def decide(self, headers: Headers, method: str, path: str) -> Outcome | None:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._chaos = Chaos()
+        self._chaos_rng = random.Random()
+
+    async def decide(self, headers: Headers, method: str, path: str) -> Outcome | None:
         asked, outcome = outcome_from_headers(headers)
         if asked:
             return outcome
-        key = headers.get("x-api-key")
-        for scenario in self.queued:
-            if scenario.matches(method, path, key):
-                scenario.remaining -= 1
-                if scenario.remaining <= 0:
-                    self.queued.remove(scenario)
-                return scenario.outcome
-        return self._chaos()
+        outcome, chaos = await self.store.take_scenario(method, path, headers.get("x-api-key"))
+        if outcome is not None:
+            return outcome
+        return self._draw(chaos)
 
-    def queue(self, scenario: QueuedScenario) -> None:
+    async def queue(self, scenario: QueuedScenario) -> None:
         if scenario.remaining < 1:
             raise UnknownScenario("times must be at least 1")
-        self.queued.append(scenario)
+        await self.store.add_scenario(scenario)
 
-    def set_chaos(self, rates: dict[str, float], seed: int | None) -> None:
+    async def set_chaos(self, rates: dict[str, float], seed: int | None) -> None:
         for name, rate in rates.items():
             if name not in known_outcomes() or name == SUCCESS:
                 raise UnknownScenario(f"Unknown chaos outcome {name!r}")
@@ -184,19 +188,15 @@ class Scenarios:
                 raise UnknownScenario(f"Chaos rate for {name!r} must be within 0..1")
         if sum(rates.values()) > 1.0:
             raise UnknownScenario("Chaos rates add up to more than 1")
-        self.chaos_rates = dict(sorted(rates.items()))
-        self.chaos_seed = seed
-        self._chaos_rng = random.Random(seed)
+        await self.store.set_chaos(Chaos(dict(sorted(rates.items())), seed, secrets.token_hex(4)))
 
-    def clear(self) -> None:
-        self.queued.clear()
-        self.set_chaos({}, None)
-
-    def _chaos(self) -> Outcome | None:
-        if not self.chaos_rates:
+    def _draw(self, chaos: Chaos) -> Outcome | None:
+        if not chaos.rates:
             return None
+        if chaos != self._chaos:  # new chaos: its seed starts the sequence again
+            self._chaos, self._chaos_rng = chaos, random.Random(chaos.seed)
         draw = self._chaos_rng.random()
-        for name, rate in self.chaos_rates.items():
+        for name, rate in chaos.rates.items():
             if draw < rate:
                 return Outcome(Forced(name))
             draw -= rate

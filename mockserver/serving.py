@@ -47,3 +47,9 @@ def make_server(app: ASGIApp, **options: Any) -> EmulatorServer:
         **options,
     )
     return EmulatorServer(server_config, emulator.in_flight.close if emulator else None)
+
+
+def exit_after_sigterm(signum: int, frame: object) -> None:
+    """uvicorn shuts down gracefully, then raises SIGTERM again: exit through Python, so
+    the encoding worker processes are stopped as well."""
+    raise SystemExit(128 + signum)

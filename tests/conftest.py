@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from wan26.mockserver import Config, KeyConfig, create_app
+from tests.redisserver import REDIS_SERVER, redis_server
+from wan26.mockserver import Config, KeyConfig, create_app, running
 from wan26.mockserver.background import running_server
 from wan26.mockserver.config import LatencyConfig, MediaConfig
 
@@ -27,6 +29,16 @@ OFFLINE_IMAGE = "https://segmind-resources.s3.amazonaws.com/output/example.webp"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real redis-server for the session (`.ci/run` installs Debian's package); tests
+    keep apart by key prefix. Without the program the Redis tests are skipped, visibly."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 def make_config(**overrides: Any) -> Config:
@@ -42,35 +54,88 @@ def make_config(**overrides: Any) -> Config:
     )
 
 
+BACKENDS = ["memory", "sqlite", "redis"]
+
+
 @pytest.fixture
-def app_factory() -> Callable[..., Starlette]:
-    return lambda **overrides: create_app(make_config(**overrides))
+def state_backend() -> str:
+    """Where the apps of `app_factory` keep state: memory, unless a test is marked
+    `every_state_backend` (then it runs once on each)."""
+    return "memory"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marked = metafunc.definition.get_closest_marker("every_state_backend")
+    if marked and "state_backend" in metafunc.fixturenames:
+        metafunc.parametrize("state_backend", BACKENDS)
+
+
+@pytest.fixture
+def app_factory(
+    state_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Callable[..., Starlette]:
+    """Apps for a test, each with state of its own on the test's backend."""
+
+    def backend() -> dict[str, Any]:
+        if state_backend == "sqlite":
+            return {"state_dir": str(tmp_path_factory.mktemp("state"))}
+        if state_backend == "redis":
+            prefix = f"wan26-test-{uuid.uuid4().hex[:12]}:"
+            return {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": prefix}
+        return {}
+
+    return lambda **overrides: create_app(make_config(**{**backend(), **overrides}))
+
+
+class LifespanTransport(httpx.ASGITransport):
+    """httpx's in-process transport, once the app's lifespan (its v2 workers) has started."""
+
+    def __init__(self, app: Starlette, started: anyio.Event) -> None:
+        super().__init__(app=app)
+        self.started = started
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.started.wait()
+        return await super().handle_async_request(request)
 
 
 @pytest.fixture
 async def client_for() -> AsyncIterator[Callable[[Starlette], httpx.AsyncClient]]:
-    """In-process clients (no socket) for any app a test builds; each emulator is closed after."""
-    opened: list[tuple[httpx.AsyncClient, Starlette]] = []
+    """In-process clients (no socket) for any app a test builds. Each app's lifespan runs in
+    a task of its own while the test runs, and ends (the emulator closed) after it."""
+    stop = anyio.Event()
+    clients: list[httpx.AsyncClient] = []
 
-    def open_client(app: Starlette) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://emulator.test",
-            headers={"x-api-key": API_KEY},
-            timeout=60,
-        )
-        opened.append((client, app))
-        return client
+    async def serve(app: Starlette, started: anyio.Event) -> None:
+        async with running(app):
+            started.set()
+            await stop.wait()
 
-    yield open_client
-    for client, app in opened:
-        await client.aclose()
-        await app.state.emulator.aclose()
+    async with anyio.create_task_group() as group:
+
+        def open_client(app: Starlette) -> httpx.AsyncClient:
+            started = anyio.Event()
+            group.start_soon(serve, app, started)
+            client = httpx.AsyncClient(
+                transport=LifespanTransport(app, started),
+                base_url="http://emulator.test",
+                headers={"x-api-key": API_KEY},
+                timeout=60,
+            )
+            clients.append(client)
+            return client
+
+        yield open_client
+        for client in clients:
+            await client.aclose()
+        stop.set()
 
 
 @pytest.fixture
-async def client(client_for: Callable[[Starlette], httpx.AsyncClient]) -> httpx.AsyncClient:
-    return client_for(create_app(make_config()))
+async def client(
+    client_for: Callable[[Starlette], httpx.AsyncClient], app_factory: Callable[..., Starlette]
+) -> httpx.AsyncClient:
+    return client_for(app_factory())
 
 
 @dataclass

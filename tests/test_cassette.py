@@ -40,6 +40,7 @@ def serving(time_scale: float = 0.0, **cassette: Any) -> Iterator[tuple[str, Any
     """An emulator on loopback that knows SECRET: the upstream, or (with `cassette`) the front."""
     config = make_config(
         keys=[KeyConfig(key=SECRET, credits=100.0)],
+        seed=4321 if cassette else 1234,  # the upstream's ids are not the front's
         time_scale=time_scale,
         queue=QueueConfig(workers=2),
         cassette=CassetteConfig(poll_interval_s=0.02, **cassette),
@@ -55,11 +56,11 @@ def post(url: str, path: str, body: Any = None, key: str | None = SECRET, **kw: 
 
 
 def charged(upstream_app: Any) -> list[dict[str, Any]]:
-    return upstream_app.state.emulator.journal.find(charged=True)
+    return MockHandle(upstream_app.state.emulator).journal(charged=True)
 
 
 def model_calls(upstream_app: Any) -> list[dict[str, Any]]:
-    return upstream_app.state.emulator.journal.find(path=f"/v1/{SLUG}")
+    return MockHandle(upstream_app.state.emulator).journal(path=f"/v1/{SLUG}")
 
 
 def assert_no_secret(folder: Path) -> None:
@@ -85,7 +86,7 @@ def test_v1_forwards_once_then_replays_identical_bytes_without_the_upstream(
             again = post(front, f"/v1/{SLUG}", explicit)
             assert again.headers["x-mock-cassette"] == "hit"
             assert again.content == first.content
-            entries = front_app.state.emulator.journal.find(path=f"/v1/{SLUG}")
+            entries = MockHandle(front_app.state.emulator).journal(path=f"/v1/{SLUG}")
             assert [e["cassette"] for e in entries] == ["recorded", "hit"]
         assert len(model_calls(upstream_app)) == 1
         assert [e["charged_usd"] for e in charged(upstream_app)] == [0.625]
@@ -144,7 +145,7 @@ def test_free_calls_and_errors_are_recorded_within_a_zero_budget_and_replayed(
     assert credits["response"]["json"] == {"credits": None, "free-credits": None}
 
     with serving(mode="replay", dir=str(tmp_path), on_miss="error") as (front, front_app):
-        front_app.state.emulator.state.configure(SECRET, {"credits": 42.5})
+        MockHandle(front_app.state.emulator).set_key(SECRET, credits=42.5)
         replayed = {name: send(front, *call) for name, *call in FREE_CALLS}
     for name, answer in replayed.items():
         assert answer.headers["x-mock-cassette"] == "hit", name
@@ -238,7 +239,7 @@ def test_a_miss_is_refused_with_the_nearest_recording_and_what_differs(cassette:
     recorded = next(e for e in index["exchanges"] if e["request"]["method"] == "POST")
     assert f"nearest recording {recorded['fingerprint']}" in error
     assert "body.duration: recorded 5, sent 10" in error
-    [entry] = front_app.state.emulator.journal.find(path=f"/v1/{SLUG}")
+    [entry] = MockHandle(front_app.state.emulator).journal(path=f"/v1/{SLUG}")
     assert entry["cassette"] == "miss"
     assert entry["cassette_miss"]["nearest"] == recorded["fingerprint"]
 
@@ -251,7 +252,7 @@ def test_a_miss_is_emulated_by_default_and_says_so(cassette: Path) -> None:
     assert answer.headers["x-seed-value"] == "4"
     # An unknown key is a refused key here: no recording of that, so the emulator's 401.
     assert unknown_key.status_code == 401 and unknown_key.headers["x-mock-cassette"] == "miss"
-    [entry, _] = front_app.state.emulator.journal.find(path=f"/v1/{SLUG}")
+    [entry, _] = MockHandle(front_app.state.emulator).journal(path=f"/v1/{SLUG}")
     assert entry["cassette_miss"]["differs"] == ["body.seed: recorded 3, sent 4"]
 
 
@@ -261,8 +262,8 @@ def test_passthrough_forwards_everything_and_keeps_the_journal(tmp_path: Path) -
             sdk = SegmindClient(api_key=SECRET, base_url=f"{front}/v1")
             result = sdk.run(SLUG, **BODY)
             assert result["status"] == "COMPLETED"
-            paths = {e["path"] for e in front_app.state.emulator.journal.find()}
-            tags = {e["cassette"] for e in front_app.state.emulator.journal.find()}
+            paths = {e["path"] for e in MockHandle(front_app.state.emulator).journal()}
+            tags = {e["cassette"] for e in MockHandle(front_app.state.emulator).journal()}
         assert len(charged(upstream_app)) == 1
     assert f"/v2/{SLUG}" in paths and any(p.endswith("/status") for p in paths)
     assert tags == {"miss"}

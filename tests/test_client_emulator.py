@@ -31,6 +31,7 @@ from wan26.client import (
 )
 from wan26.client.params import build_body, media_value, sniff_mime
 from wan26.client.types import Duration, Resolution
+from wan26.mockserver.app import running
 from wan26.mockserver.contract import default_contract
 from wan26.mockserver.errors import CATALOGUE
 from wan26.mockserver.testing import MockHandle
@@ -169,23 +170,24 @@ def test_only_given_parameters_are_sent() -> None:
 
 @pytest.mark.anyio
 async def test_async_client_in_process_through_respx(wan26_app, wan26_mock: MockHandle) -> None:
-    with respx.mock(base_url="http://emulator.test") as router:
-        router.route().mock(side_effect=respx.ASGIHandler(wan26_app))
-        async with AsyncWan26Client(
-            api_key=wan26_mock.api_key, base_url="http://emulator.test", poll_interval_s=0.02
-        ) as client:
-            image = image_bytes(900, 1600, "PNG")
-            video = await client.generate_sync(image=image, prompt="p", resolution="1080p")
-            assert video.seed is not None and video.cost == 0.9375
-            job = await client.submit(image=image, prompt="p", seed=3)
-            result = await job.wait(timeout=30)
-            assert result["status"] == "COMPLETED"
-            wan26_mock.fail_next("rate-limited", path="/v1/get-user-credits")
-            with pytest.raises(RateLimitError):
-                await AsyncWan26Client(
-                    api_key=wan26_mock.api_key,
-                    base_url="http://emulator.test",
-                    retry=RetryPolicy(max_retries=0),
-                ).get_credits()
+    async with running(wan26_app):  # respx runs no lifespan: the v2 workers start here
+        with respx.mock(base_url="http://emulator.test") as router:
+            router.route().mock(side_effect=respx.ASGIHandler(wan26_app))
+            async with AsyncWan26Client(
+                api_key=wan26_mock.api_key, base_url="http://emulator.test", poll_interval_s=0.02
+            ) as client:
+                image = image_bytes(900, 1600, "PNG")
+                video = await client.generate_sync(image=image, prompt="p", resolution="1080p")
+                assert video.seed is not None and video.cost == 0.9375
+                job = await client.submit(image=image, prompt="p", seed=3)
+                result = await job.wait(timeout=30)
+                assert result["status"] == "COMPLETED"
+                wan26_mock.fail_next("rate-limited", path="/v1/get-user-credits")
+                with pytest.raises(RateLimitError):
+                    await AsyncWan26Client(
+                        api_key=wan26_mock.api_key,
+                        base_url="http://emulator.test",
+                        retry=RetryPolicy(max_retries=0),
+                    ).get_credits()
     entries = wan26_mock.journal(path="/v1/wan-2.6-i2v")
     assert entries[0]["body"].startswith('{"image":"data:image/png;base64,<')

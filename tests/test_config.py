@@ -11,13 +11,13 @@ import pytest
 from wan26.mockserver import config as config_module
 from wan26.mockserver.config import DEFAULT_API_KEY, Config, ConfigError, load_config
 from wan26.mockserver.contract import default_contract
-from wan26.mockserver.state import StateStore
+from wan26.mockserver.state import configured_accounts
 
 
 def test_no_file_gives_one_documented_key_with_ample_credits_and_no_limit() -> None:
     config = load_config(env={})
     assert [key.key for key in config.keys] == [DEFAULT_API_KEY]
-    account = StateStore(config, default_contract().plans).account(DEFAULT_API_KEY)
+    [account] = configured_accounts(config, default_contract().plans)
     assert account.balance >= 1000 and account.requests_per_minute is None
     assert config.time_scale == 1.0 and config.media.mode == "lenient"
 
@@ -62,8 +62,8 @@ messages: {server-error: "boom"}
     assert config.latency.median_s == 60 and config.latency.resolution_factor == {"1080p": 2.0}
     assert config.media.mode == "strict" and config.media.allow_private_addresses is True
     assert config.pricing_per_second == {"720p": 0.1}
-    plans = StateStore(config, default_contract().plans)
-    assert plans.account("team-free").requests_per_minute == 5
+    accounts = {a.key: a for a in configured_accounts(config, default_contract().plans)}
+    assert accounts["team-free"].requests_per_minute == 5
 
 
 def test_config_file_from_the_environment(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from wan26.mockserver.background import free_port, running_server
 from wan26.mockserver.cassette import INDEX
 from wan26.mockserver.config import CassetteConfig, ControlConfig, KeyConfig, MediaConfig
 from wan26.mockserver.drift import DriftConfig
+from wan26.mockserver.testing import MockHandle
 
 SECRET = "sk-live-very-secret-key-1234"
 
@@ -113,7 +114,7 @@ def test_live_mode_never_spends_beyond_its_budget(
                 "60",
             ]
         )
-    spent = app.state.emulator.journal.find(charged=True)
+    spent = MockHandle(app.state.emulator).journal(charged=True)
     assert len(spent) == charged
     assert sum(e["charged_usd"] for e in spent) <= budget
     assert code == 0
@@ -179,7 +180,7 @@ def test_a_harness_recording_replays_with_the_service_gone(tmp_path: Path) -> No
             "resolution": "720p",
         }
         real = httpx.post(f"{url}/v1/wan-2.6-i2v", json=body, headers={"x-api-key": "nope"})
-    charged = len(live.state.emulator.journal.find(charged=True))
+    charged = len(MockHandle(live.state.emulator).journal(charged=True))
     replay = create_app(
         make_config(
             keys=[KeyConfig(key=SECRET)],

@@ -30,6 +30,7 @@ from wan26.mockserver import Config, create_app
 from wan26.mockserver.background import running_server
 from wan26.mockserver.config import DEFAULT_API_KEY, MediaConfig
 from wan26.mockserver.extras import version
+from wan26.mockserver.testing import MockHandle
 
 REAL_TIME_V1_S = 120  # one real-time 5 s 720p generation takes ~139 s
 
@@ -209,7 +210,7 @@ def test_a_signalled_command_writes_its_reports_and_restores_the_time_scale(
     signum: int, tmp_path: Path
 ) -> None:
     app = create_app(make_config(time_scale=1.0, media=MediaConfig(offline=True)))
-    journal = app.state.emulator.journal
+    mock = MockHandle(app.state.emulator)
     md, js, xml, options = reports(tmp_path)
     with running_server(app) as url:
         httpx.post(
@@ -224,7 +225,7 @@ def test_a_signalled_command_writes_its_reports_and_restores_the_time_scale(
             text=True,
         )
         deadline = time.monotonic() + 60
-        while not journal.find(path="/v1/get-user-credits"):  # the credits answer is dribbling
+        while not mock.journal(path="/v1/get-user-credits"):  # the credits answer is dribbling
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.02)
         process.send_signal(signum)

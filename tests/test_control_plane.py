@@ -13,7 +13,8 @@ from wan26.mockserver import cli, create_app
 from wan26.mockserver.access import fingerprint
 from wan26.mockserver.config import ControlConfig, KeyConfig
 
-pytestmark = pytest.mark.anyio
+# Every test here runs on each state backend (memory, a state directory, Redis).
+pytestmark = [pytest.mark.anyio, pytest.mark.every_state_backend]
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}
 
 

@@ -10,7 +10,8 @@ import pytest
 from conftest import API_KEY, OFFLINE_IMAGE
 from wan26.mockserver.config import KeyConfig
 
-pytestmark = pytest.mark.anyio
+# Every test here runs on each state backend (memory, a state directory, Redis).
+pytestmark = [pytest.mark.anyio, pytest.mark.every_state_backend]
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 7}  # one seed: renders are cached
 
 
@@ -114,7 +115,7 @@ async def test_requests_over_the_plan_are_429_with_reset_header(
 async def test_rate_window_resets(app_factory, client_for) -> None:
     app = app_factory(keys=[KeyConfig(key=API_KEY, plan=1)])
     now = [1_000_000.0]
-    app.state.emulator.state.clock = lambda: now[0]
+    app.state.emulator.clock = lambda: now[0]
     client = client_for(app)
     assert (await client.post("/v1/wan-2.6-i2v", json=BODY)).status_code == 200
     now[0] += 59
@@ -134,7 +135,10 @@ async def test_invalid_bodies_do_not_use_up_the_plan(app_factory, client_for) ->
 
 async def test_pro_plan_is_50_per_minute(app_factory, client_for) -> None:
     app = app_factory(keys=[KeyConfig(key=API_KEY, plan="pro")])
-    assert app.state.emulator.state.account(API_KEY).requests_per_minute == 50
+    await app.state.emulator.start()
+    account = await app.state.emulator.store.account(API_KEY)
+    assert account.requests_per_minute == 50
+    await app.state.emulator.aclose()
 
 
 async def test_keys_are_separate_accounts(app_factory, client_for) -> None:

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from tests.conftest import API_KEY, OFFLINE_IMAGE, make_config
 from wan26.mockserver import KeyConfig, create_app, generation
 from wan26.mockserver.background import running_server
+from wan26.mockserver.testing import MockHandle
 
 V1, V2 = "/v1/wan-2.6-i2v", "/v2/wan-2.6-i2v"
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 7}
@@ -103,13 +104,13 @@ def test_an_unexpected_exception_is_a_json_500_on_a_connection_that_stays_open(
 ) -> None:
     app, client = served()
 
-    def broken(headers: object) -> None:
+    async def broken(headers: object) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(app.state.emulator, "authenticate", broken)
     response = client.get("/v1/get-user-credits")
     assert_refused(client, response, 500, "Server had some issue")
-    assert app.state.emulator.journal.find()[-1]["error"] == "Server had some issue"
+    assert MockHandle(app.state.emulator).journal()[-1]["error"] == "Server had some issue"
 
 
 def test_a_v1_call_sharing_a_render_that_reset_cancels_is_rendered_again(

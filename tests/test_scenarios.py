@@ -11,7 +11,8 @@ from conftest import OFFLINE_IMAGE
 from wan26.mockserver.config import LatencyConfig
 from wan26.mockserver.errors import CATALOGUE
 
-pytestmark = pytest.mark.anyio
+# Every test here runs on each state backend (memory, a state directory, Redis).
+pytestmark = [pytest.mark.anyio, pytest.mark.every_state_backend]
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 3}
 
 

@@ -14,7 +14,8 @@ from mediafiles import data_uri, image_bytes
 from wan26.mockserver.config import KeyConfig, QueueConfig
 from wan26.mockserver.outputs import OutputStore
 
-pytestmark = pytest.mark.anyio
+# Every test here runs on each state backend (memory, a state directory, Redis).
+pytestmark = [pytest.mark.anyio, pytest.mark.every_state_backend]
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}
 
 

@@ -250,6 +250,13 @@ class WorkerPool:
             self._executor = executor
         return self._executor
 
+    def close(self) -> None:
+        """Stop the worker processes. A process started by multiprocessing (`--workers N`)
+        joins its children before the executor's own exit hook would run, so it must."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
     def _can_start(self, processes: int) -> bool:
         try:
             return self._pool(processes).submit(abs, -1).result(timeout=120) == 1

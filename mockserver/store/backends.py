@@ -1,0 +1,49 @@
+"""Which backend a config names, and how a process names itself to a shared one."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from wan26.mockserver.config import Config
+from wan26.mockserver.store.base import Store
+from wan26.mockserver.store.memory import MemoryStore
+
+
+def process_name() -> str:
+    """How this process names itself to a shared backend: host, pid, and a random part so a
+    reused pid is a new process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def open_store(config: Config) -> Store:
+    """The backend the config names (not opened yet: `start()` does that)."""
+    size = config.control.journal_size
+    if config.state_dir:
+        from wan26.mockserver.store.sqlite import SqliteStore
+
+        return SqliteStore(
+            Path(config.state_dir),
+            journal_size=size,
+            output_bytes=config.queue.output_store_bytes,
+            owner=process_name(),
+        )
+    if config.redis_url:
+        from wan26.mockserver.store.redis import RedisStore
+
+        return RedisStore(
+            config.redis_url,
+            journal_size=size,
+            output_ttl_s=config.queue.ttl(config.time_scale),
+            outputs_dir=Path(config.outputs_dir) if config.outputs_dir else None,
+            owner=process_name(),
+            prefix=config.redis_prefix,
+        )
+    return MemoryStore(size, config.queue.output_store_bytes)
+
+
+def is_shared(config: Config) -> bool:
+    """Whether several processes can serve one emulator (`--workers N` needs it)."""
+    return bool(config.state_dir or config.redis_url)

@@ -1,0 +1,179 @@
+"""What every state backend keeps, and the one interface the emulator uses to reach it.
+
+The emulator never touches state except through a `Store`, so the same core runs on
+the memory backend (one process, nothing on disk), a state directory (SQLite, survives
+restarts, shared by the processes of one host) and Redis (shared by many hosts).
+
+Every method is one step: a check and the change it guards (a credit hold, a rate-limit
+count, a job claim, using up a queued scenario) happen atomically in the backend, so
+concurrent requests in different processes cannot overspend or double-claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from wan26.mockserver.jobs import Job
+    from wan26.mockserver.journal import JournalEntry
+    from wan26.mockserver.scenarios import Outcome, QueuedScenario
+
+BEAT_S = 2.0  # how often a process says it is alive and takes back what dead ones left
+# A process silent this long is taken for dead (SQLite also checks whether its pid runs).
+GONE_AFTER_S = 10.0
+
+
+class StoreUnavailable(Exception):
+    """The backend cannot be reached (Redis went away, the state directory is locked or
+    gone). The API answers 503 and nothing is charged; the store recovers by itself."""
+
+
+@dataclass
+class Account:
+    """A key's settings and money as the store last saw them (a snapshot outside memory)."""
+
+    key: str
+    credits: Decimal
+    free_credits: Decimal
+    requests_per_minute: int | None
+    models: list[str]
+    held: Decimal = field(default_factory=Decimal)  # reserved by calls in flight
+    window_start: float = 0.0
+    window_count: int = 0
+
+    @property
+    def balance(self) -> Decimal:
+        return self.credits + self.free_credits
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+    def may_call(self, slug: str) -> bool:
+        return "*" in self.models or slug in self.models
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Credits reserved for one call. `owner` is the process (a v1 call) or the job
+    (`job:<id>`) it belongs to: a dead process's holds are released, a job's stay with
+    the job whoever works it."""
+
+    id: str
+    key: str
+    amount: Decimal
+    owner: str
+
+
+@dataclass(frozen=True)
+class Chaos:
+    """Seeded random outcomes: a rate per outcome name."""
+
+    rates: dict[str, float] = field(default_factory=dict)
+    seed: int | None = None
+    nonce: str = ""  # new each time chaos is set: the seeded sequence starts again
+
+
+class Store(Protocol):
+    owner: str  # this process, as holds and claimed jobs name it
+
+    async def start(self) -> None:
+        """Open the backend, say this process is alive, take back what dead ones left."""
+
+    async def beat(self) -> None:
+        """Say this process is still alive; release the holds of processes that are gone and
+        make their PROCESSING jobs claimable again (they resume with their remaining time)."""
+
+    async def aclose(self) -> None:
+        """Let go of the backend; this process's v1 holds are released."""
+
+    async def reset(self, accounts: Sequence[Account]) -> None:
+        """Everything back to the configured accounts, for every process: holds, rate
+        windows, jobs, scenarios, chaos, the journal and outputs are cleared."""
+
+    # Accounts and money. Amounts are Decimal micro-dollars (see billing.py).
+    async def account(self, key: str) -> Account | None: ...
+
+    async def accounts(self) -> list[Account]: ...
+
+    async def put_account(self, account: Account) -> Account:
+        """Add a key or replace its settings; its holds and rate window are kept."""
+
+    async def remove_account(self, key: str) -> bool: ...
+
+    async def count_request(self, key: str, now: float, window_s: float) -> float | None:
+        """Count one request in the key's window (a fixed window opened by its first request);
+        over the plan, count nothing and return when the window ends (epoch seconds)."""
+
+    async def hold(self, key: str, amount: Decimal, owner: str) -> Hold | Decimal:
+        """Reserve `amount` if that much is available; otherwise the amount available."""
+
+    async def release(self, hold: Hold) -> None:
+        """Give a hold back (a call that failed); nothing if it is gone already."""
+
+    async def charge(self, hold: Hold) -> Decimal | None:
+        """Turn a hold into a charge (free credits first) and return the balance after;
+        None when the hold is gone (a reset came in between): nothing is charged."""
+
+    # The v2 queue. Times are epoch seconds, so they mean the same after a restart.
+    async def add_job(self, job: Job) -> None: ...
+
+    async def job(self, job_id: str) -> Job | None: ...
+
+    async def jobs(self) -> list[Job]:
+        """Every job, in submission order."""
+
+    async def claim_job(self, now: float) -> Job | None:
+        """The oldest job waiting for a worker, now PROCESSING and this process's: a QUEUED
+        one (started now), or one whose process died (it keeps its start time)."""
+
+    async def save_job(self, job: Job) -> bool:
+        """Store a job's new state; False when it is gone (expired or reset), so its worker
+        drops the result."""
+
+    async def expire_jobs(self, submitted_before: float) -> list[str]:
+        """Drop the jobs submitted before the time, releasing the holds they still have."""
+
+    # Forced outcomes queued through the control plane, and chaos.
+    async def add_scenario(self, scenario: QueuedScenario) -> None: ...
+
+    async def scenarios(self) -> list[QueuedScenario]: ...
+
+    async def take_scenario(
+        self, method: str, path: str, key: str | None
+    ) -> tuple[Outcome | None, Chaos]:
+        """The first queued scenario this request matches, used up by one, and the chaos in
+        force (read in the same step, so a request costs one round trip)."""
+
+    async def set_chaos(self, chaos: Chaos) -> None: ...
+
+    async def chaos(self) -> Chaos: ...
+
+    async def clear_scenarios(self) -> None:
+        """Queued scenarios and chaos."""
+
+    # The request journal, capped at the configured size (the oldest go first).
+    async def journal_start(self, entry: JournalEntry) -> None:
+        """Add a request as it arrives; sets `entry.id`."""
+
+    async def journal_finish(self, entry: JournalEntry) -> None:
+        """Store what the request became (status, body, error, charge...)."""
+
+    async def journal_charged(self, entry_id: int, usd: float) -> None:
+        """A v2 job's charge, set on its submit's entry when the job completes."""
+
+    async def journal(self) -> list[JournalEntry]:
+        """Every entry, oldest first."""
+
+    async def clear_journal(self) -> None: ...
+
+    # Finished jobs' MP4s.
+    async def put_output(self, data: bytes) -> str:
+        """Keep a video; its name (content-addressed, so the same video is kept once)."""
+
+    async def output_path(self, name: str) -> Path | None:
+        """A local file holding the video, for FileResponse (Range works); None if unknown."""

@@ -1,0 +1,385 @@
+"""Every state backend keeps the same promises: one test each, run on memory, a state
+directory (SQLite) and Redis. Where a promise is about several processes, two stores on
+one backend stand for two processes (their clocks apart when one must look dead)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+
+from wan26.mockserver.jobs import Job, JobState
+from wan26.mockserver.journal import JournalEntry
+from wan26.mockserver.latency import RunTime
+from wan26.mockserver.outcomes import Forced
+from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, Store
+from wan26.mockserver.store.memory import MemoryStore
+
+pytestmark = pytest.mark.anyio
+SHARED = ["sqlite", "redis"]
+BACKENDS = ["memory", *SHARED]
+
+Opener = Callable[..., Store]
+
+
+@pytest.fixture(params=BACKENDS)
+async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
+    """Opens stores of one backend on one shared place (a folder, a Redis prefix)."""
+    backend = request.param
+    prefix = f"wan26-test-{uuid.uuid4().hex[:8]}:"
+    opened: list[Store] = []
+
+    def open_store(
+        owner: str = "p1", clock: Callable[[], float] | None = None, journal_size: int = 100
+    ) -> Store:
+        store: Store
+        if backend == "memory":
+            store = MemoryStore(journal_size, 10**9, owner)
+        elif backend == "sqlite":
+            from wan26.mockserver.store.sqlite import SqliteStore
+
+            store = SqliteStore(
+                tmp_path / "state",
+                journal_size=journal_size,
+                output_bytes=10**9,
+                owner=owner,
+                **({"clock": clock} if clock else {}),
+            )
+        else:
+            from wan26.mockserver.store.redis import RedisStore
+
+            url = request.getfixturevalue("redis_url")
+            store = RedisStore(
+                url,
+                journal_size=journal_size,
+                output_ttl_s=3600,
+                outputs_dir=None,
+                owner=owner,
+                prefix=prefix,
+                **({"clock": clock} if clock else {}),
+            )
+        opened.append(store)
+        return store
+
+    open_store.backend = backend  # type: ignore[attr-defined]
+    yield open_store
+    for store in opened:
+        await store.aclose()
+
+
+def account(
+    key: str = "k", credits: str = "10", free: str = "0", rate: int | None = None
+) -> Account:
+    return Account(key, Decimal(credits), Decimal(free), rate, ["*"])
+
+
+def job(job_id: str, hold: Hold, submitted_at: float = 1000.0) -> Job:
+    return Job(
+        id=job_id,
+        key=hold.key,
+        slug="wan-2.6-i2v",
+        params={"duration": 5, "resolution": "720p"},
+        cost=hold.amount,
+        seed=7,
+        run=RunTime(emulated_s=139.0, wall_s=1.39),
+        hold=hold,
+        submitted_at=submitted_at,
+        journal_id=3,
+    )
+
+
+def entry(path: str = "/v1/wan-2.6-i2v") -> JournalEntry:
+    return JournalEntry(
+        id=0,
+        at=1000.0,
+        method="POST",
+        path=path,
+        query=b"a=1",
+        headers=[(b"x-api-key", b"secret"), (b"content-type", b"application/json")],
+    )
+
+
+async def started(open_store: Opener, **options: object) -> Store:
+    store = open_store(**options)
+    await store.start()
+    await store.reset([account()])
+    return store
+
+
+async def test_accounts_are_added_changed_listed_and_removed(opener: Opener) -> None:
+    store = await started(opener)
+    await store.put_account(account("k2", "3.5", "1", 7))
+    got = await store.account("k2")
+    assert got is not None
+    assert (got.credits, got.free_credits, got.requests_per_minute) == (Decimal("3.5"), 1, 7)
+    hold = await store.hold("k2", Decimal("1"), store.owner)
+    assert isinstance(hold, Hold)
+    await store.put_account(account("k2", "8"))
+    got = await store.account("k2")
+    assert got is not None and (got.credits, got.held, got.requests_per_minute) == (8, 1, None)
+    assert sorted(a.key for a in await store.accounts()) == ["k", "k2"]
+    assert await store.remove_account("k2") is True
+    assert await store.remove_account("k2") is False
+    assert await store.account("k2") is None
+
+
+async def test_a_hold_is_granted_only_from_what_is_available(opener: Opener) -> None:
+    store = await started(opener)
+    first = await store.hold("k", Decimal("6"), store.owner)
+    assert isinstance(first, Hold) and first.amount == 6
+    assert await store.hold("k", Decimal("5"), store.owner) == Decimal("4")
+    await store.release(first)
+    await store.release(first)  # twice is once
+    again = await store.hold("k", Decimal("10"), store.owner)
+    assert isinstance(again, Hold)
+    got = await store.account("k")
+    assert got is not None and got.available == 0 and got.balance == 10
+
+
+async def test_a_hold_of_nothing_is_granted_released_and_charged(opener: Opener) -> None:
+    store = await started(opener)
+    free = await store.hold("k", Decimal(0), store.owner)
+    assert isinstance(free, Hold)
+    await store.release(free)
+    again = await store.hold("k", Decimal("0.000000"), "job:j")
+    assert isinstance(again, Hold) and await store.charge(again) == 10
+    got = await store.account("k")
+    assert got is not None and (got.balance, got.held) == (10, 0)
+
+
+async def test_a_charge_spends_free_credits_first_and_returns_the_balance(opener: Opener) -> None:
+    store = await started(opener)
+    await store.put_account(account("k", "10", "0.25"))
+    hold = await store.hold("k", Decimal("0.625"), store.owner)
+    assert isinstance(hold, Hold)
+    assert await store.charge(hold) == Decimal("9.625")
+    got = await store.account("k")
+    assert got is not None
+    assert (got.credits, got.free_credits, got.held) == (Decimal("9.625"), 0, 0)
+    assert await store.charge(hold) is None  # a hold is charged once
+
+
+async def test_a_hold_from_before_a_reset_is_never_charged(opener: Opener) -> None:
+    store = await started(opener)
+    hold = await store.hold("k", Decimal("1"), store.owner)
+    assert isinstance(hold, Hold)
+    await store.reset([account()])
+    assert await store.charge(hold) is None
+    got = await store.account("k")
+    assert got is not None and (got.balance, got.held) == (10, 0)
+
+
+async def test_concurrent_holds_in_two_processes_never_overspend(opener: Opener) -> None:
+    if opener.backend == "memory":  # type: ignore[attr-defined]
+        pytest.skip("one process only")
+    one = await started(opener, owner="p1")
+    two = opener(owner="p2")
+    await two.start()
+    granted: list[Hold] = []
+
+    async def try_hold(store: Store) -> None:
+        result = await store.hold("k", Decimal("0.625"), store.owner)
+        if isinstance(result, Hold):
+            granted.append(result)
+
+    async with anyio.create_task_group() as group:
+        for i in range(100):
+            group.start_soon(try_hold, one if i % 2 else two)
+    assert len(granted) == 16  # 16 x 0.625 = 10
+    for hold in granted:
+        await (one if hold.owner == "p1" else two).charge(hold)
+    got = await two.account("k")
+    assert got is not None and (got.balance, got.held) == (0, 0)
+
+
+async def test_requests_are_counted_in_a_fixed_window(opener: Opener) -> None:
+    store = await started(opener)
+    await store.put_account(account(rate=2))
+    assert await store.count_request("k", 100.0, 60.0) is None
+    assert await store.count_request("k", 110.0, 60.0) is None
+    assert await store.count_request("k", 120.0, 60.0) == 160.0
+    assert await store.count_request("k", 160.0, 60.0) is None  # a new window
+    got = await store.account("k")
+    assert got is not None and (got.window_start, got.window_count) == (160.0, 1)
+    assert await store.count_request("unlimited-or-unknown", 0.0, 60.0) is None
+
+
+async def test_jobs_are_kept_claimed_in_order_and_saved(opener: Opener) -> None:
+    store = await started(opener)
+    for n, at in enumerate([1000.0, 1001.0]):
+        hold = await store.hold("k", Decimal(1), f"job:j{n}")
+        assert isinstance(hold, Hold)
+        await store.add_job(job(f"j{n}", hold, at))
+    assert [j.id for j in await store.jobs()] == ["j0", "j1"]
+    claimed = await store.claim_job(2000.0)
+    assert claimed is not None and claimed.id == "j0"
+    assert (claimed.state, claimed.started_at, claimed.worker) == (
+        JobState.PROCESSING,
+        2000.0,
+        store.owner,
+    )
+    second = await store.claim_job(2001.0)
+    assert second is not None and second.id == "j1"
+    assert await store.claim_job(2002.0) is None
+    claimed.complete("abc.mp4", 2010.0)
+    assert await store.save_job(claimed) is True
+    kept = await store.job("j0")
+    assert kept is not None
+    assert (kept.state, kept.output, kept.finished_at) == (JobState.COMPLETED, "abc.mp4", 2010.0)
+    assert kept.run == RunTime(139.0, 1.39) and kept.cost == 1 and kept.params["duration"] == 5
+    assert kept.hold == claimed.hold and kept.journal_id == 3
+    assert await store.job("nope") is None
+
+
+async def test_expired_jobs_go_with_their_holds_and_cannot_be_saved(opener: Opener) -> None:
+    store = await started(opener)
+    hold = await store.hold("k", Decimal(4), "job:old")
+    assert isinstance(hold, Hold)
+    await store.add_job(job("old", hold, 1000.0))
+    kept = await store.hold("k", Decimal(1), "job:new")
+    assert isinstance(kept, Hold)
+    await store.add_job(job("new", kept, 2000.0))
+    claimed = await store.claim_job(2000.0)
+    assert await store.expire_jobs(1500.0) == ["old"]
+    assert [j.id for j in await store.jobs()] == ["new"]
+    got = await store.account("k")
+    assert got is not None and got.held == 1
+    assert claimed is not None and await store.save_job(claimed) is False
+
+
+async def test_a_dead_process_leaves_its_jobs_and_gives_back_its_holds(opener: Opener) -> None:
+    if opener.backend == "memory":  # type: ignore[attr-defined]
+        pytest.skip("one process only")
+    now = [5000.0]
+    dead = await started(opener, owner="dead", clock=lambda: now[0])
+    v1 = await dead.hold("k", Decimal(2), dead.owner)
+    job_hold = await dead.hold("k", Decimal(3), "job:j")
+    assert isinstance(v1, Hold) and isinstance(job_hold, Hold)
+    await dead.add_job(job("j", job_hold))
+    assert (await dead.claim_job(5000.0)) is not None
+    now[0] += GONE_AFTER_S + 5
+    alive = opener(owner="alive", clock=lambda: now[0])
+    await alive.start()
+    await alive.beat()
+    got = await alive.account("k")
+    assert got is not None and got.held == 3  # the v1 hold is back, the job's is kept
+    resumed = await alive.claim_job(now[0])
+    assert resumed is not None and resumed.id == "j"
+    assert (resumed.state, resumed.started_at, resumed.worker) == (
+        JobState.PROCESSING,
+        5000.0,
+        "alive",
+    )
+    assert await alive.charge(resumed.hold) == Decimal(7)
+
+
+async def test_queued_scenarios_are_used_up_in_order_and_chaos_is_read_with_them(
+    opener: Opener,
+) -> None:
+    store = await started(opener)
+    failed = Outcome(Forced.JOB_FAILED, message="boom")
+    await store.add_scenario(QueuedScenario(Outcome(Forced.RATE_LIMITED), 2, key="k"))
+    await store.add_scenario(QueuedScenario(failed, 1, path="/v2/", method="post"))
+    await store.set_chaos(Chaos({"server-error": 0.5}, 9, "n1"))
+    assert await store.chaos() == Chaos({"server-error": 0.5}, 9, "n1")
+    outcome, chaos = await store.take_scenario("POST", "/v2/wan", "other")
+    assert outcome == failed and chaos == Chaos({"server-error": 0.5}, 9, "n1")
+    assert [(s.outcome.name, s.remaining) for s in await store.scenarios()] == [
+        (Forced.RATE_LIMITED, 2)
+    ]
+    for _ in range(2):
+        outcome, _ = await store.take_scenario("GET", "/v1/x", "k")
+        assert outcome == Outcome(Forced.RATE_LIMITED)
+    assert await store.take_scenario("GET", "/v1/x", "k") == (
+        None,
+        Chaos({"server-error": 0.5}, 9, "n1"),
+    )
+    await store.add_scenario(QueuedScenario(failed, 3))
+    await store.clear_scenarios()
+    assert await store.scenarios() == []
+    assert await store.take_scenario("GET", "/", None) == (None, Chaos())
+
+
+async def test_the_journal_keeps_entries_in_order_updates_them_and_is_capped(
+    opener: Opener,
+) -> None:
+    store = await started(opener, journal_size=3)
+    entries = [entry(f"/v1/{n}") for n in range(4)]
+    for e in entries:
+        await store.journal_start(e)
+    ids = [e.id for e in entries]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    last = entries[-1]
+    last.status, last.error, last.body, last.outcome = 402, "no money", "{}", "insufficient-credits"
+    await store.journal_finish(last)
+    await store.journal_charged(entries[2].id, 0.625)
+    kept = await store.journal()
+    assert [e.path for e in kept] == ["/v1/1", "/v1/2", "/v1/3"]
+    assert kept[1].charged_usd == 0.625
+    assert (kept[2].status, kept[2].error, kept[2].outcome) == (
+        402,
+        "no money",
+        "insufficient-credits",
+    )
+    assert kept[2].headers == last.headers and kept[2].query == b"a=1"
+    await store.clear_journal()
+    assert await store.journal() == []
+
+
+async def test_outputs_are_kept_once_and_served_from_a_local_file(opener: Opener) -> None:
+    store = await started(opener)
+    name = await store.put_output(b"\x00mp4 bytes")
+    assert await store.put_output(b"\x00mp4 bytes") == name
+    path = await store.output_path(name)
+    assert path is not None and path.read_bytes() == b"\x00mp4 bytes"
+    assert await store.output_path("0" * 32 + ".mp4") is None
+    assert await store.output_path("../../etc/passwd") is None
+
+
+async def test_a_reset_clears_everything_for_every_process(opener: Opener) -> None:
+    store = await started(opener)
+    hold = await store.hold("k", Decimal(1), "job:j")
+    assert isinstance(hold, Hold)
+    await store.add_job(job("j", hold))
+    await store.add_scenario(QueuedScenario(Outcome(Forced.SERVER_ERROR), 1))
+    await store.set_chaos(Chaos({"server-error": 0.1}, 1))
+    await store.journal_start(entry())
+    name = await store.put_output(b"video")
+    await store.put_account(account("extra"))
+    await store.reset([account("k", "5")])
+    assert [a.key for a in await store.accounts()] == ["k"]
+    got = await store.account("k")
+    assert got is not None and (got.balance, got.held) == (5, 0)
+    assert await store.jobs() == [] and await store.scenarios() == []
+    assert await store.take_scenario("GET", "/", None) == (None, Chaos())
+    assert await store.journal() == [] and await store.output_path(name) is None
+
+
+@pytest.mark.parametrize("opener", SHARED, indirect=True)
+async def test_state_outlives_the_process_that_wrote_it(opener: Opener) -> None:
+    first = await started(opener, owner="first")
+    hold = await first.hold("k", Decimal("0.625"), first.owner)
+    assert isinstance(hold, Hold)
+    await first.charge(hold)
+    await first.put_account(account("made-at-run-time", "2"))
+    job_hold = await first.hold("k", Decimal(1), "job:j")
+    assert isinstance(job_hold, Hold)
+    await first.add_job(job("j", job_hold))
+    e = entry()
+    await first.journal_start(e)
+    name = await first.put_output(b"video")
+    await first.aclose()
+    second = opener(owner="second")
+    await second.start()
+    got = await second.account("k")
+    assert got is not None and (got.balance, got.held) == (Decimal("9.375"), 1)
+    assert await second.account("made-at-run-time") is not None
+    assert [j.id for j in await second.jobs()] == ["j"]
+    assert [x.id for x in await second.journal()] == [e.id]
+    path = await second.output_path(name)
+    assert path is not None and path.read_bytes() == b"video"

@@ -1,0 +1,235 @@
+"""What only the Redis backend promises: a server that goes away answers StoreUnavailable
+quickly and the same store works again once a server is back; processes on separate
+interpreters share one balance; keys stay under the store's prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+import redis.asyncio as aioredis
+
+from tests.redisserver import REDIS_SERVER, free_port, redis_process
+from wan26.mockserver.store.base import Account, Hold, StoreUnavailable
+from wan26.mockserver.store.redis import RedisStore
+
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
+
+
+def account(key: str = "k", credits: str = "10") -> Account:
+    return Account(key, Decimal(credits), Decimal(0), None, ["*"])
+
+
+def store_at(
+    url: str, prefix: str = "wan26:", owner: str = "p1", outputs_dir: Path | None = None
+) -> RedisStore:
+    return RedisStore(
+        url,
+        journal_size=10,
+        output_ttl_s=60,
+        outputs_dir=outputs_dir,
+        owner=owner,
+        prefix=prefix,
+    )
+
+
+@pytest.mark.anyio
+async def test_a_lost_server_is_unavailable_quickly_and_a_new_one_is_used(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    with redis_process(tmp_path / "first", port) as (url, process):
+        store = store_at(url)
+        await store.start()
+        await store.reset([account()])
+        assert isinstance(await store.hold("k", Decimal(1), store.owner), Hold)
+        # A paused server accepts connections and never answers: the timeouts end each call,
+        # and callers beyond the bounded pool wait no longer than for a connection.
+        process.send_signal(signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            with anyio.fail_after(10):
+                calls = [store.hold("k", Decimal(1), store.owner) for _ in range(100)]
+                results = await asyncio.gather(*calls, return_exceptions=True)
+            assert all(isinstance(r, StoreUnavailable) for r in results), results[:3]
+            assert time.monotonic() - began < 6
+            assert f"Redis at redis://127.0.0.1:{port}/0 is unavailable" in str(results[0])
+        finally:
+            process.send_signal(signal.SIGCONT)
+        # The holds sent to the paused server run when it resumes, though no caller got
+        # them: the next beat cancels them, whichever comes first.
+        await store.beat()
+        got = await store.account("k")  # the same store, on a fresh connection
+        assert got is not None and got.held == 1
+    # The server is gone: refused at once.
+    with anyio.fail_after(5), pytest.raises(StoreUnavailable, match=str(port)):
+        await store.hold("k", Decimal(1), store.owner)
+    with pytest.raises(StoreUnavailable):
+        await store.beat()
+    with redis_process(tmp_path / "second", port):
+        await store.start()  # the new server knows no scripts: they are loaded again
+        await store.reset([account()])
+        hold = await store.hold("k", Decimal("0.625"), store.owner)
+        assert isinstance(hold, Hold)
+        assert await store.charge(hold) == Decimal("9.375")
+        await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_the_unavailable_message_never_shows_a_password() -> None:
+    port = free_port()  # nothing listens there
+    store = store_at(f"redis://user:s3cret@127.0.0.1:{port}/0?password=s3cret")
+    with pytest.raises(StoreUnavailable) as raised:
+        await store.account("k")
+    message = str(raised.value)
+    assert "s3cret" not in message and "user" not in message
+    assert f"redis://127.0.0.1:{port}/0" in message and "\n" not in message
+    with pytest.raises(StoreUnavailable):
+        await store.aclose()
+
+
+WORKER = """
+import asyncio, json, sys
+from decimal import Decimal
+from wan26.mockserver.store.base import Hold
+from wan26.mockserver.store.redis import RedisStore
+
+async def main(url: str, prefix: str, owner: str) -> None:
+    store = RedisStore(url, journal_size=10, output_ttl_s=60, outputs_dir=None, owner=owner,
+                       prefix=prefix)
+    await store.start()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    tries = [store.hold("k", Decimal("0.625"), owner) for _ in range(25)]
+    granted = [r for r in await asyncio.gather(*tries) if isinstance(r, Hold)]
+    balances = await asyncio.gather(*(store.charge(hold) for hold in granted))
+    print(json.dumps({"granted": len(granted), "charged": sum(b is not None for b in balances)}))
+    await store.aclose()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_two_processes_share_one_balance_exactly(redis_url: str) -> None:
+    prefix = f"wan26-test-{uuid.uuid4().hex[:8]}:"
+
+    async def reset() -> None:
+        store = store_at(redis_url, prefix, owner="parent")
+        await store.reset([account("k", "10")])
+        await store.aclose()
+
+    async def final() -> Account | None:
+        store = store_at(redis_url, prefix, owner="parent")
+        try:
+            return await store.account("k")
+        finally:
+            await store.aclose()
+
+    asyncio.run(reset())
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, redis_url, prefix, f"worker-{n}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        for worker in workers:  # both start at once
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        reports = [json.loads(worker.communicate(timeout=60)[0]) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    assert [w.returncode for w in workers] == [0, 0]
+    assert sum(r["granted"] for r in reports) == 16  # 16 x 0.625 = 10
+    assert sum(r["charged"] for r in reports) == 16
+    got = asyncio.run(final())
+    assert got is not None and (got.balance, got.held) == (Decimal(0), Decimal(0))
+
+
+@pytest.mark.anyio
+async def test_a_reset_deletes_only_keys_under_its_own_prefix(redis_url: str) -> None:
+    # Glob characters in the prefix are matched literally, not as a pattern.
+    tag = uuid.uuid4().hex[:8]
+    mine = store_at(redis_url, f"wan26-{tag}[1]*:")
+    neighbour = store_at(redis_url, f"wan26-{tag}1-:")
+    raw = aioredis.Redis.from_url(redis_url)
+    try:
+        await raw.set(f"unrelated-{tag}", "kept")
+        await neighbour.reset([account("theirs")])
+        await mine.reset([account("mine")])
+        await mine.reset([])
+        assert await mine.accounts() == []
+        assert [a.key for a in await neighbour.accounts()] == ["theirs"]
+        assert await raw.get(f"unrelated-{tag}") == b"kept"
+        assert all(key.startswith(b"wan26-") for key in await raw.keys(f"wan26-{tag}*"))
+    finally:
+        await raw.delete(f"unrelated-{tag}")
+        await raw.aclose()
+        await mine.aclose()
+        await neighbour.aclose()
+
+
+@pytest.mark.anyio
+async def test_outputs_in_a_shared_folder_are_served_by_every_process(
+    redis_url: str, tmp_path: Path
+) -> None:
+    prefix = f"wan26-test-{uuid.uuid4().hex[:8]}:"
+    one = store_at(redis_url, prefix, "p1", outputs_dir=tmp_path)
+    two = store_at(redis_url, prefix, "p2", outputs_dir=tmp_path)
+    try:
+        name = await one.put_output(b"\x00video")
+        assert await two.put_output(b"\x00video") == name
+        path = await two.output_path(name)
+        assert path == tmp_path / name and path.read_bytes() == b"\x00video"
+        assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
+        assert await two.output_path(name.upper()) is None
+        await two.reset([])
+        assert await one.output_path(name) is None
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_job_claimed_by_a_process_that_closes_is_claimable_again(redis_url: str) -> None:
+    from tests.test_store_backends import job
+
+    prefix = f"wan26-test-{uuid.uuid4().hex[:8]}:"
+    leaving, staying = (
+        store_at(redis_url, prefix, "leaving"),
+        store_at(redis_url, prefix, "staying"),
+    )
+    try:
+        await leaving.start()
+        await staying.start()
+        await leaving.reset([account()])
+        v1 = await leaving.hold("k", Decimal(2), leaving.owner)
+        job_hold = await leaving.hold("k", Decimal(3), "job:j")
+        assert isinstance(v1, Hold) and isinstance(job_hold, Hold)
+        await leaving.add_job(job("j", job_hold))
+        claimed = await leaving.claim_job(1500.0)
+        assert claimed is not None and await staying.claim_job(1501.0) is None
+        await leaving.aclose()
+        got = await staying.account("k")
+        assert got is not None and got.held == 3
+        resumed = await staying.claim_job(1502.0)
+        assert resumed is not None and (resumed.worker, resumed.started_at) == ("staying", 1500.0)
+    finally:
+        await staying.aclose()
