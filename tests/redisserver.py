@@ -11,21 +11,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from wan26.mockserver.background import free_port
+
 REDIS_SERVER = shutil.which("redis-server")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
 def redis_process(
-    folder: Path, port: int | None = None
+    folder: Path, port: int | None = None, durable: bool = False
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A throwaway server (no persistence): its URL and its process, which a test may stop
-    or pause. `port` starts a server where an earlier one was. Stopped and waited for on exit."""
+    """A throwaway server: its URL and its process, which a test may stop or pause. `port`
+    starts a server where an earlier one was; `durable` keeps every write in `folder`
+    (append-only file, fsync always), so a server started again there has the data.
+    Stopped and waited for on exit."""
     assert REDIS_SERVER is not None
     port = port or free_port()
     process = subprocess.Popen(
@@ -38,7 +36,9 @@ def redis_process(
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if durable else "no",
+            "--appendfsync",
+            "always",
             "--dir",
             str(folder),
         ],
