@@ -12,6 +12,8 @@
    image (assembled from encoded segments), one 15 s 1080p new seed, the 400 path's
    rate while renders run against its idle rate, and the RSS holding 10,000 v1 calls
    open at time scale 1.
+6. By state backend (memory, a state directory, Redis): the 400 path and v2 submits,
+   and generations/s with one process against `--workers 2`.
 
 Usage: python benchmarks/bench.py [--seconds 8] [--connections 16] [--skip-prism]
 Needs wrk (apt-get install wrk); Prism is installed with npm into
@@ -32,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -290,7 +294,7 @@ def throughput(seconds: int, connections: int, skip_prism: bool) -> dict[str, di
 V2_BODY = {"image": "https://example.com/a.png", "prompt": "p", "seed": 1}
 
 
-def emulator_command(port: int, time_scale: float) -> list[str]:
+def emulator_command(port: int, time_scale: float, *flags: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -303,6 +307,7 @@ def emulator_command(port: int, time_scale: float) -> list[str]:
         str(time_scale),
         "--log-level",
         "warning",
+        *flags,
     ]
 
 
@@ -329,6 +334,77 @@ def rss_with_live_jobs(count: int) -> tuple[float, dict[str, int]]:
                 assert response.status_code == 200, response.text
             jobs = client.get("/_mock/state").json()["jobs"]
         return _rss_mb(proc.pid), jobs
+
+
+@contextmanager
+def redis_url() -> Iterator[str]:
+    """A throwaway redis-server (Debian's package) on a free loopback port."""
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="bench-redis-")
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    server = subprocess.Popen(
+        [*command, "--appendonly", "no", "--dir", folder], stdout=subprocess.DEVNULL
+    )
+    try:
+        time.sleep(0.5)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def backend_flags(backend: str, redis: str) -> list[str]:
+    """Each measurement starts on empty state: a new folder, or Redis under a new prefix
+    (the emulator's config has no prefix flag, so the Redis is flushed instead)."""
+    if backend == "state-dir":
+        return ["--state-dir", tempfile.mkdtemp(prefix="bench-state-")]
+    if backend == "redis":
+        subprocess.run(["redis-cli", "-u", redis, "flushall"], check=True, capture_output=True)
+        return ["--redis-url", redis]
+    return []
+
+
+def backend_rates(seconds: int, connections: int) -> dict[str, dict[str, float]]:
+    """400-path req/s and v2 submits/s on each state backend."""
+    results: dict[str, dict[str, float]] = {}
+    headers, body = REQUESTS["400 (bad enum)"]
+    submit_headers = {"x-api-key": KEY, "content-type": "application/json"}
+    with redis_url() as redis:
+        for backend in ("memory", "state-dir", "redis"):
+            row = results.setdefault(backend, {})
+            for label, (path, request_headers, request, errors) in {
+                "400 path": ("/v1/wan-2.6-i2v", headers, body, True),
+                "v2 submits": ("/v2/wan-2.6-i2v", submit_headers, V2_BODY, False),
+            }.items():
+                port = free_port()
+                base = f"http://127.0.0.1:{port}"
+                command = emulator_command(port, 0.0, *backend_flags(backend, redis))
+                with running_command(command, f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}):
+                    url = f"{base}{path}"
+                    row[label] = wrk(url, request_headers, request, seconds, connections, errors)
+    return results
+
+
+def worker_rates(seconds: int, connections: int) -> dict[str, dict[int, float]]:
+    """Generations/s (200s with an MP4) with one process and with `--workers 2`, on each
+    shared backend: the same cached v1 call, so the request path is what is measured."""
+    results: dict[str, dict[int, float]] = {}
+    headers = {"x-api-key": KEY, "content-type": "application/json"}
+    with redis_url() as redis:
+        for backend in ("state-dir", "redis"):
+            for workers in (1, 2):
+                port = free_port()
+                base = f"http://127.0.0.1:{port}"
+                flags = [*backend_flags(backend, redis), "--workers", str(workers)]
+                command = emulator_command(port, 0.0, *flags)
+                with running_command(command, f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}):
+                    url = f"{base}/v1/wan-2.6-i2v"
+                    for _ in range(4):  # every process renders it once, then has it cached
+                        assert status_of(url, headers, V2_BODY) == 200
+                    rate = wrk(url, headers, V2_BODY, seconds, connections, expect_errors=False)
+                    results.setdefault(backend, {})[workers] = rate
+    return results
 
 
 def client_overhead(calls: int) -> dict[str, tuple[float, float]]:
@@ -446,6 +522,21 @@ def load(args: argparse.Namespace) -> None:
     print(f"RSS holding 10,000 v1 calls at time scale 1: {rss:.0f} MB   target <= 1024  {verdict}")
 
 
+def backends(args: argparse.Namespace) -> None:
+    print(f"\nby state backend, wrk -t1 -c{args.connections} -d{args.seconds}s, time scale 0")
+    for backend, row in backend_rates(args.seconds, args.connections).items():
+        print(
+            f"  {backend:10} 400 path {row['400 path']:8.0f} req/s"
+            f"   v2 submits {row['v2 submits']:8.0f}/s"
+        )
+    print("generations/s (a cached v1 call), one process against --workers 2")
+    for backend, rates in worker_rates(args.seconds, args.connections).items():
+        print(
+            f"  {backend:10} 1 process {rates[1]:8.0f}/s   2 processes {rates[2]:8.0f}/s"
+            f"   ({rates[2] / rates[1]:.2f}x)"
+        )
+
+
 def client(args: argparse.Namespace) -> None:
     print("\nclient overhead per call (median of 200, time scale 0)")
     for label, (with_client, bare) in client_overhead(200).items():
@@ -461,6 +552,7 @@ SECTIONS = {
     "queue": queue,
     "load": load,
     "client": client,
+    "backends": backends,
 }
 
 

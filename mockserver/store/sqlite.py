@@ -21,12 +21,14 @@ import sqlite3
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from wan26.mockserver.jobs import Job, JobState
 from wan26.mockserver.journal import JournalEntry
@@ -45,6 +47,7 @@ from wan26.mockserver.store.codec import (
 
 # How long a step waits for another process's transaction before the API answers 503.
 BUSY_TIMEOUT_S = 5.0
+LOCK_RETRY_S = 0.0005  # how soon a process waiting for the write lock tries again
 MICROS_PER_USD = Decimal(10**6)
 OUTPUT_NAME = re.compile(r"[0-9a-f]{32}\.mp4")  # what put_output makes, and nothing else
 
@@ -185,19 +188,53 @@ class SqliteStore:
 
     @contextmanager
     def _step(self) -> Iterator[sqlite3.Connection]:
-        """One transaction holding the write lock from its first read."""
+        """One transaction holding the write lock from its first read (waiting for the lock
+        in this thread: only while the store is being opened)."""
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._committed(db):
                 yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as error:
             raise self._unavailable(error) from error
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[sqlite3.Connection]:
+        """One transaction holding the write lock from its first read. While another
+        process holds the lock, this one waits on the event loop, not in SQLite's own busy
+        handler: that one sleeps the thread a millisecond or more per try, stalling every
+        request of the process (`--workers N` would not scale)."""
+        db = self._db
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        try:
+            while True:
+                db.execute("PRAGMA busy_timeout = 0")
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                        raise
+                    if time.monotonic() > deadline:
+                        raise
+                finally:
+                    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                await anyio.sleep(LOCK_RETRY_S)
+            with self._committed(db):
+                yield db
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from error
+
+    @staticmethod
+    @contextmanager
+    def _committed(db: sqlite3.Connection) -> Iterator[None]:
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """A read, or a write of one statement: atomic without an explicit transaction."""
@@ -208,14 +245,14 @@ class SqliteStore:
 
     # Processes.
     async def start(self) -> None:
-        with self._step() as db:
+        async with self._write() as db:
             self._say_alive(db)
             # A process restarted under the same name: what its last life held is gone.
             self._let_go(db, self.owner)
             self._reap(db)
 
     async def beat(self) -> None:
-        with self._step() as db:
+        async with self._write() as db:
             self._say_alive(db)
             self._reap(db)
 
@@ -226,7 +263,7 @@ class SqliteStore:
             return
         self._closed = True
         try:
-            with self._step() as db:
+            async with self._write() as db:
                 self._let_go(db, self.owner)
                 db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
         finally:
@@ -259,7 +296,7 @@ class SqliteStore:
         )
 
     async def reset(self, accounts: Sequence[Account]) -> None:
-        with self._step() as db:
+        async with self._write() as db:
             for table in ("accounts", "holds", "jobs", "scenarios", "chaos", "journal"):
                 db.execute(f"DELETE FROM {table}")
             for account in accounts:
@@ -279,7 +316,7 @@ class SqliteStore:
         return [account_from(row) for row in self._rows(f"SELECT {ACCOUNT_COLUMNS} FROM accounts")]
 
     async def put_account(self, account: Account) -> Account:
-        with self._step() as db:
+        async with self._write() as db:
             self._insert_account(db, account)
             row = db.execute(
                 f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key = ?", (account.key,)
@@ -307,13 +344,16 @@ class SqliteStore:
 
     async def remove_account(self, key: str) -> bool:
         """Its holds go too: nothing can be charged to a key that is gone."""
-        with self._step() as db:
+        async with self._write() as db:
             removed = db.execute("DELETE FROM accounts WHERE key = ?", (key,)).rowcount > 0
             db.execute("DELETE FROM holds WHERE key = ?", (key,))
         return removed
 
     async def count_request(self, key: str, now: float, window_s: float) -> float | None:
-        with self._step() as db:
+        limits = self._rows("SELECT requests_per_minute FROM accounts WHERE key = ?", (key,))
+        if not limits or limits[0][0] is None:
+            return None  # no plan to count against: no write
+        async with self._write() as db:
             row = db.execute(
                 """SELECT requests_per_minute, window_start, window_count
                 FROM accounts WHERE key = ?""",
@@ -333,7 +373,7 @@ class SqliteStore:
 
     async def hold(self, key: str, amount: Decimal, owner: str) -> Hold | Decimal:
         wanted = micros(amount)
-        with self._step() as db:
+        async with self._write() as db:
             row = db.execute(
                 """SELECT credits + free_credits
                     - (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE holds.key = accounts.key)
@@ -355,7 +395,7 @@ class SqliteStore:
         self._rows("DELETE FROM holds WHERE id = ?", (hold.id,))
 
     async def charge(self, hold: Hold) -> Decimal | None:
-        with self._step() as db:
+        async with self._write() as db:
             held = db.execute("DELETE FROM holds WHERE id = ? RETURNING key, amount", (hold.id,))
             row = held.fetchone()
             if row is None:
@@ -392,7 +432,7 @@ class SqliteStore:
         return [job_from(*row) for row in self._rows(f"SELECT data, worker FROM jobs {JOB_ORDER}")]
 
     async def claim_job(self, now: float) -> Job | None:
-        with self._step() as db:
+        async with self._write() as db:
             row = db.execute(
                 f"SELECT data, worker FROM jobs WHERE {CLAIMABLE} {JOB_ORDER} LIMIT 1"
             ).fetchone()
@@ -404,7 +444,7 @@ class SqliteStore:
         return job
 
     async def save_job(self, job: Job) -> bool:
-        with self._step() as db:
+        async with self._write() as db:
             return self._update_job(db, job)
 
     @staticmethod
@@ -417,7 +457,7 @@ class SqliteStore:
 
     async def expire_jobs(self, submitted_before: float) -> list[str]:
         """Up to and including the time, as the memory backend does."""
-        with self._step() as db:
+        async with self._write() as db:
             expired = [
                 job_id
                 for (job_id,) in db.execute(
@@ -442,7 +482,10 @@ class SqliteStore:
     async def take_scenario(
         self, method: str, path: str, key: str | None
     ) -> tuple[Outcome | None, Chaos]:
-        with self._step() as db:
+        [(queued,)] = self._rows("SELECT EXISTS (SELECT 1 FROM scenarios)")
+        if not queued:  # the usual case, answered by a read: no write lock per request
+            return None, await self.chaos()
+        async with self._write() as db:
             row = db.execute("SELECT data FROM chaos").fetchone()
             chaos = load_chaos(row[0] if row else None)
             for seq, data in db.execute("SELECT seq, data FROM scenarios ORDER BY seq").fetchall():
@@ -468,13 +511,13 @@ class SqliteStore:
         return load_chaos(rows[0][0] if rows else None)
 
     async def clear_scenarios(self) -> None:
-        with self._step() as db:
+        async with self._write() as db:
             db.execute("DELETE FROM scenarios")
             db.execute("DELETE FROM chaos")
 
     # The journal.
     async def journal_start(self, entry: JournalEntry) -> None:
-        with self._step() as db:
+        async with self._write() as db:
             added = db.execute(
                 "INSERT INTO journal (data) VALUES (?) RETURNING id", (dump_entry(entry),)
             )
@@ -488,7 +531,7 @@ class SqliteStore:
     async def journal_finish(self, entry: JournalEntry) -> None:
         """Keeps a charge set by journal_charged: a fast v2 job can complete before its
         submit's entry is finished (in memory both write one object)."""
-        with self._step() as db:
+        async with self._write() as db:
             row = db.execute("SELECT data FROM journal WHERE id = ?", (entry.id,)).fetchone()
             if row is None:
                 return
@@ -497,7 +540,7 @@ class SqliteStore:
             db.execute("UPDATE journal SET data = ? WHERE id = ?", (dump_entry(entry), entry.id))
 
     async def journal_charged(self, entry_id: int, usd: float) -> None:
-        with self._step() as db:
+        async with self._write() as db:
             row = db.execute("SELECT data FROM journal WHERE id = ?", (entry_id,)).fetchone()
             if row is None:
                 return
