@@ -90,11 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         require("mock")
         from wan26.mockserver.app import create_app
+        from wan26.mockserver.store.backends import check_reachable
+        from wan26.mockserver.store.base import StoreUnavailable
 
         config = _config(args)
         app = create_app(config)
+        check_reachable(config)
         listener = _listen(args.host, args.port)
-    except (ConfigError, MissingExtraError, OSError) as exc:
+    except (ConfigError, MissingExtraError, OSError, StoreUnavailable) as exc:
         print(f"wan26-mock: {exc}", file=sys.stderr)
         return 2
     from wan26.mockserver.serving import exit_after_sigterm, make_server

@@ -142,6 +142,9 @@ class CassetteConfig:
             raise ConfigError("cassette.poll_interval_s must be > 0")
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 @dataclass
 class Config:
     keys: list[KeyConfig] = field(default_factory=list)
@@ -190,6 +193,11 @@ class Config:
             raise ConfigError(f"time_scale must be from 0 to {MAX_TIME_SCALE}")
         if self.state_dir and self.redis_url:
             raise ConfigError("state_dir and redis_url are two backends: choose one")
+        if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
+            raise ConfigError(
+                f"redis_url must start with {', '.join(REDIS_SCHEMES)} "
+                "(e.g. redis://127.0.0.1:6379/0)"
+            )
         if self.media.mode not in ("lenient", "strict"):
             raise ConfigError("media.mode must be 'lenient' or 'strict'")
         for name in (

@@ -130,12 +130,12 @@ class Emulator:
         ones it knows keep their balances: the state outlives the config)."""
         if self._started:
             return
-        self._started = True
         await self.store.start()
         if self.shared:
             for account in self.accounts:
                 if await self.store.account(account.key) is None:
                     await self.store.put_account(account)
+        self._started = True
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """What runs in the app's lifespan: the workers, and every `BEAT_S` the store's

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 from pathlib import Path
 
+import anyio
+
 from wan26.mockserver.config import Config
-from wan26.mockserver.store.base import Store
+from wan26.mockserver.store.base import Store, StoreUnavailable
 from wan26.mockserver.store.memory import MemoryStore
 
 
@@ -42,6 +45,24 @@ def open_store(config: Config) -> Store:
             prefix=config.redis_prefix,
         )
     return MemoryStore(size, config.queue.output_store_bytes)
+
+
+def check_reachable(config: Config) -> None:
+    """Raise `StoreUnavailable` now if the config's Redis cannot be reached, so that a
+    wrong URL is one line at start rather than a failed start-up (a state directory is
+    checked when it is opened)."""
+    if not config.redis_url:
+        return
+
+    async def probe() -> None:
+        store = open_store(config)
+        try:
+            await store.account("")
+        finally:
+            with contextlib.suppress(StoreUnavailable):
+                await store.aclose()
+
+    anyio.run(probe)
 
 
 def is_shared(config: Config) -> bool:

@@ -1,0 +1,42 @@
+"""`wan26-mock serve` with a state backend that cannot work says so in one line and
+exits 2, before it prints its banner or listens."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wan26.mockserver.background import free_port
+
+
+def serve(*flags: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "wan26.mockserver", "serve", "--port", str(free_port())]
+    return subprocess.run(
+        [*command, *flags], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--workers", "2"], "--workers 2 needs state the processes share"),
+        (["--workers", "0", "--state-dir", "{tmp}/s"], "--workers must be at least 1"),
+        (["--state-dir", "{tmp}/a-file"], "state directory"),
+        (["--redis-url", "http://127.0.0.1:6379/0"], "redis_url must start with redis://"),
+        (["--redis-url", "redis://:hunter2@127.0.0.1:{port}/0"], "is unavailable"),
+    ],
+    ids=["workers-in-memory", "no-workers", "dir-is-a-file", "not-redis", "redis-unreachable"],
+)
+def test_a_backend_that_cannot_work_is_one_line_and_exit_2(
+    flags: list[str], says: str, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    port = str(free_port())  # nothing listens there
+    result = serve(*(flag.format(tmp=tmp_path, port=port) for flag in flags))
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
