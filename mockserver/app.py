@@ -55,11 +55,14 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        """The store opened, and the workers running in a task group, while the app serves."""
+        """The store opened, and the workers (and a recording cassette's recorders) running
+        in a task group, while the app serves."""
         await emulator.start()
         try:
             async with anyio.create_task_group() as group:
                 await group.start(emulator.serve)
+                if front is not None:
+                    await group.start(front.run)
                 yield
                 group.cancel_scope.cancel()
         finally:

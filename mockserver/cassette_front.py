@@ -8,14 +8,17 @@ when the emulator itself should answer.
 
 from __future__ import annotations
 
-import asyncio
 import json
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import httpx
+from anyio.abc import TaskGroup, TaskStatus
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -32,7 +35,7 @@ from wan26.mockserver.cassette import (
     recorded_response,
 )
 from wan26.mockserver.config import CassetteConfig
-from wan26.mockserver.emulator import Emulator
+from wan26.mockserver.emulator import WORKERS_STOPPED, Emulator
 from wan26.mockserver.errors import error_response
 from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.learning import learn
@@ -51,6 +54,7 @@ from wan26.mockserver.validation import RequestInvalid, RequestValidator
 MISS_STATUS = 404  # --on-miss error, as WireMock answers an unmatched request
 BUDGET_STATUS = 402  # a paid call past --max-spend-usd: Payment Required, nothing forwarded
 STRIPPED_ANSWER_HEADERS = frozenset({"date", "server"})  # the local server sets its own
+logger = logging.getLogger("wan26.mockserver")
 
 
 @dataclass
@@ -89,11 +93,20 @@ class CassetteFront:
         time_scale = emulator.config.time_scale
         self.jobs = TapeJobs(emulator.config.queue.ttl(time_scale))
         self._accepted: dict[str, bool] = {}  # key hash -> did the upstream accept the key
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._recorders: TaskGroup | None = None
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """What runs in the app's lifespan: the recorders of upstream v2 jobs, until cancelled
+        (the app shutting down), which cancels them."""
+        async with anyio.create_task_group() as group:
+            self._recorders = group
+            try:
+                task_status.started()
+                await anyio.sleep_forever()
+            finally:
+                self._recorders = None
 
     async def aclose(self) -> None:
-        for task in self._tasks:
-            task.cancel()
         if self.upstream is not None:
             await self.upstream.aclose()
 
@@ -228,6 +241,10 @@ class CassetteFront:
         refusal = self.budget.reserve(price) if price is not None else None
         if refusal is not None:
             return error_response(BUDGET_STATUS, refusal), "miss"
+        model_call = MODEL_CALL.match(request.url.path)
+        if model_call is not None and model_call[1] == "2" and self._recorders is None:
+            self._settle(price, charged=False)
+            return error_response(503, WORKERS_STOPPED), "miss"  # no one could follow the job
         try:
             answer = await self.upstream.send(
                 request.method, _target(request), dict(request.headers), raw
@@ -240,7 +257,6 @@ class CassetteFront:
             # The key was refused after all: keep this as the refused-key answer.
             self._accepted[key_hash(request.headers["x-api-key"])] = False
             call = {**call, "auth": "invalid"}
-        model_call = MODEL_CALL.match(request.url.path)
         if model_call is not None and model_call[1] == "2" and is_submit_answer(answer):
             return self._follow(request, call, answer, price, entry), "recorded"
         charged = answer.status_code == 200 and price is not None
@@ -276,12 +292,19 @@ class CassetteFront:
         key = request.headers["x-api-key"]
         job = TapeJob(id=str(submitted["request_id"]), key_hash=key_hash(key), tag="recorded")
         self.jobs.add(job)
-        task = asyncio.get_running_loop().create_task(
-            self._record_job(job, call, submitted, key, price, entry)
+        assert self._recorders is not None  # `_record` checked before forwarding the call
+        self._recorders.start_soon(
+            self._recorder, job, lambda: self._record_job(job, call, submitted, key, price, entry)
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return _submitted(submitted, job.id, str(request.base_url))
+
+    async def _recorder(self, job: TapeJob, record: Callable[[], Awaitable[None]]) -> None:
+        """One recorder: a failure is logged, and stops neither the other recorders nor the
+        app's lifespan, whose task group runs them."""
+        try:
+            await record()
+        except Exception:
+            logger.exception("wan26-mock could not record upstream job %s", job.id)
 
     async def _record_job(
         self,

@@ -4,6 +4,7 @@ uvicorn (h11 and httptools alike) waits forever for a request that stalls, so a
 slowloris client, a body that stops half-way or a never-ending chunked upload
 would each hold a connection for good. The deadlines live in the protocol, so
 they hold for every route, including bodies the app never reads (an early 401).
+They are asyncio timers (`loop.call_later`): uvicorn's protocol layer is asyncio-only.
 """
 
 from __future__ import annotations

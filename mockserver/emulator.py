@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import random
@@ -370,7 +369,7 @@ class Emulator:
         `started` (epoch seconds: a job resumed after a restart waits only what is left)."""
         generator = model.generator
         inputs = await generator.load_inputs(params)
-        video = await _render_not_lost(generator, params, seed, inputs)
+        video = await generator.render(params, seed, inputs)
         await anyio.sleep(max(0.0, run.wall_s - (time.time() - started)))
         return inputs, video
 
@@ -417,20 +416,6 @@ class Emulator:
         if self.shared:
             return str(uuid.uuid4())
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-
-
-async def _render_not_lost(
-    generator: Generator, params: dict[str, Any], seed: int, inputs: Inputs
-) -> Video:
-    """A render shared with another request is started again if that one is cancelled
-    (`POST /_mock/reset` cancels v2 jobs): only this request's own cancellation ends it."""
-    while True:
-        try:
-            return await generator.render(params, seed, inputs)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is None or task.cancelling():
-                raise
 
 
 def _insufficient(balance: Decimal, cost: Decimal) -> Refusal:

@@ -471,3 +471,24 @@ def test_a_call_that_never_reached_the_upstream_spends_nothing_of_the_budget() -
     with serving(mode="passthrough", upstream=dead, max_spend_usd=0.625) as (front, _):
         answers = [post(front, f"/v1/{SLUG}", BODY) for _ in range(2)]
     assert [answer.status_code for answer in answers] == [502, 502]  # not a 402 the second time
+
+
+@pytest.mark.anyio
+async def test_recording_a_v2_call_without_the_lifespan_is_a_503_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    """The recorder that follows an upstream job runs in the app's lifespan: without it
+    (httpx's in-process transport runs none) the call is refused before it costs anything."""
+    with serving() as (upstream, upstream_app):
+        cassette = CassetteConfig(
+            mode="record", dir=str(tmp_path), upstream=upstream, max_spend_usd=1
+        )
+        front = create_app(make_config(keys=[KeyConfig(key=SECRET)], cassette=cassette))
+        transport = httpx.ASGITransport(app=front)
+        async with httpx.AsyncClient(transport=transport, base_url="http://front.test") as client:
+            answer = await client.post(f"/v2/{SLUG}", json=BODY, headers={"x-api-key": SECRET})
+        v2_calls = MockHandle(upstream_app.state.emulator).journal(path=f"/v2/{SLUG}")
+    assert answer.status_code == 503
+    assert "serve the app through its lifespan" in answer.json()["error"]
+    assert v2_calls == [] and charged(upstream_app) == []
+    assert not (tmp_path / INDEX).exists()  # nothing recorded, nothing spent

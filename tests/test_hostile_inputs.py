@@ -113,13 +113,12 @@ def test_an_unexpected_exception_is_a_json_500_on_a_connection_that_stays_open(
     assert MockHandle(app.state.emulator).journal()[-1]["error"] == "Server had some issue"
 
 
-def test_a_v1_call_sharing_a_render_that_reset_cancels_is_rendered_again(
+def test_a_v1_call_sharing_a_render_with_a_job_that_reset_cancels_still_gets_its_video(
     served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The v2 job owns the render, the v1 call waits on it; reset cancels the job. The v1 call
-    renders anew (a reset must not fail someone else's call) and answers 200. (The render runs
-    in a thread, so the job's cancellation may land only after it finished: then the call gets
-    that render; before the fix it got uvicorn's plain-text 500 otherwise.)"""
+    """The v2 job started the render, the v1 call waits on it; reset cancels the job. The
+    render goes on for the v1 call (a reset must not fail someone else's call), which answers
+    200; before the fix it got uvicorn's plain-text 500."""
     assemble = generation.assemble_mp4
 
     def slow_assembly(*args: Any) -> bytes:  # a window wide enough on a busy machine

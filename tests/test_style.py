@@ -1,7 +1,8 @@
-"""The code stays ruff-clean: lint rules and formatting from pyproject.toml."""
+"""Style the code keeps: ruff-clean (rules and formatting in pyproject.toml), anyio not asyncio."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,3 +17,22 @@ def test_ruff_check_is_clean() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The project's own concurrency is anyio's; asyncio only where anyio cannot reach.
+ASYNCIO_ALLOWED = {
+    # uvicorn's protocol layer is asyncio-only: its deadlines are the loop's timers.
+    "mockserver/deadlines.py",
+    # `_in_process`: anyio cannot await a concurrent.futures Future of a process pool.
+    "mockserver/media/render.py",
+}
+
+
+def test_asyncio_is_imported_only_where_anyio_cannot_do_the_work() -> None:
+    importing = sorted(
+        str(path.relative_to(ROOT))
+        for package in ("mockserver", "client", "contracts")
+        for path in (ROOT / package).rglob("*.py")
+        if re.search(r"^\s*(import asyncio\b|from asyncio\b)", path.read_text(), re.MULTILINE)
+    )
+    assert set(importing) <= ASYNCIO_ALLOWED, importing

@@ -1,10 +1,34 @@
-"""Rendered videos by content key: bounded by bytes, oldest-used evicted, one render per key."""
+"""Rendered videos by content key: bounded by bytes, oldest-used evicted, one render per key.
+
+A render is shared by every request for its key, so it belongs to none of them: it
+runs in a shielded scope and stops early only when every request waiting for it has
+been cancelled. The request that started it hosts it, and if cancelled while others
+still wait, ends when the render does (its work is then kept, not thrown away).
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+
+import anyio
+
+
+class _Render:
+    """One render in progress: how many requests still wait for it, then its outcome."""
+
+    def __init__(self) -> None:
+        self.scope = anyio.CancelScope(shield=True)
+        self.done = anyio.Event()
+        self.waiting = 0
+        self.data: bytes | None = None
+        self.error: Exception | None = None
+
+    def outcome(self) -> bytes:
+        if self.error is not None:
+            raise self.error
+        assert self.data is not None  # only a render no one waits for ends without one
+        return self.data
 
 
 class RenderCache:
@@ -12,7 +36,7 @@ class RenderCache:
         self.max_bytes = max_bytes
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
-        self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._pending: dict[str, _Render] = {}
         self.hits = 0
         self.misses = 0
 
@@ -22,26 +46,17 @@ class RenderCache:
             self.hits += 1
             self._items.move_to_end(key)
             return self._items[key]
-        if key in self._pending:
+        shared = self._pending.get(key)
+        if shared is not None:
             self.hits += 1
-            return await asyncio.shield(self._pending[key])
+            await self._wait(key, shared)
+            return shared.outcome()
         self.misses += 1
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            data = await render()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters, if any, get it themselves
-            raise
-        finally:
-            del self._pending[key]
-        future.set_result(data)
-        self._store(key, data)
-        return data
+        shared = self._pending[key] = _Render()
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._render, key, shared, render)
+            await self._wait(key, shared)
+        return shared.outcome()  # raised here, not in the task group's exception group
 
     def peek(self, key: str) -> bytes | None:
         """A cached video without counting a hit or changing its age (for the dashboard)."""
@@ -50,6 +65,37 @@ class RenderCache:
     def clear(self) -> None:
         self._items.clear()
         self._size = 0
+
+    async def _render(
+        self, key: str, shared: _Render, render: Callable[[], Awaitable[bytes]]
+    ) -> None:
+        try:
+            with shared.scope:
+                try:
+                    shared.data = await render()
+                except Exception as exc:  # every waiter raises it
+                    shared.error = exc
+                else:
+                    self._store(key, shared.data)
+        finally:
+            self._forget(key, shared)
+            shared.done.set()
+
+    async def _wait(self, key: str, shared: _Render) -> None:
+        """Until the render ends; the last waiter to be cancelled cancels the render."""
+        shared.waiting += 1
+        try:
+            await shared.done.wait()
+        except anyio.get_cancelled_exc_class():
+            shared.waiting -= 1
+            if not shared.waiting:
+                shared.scope.cancel()
+                self._forget(key, shared)  # a request coming now starts a render of its own
+            raise
+
+    def _forget(self, key: str, shared: _Render) -> None:
+        if self._pending.get(key) is shared:
+            del self._pending[key]
 
     def _store(self, key: str, data: bytes) -> None:
         if len(data) > self.max_bytes:

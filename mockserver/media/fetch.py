@@ -8,11 +8,11 @@ TLS connection verified for one host name must not carry another's request.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from urllib.parse import urljoin
 
+import anyio
 import httpx
 
 from wan26.mockserver.media.errors import MediaError, Unreachable
@@ -53,7 +53,7 @@ async def fetch_url(
     allow_private: bool,
 ) -> bytes:
     try:
-        async with asyncio.timeout(timeout_s):
+        with anyio.fail_after(timeout_s):
             for _ in range(MAX_REDIRECTS + 1):
                 target = parse_target(url, field)
                 address = await pin(target, field, allow_private)

@@ -27,8 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
+import anyio
 import av
 import av.stream
 import numpy as np
@@ -48,6 +49,8 @@ AAC_FRAME = 1024
 Job = tuple[Picture, tuple[int, int], int, Segment]
 logger = logging.getLogger("wan26.mockserver")
 _MUXER_OPTIONS = {"fflags": "+bitexact", "movflags": "+faststart"}
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
 
 
 @dataclass(frozen=True)
@@ -107,26 +110,43 @@ class SegmentLibrary:
         walk: list[Segment],
     ) -> list[bytes]:
         """The walk's segments; `spool` writes the picture for the workers, and is called
-        only if a segment is missing."""
+        only if a segment is missing. The first failure is raised as it is, not in a group."""
         size = (spec.width, spec.height)
-        spooled: asyncio.Future[Picture] | None = None
+        spooling = anyio.Lock()
+        spooled: list[Picture] = []  # one, once a segment needs it
+        found: list[bytes] = [b""] * len(walk)
+        failure: Exception | None = None
+
+        async def picture() -> Picture:
+            async with spooling:
+                if not spooled:
+                    # Shielded: the thread writes the file anyway, and it must be removed below.
+                    with anyio.CancelScope(shield=True):
+                        spooled.append(await spool())
+                return spooled[0]
 
         async def encode(segment: Segment) -> bytes:
-            nonlocal spooled
-            if spooled is None:
-                spooled = asyncio.ensure_future(spool())
-            job = (await spooled, size, spec.fps, segment)
-            return await WORKERS.run(self.processes, job)
+            return await WORKERS.run(self.processes, (await picture(), size, spec.fps, segment))
 
-        async def one(segment: Segment) -> bytes:
+        async def one(index: int, segment: Segment) -> None:
+            nonlocal failure
             key = f"{digest}:{size}:{spec.fps}:{segment}"
-            return await self.cache.get_or_render(key, lambda: encode(segment))
+            try:
+                found[index] = await self.cache.get_or_render(key, lambda: encode(segment))
+            except Exception as exc:  # raised again below, outside the group
+                failure = failure or exc
+                group.cancel_scope.cancel()
 
         try:
-            return list(await asyncio.gather(*(one(segment) for segment in walk)))
+            async with anyio.create_task_group() as group:
+                for index, segment in enumerate(walk):
+                    group.start_soon(one, index, segment)
         finally:
-            if spooled is not None:
-                (await spooled).remove()
+            for written in spooled:
+                written.remove()
+        if failure is not None:
+            raise failure
+        return found
 
     def clear(self) -> None:
         self.cache.clear()
@@ -223,16 +243,15 @@ class WorkerPool:
     async def run(
         self, processes: int, job: tuple[Picture, tuple[int, int], int, Segment]
     ) -> bytes:
-        loop = asyncio.get_running_loop()
         if processes > 0 and not self.threads_only:
             try:
-                return await loop.run_in_executor(self._pool(processes), encode_segment, *job)
+                return await _in_process(self._pool(processes), encode_segment, *job)
             except BrokenProcessPool:
                 self._executor = None  # a worker died (killed, out of memory): start anew
-                if not await loop.run_in_executor(None, self._can_start, processes):
+                if not await anyio.to_thread.run_sync(self._can_start, processes):
                     self.threads_only = True
                     logger.warning("worker processes cannot start here; encoding in threads")
-        return await loop.run_in_executor(None, encode_segment, *job)
+        return await anyio.to_thread.run_sync(encode_segment, *job)
 
     def _pool(self, processes: int) -> ProcessPoolExecutor:
         if self._executor is None:
@@ -266,6 +285,13 @@ class WorkerPool:
 
 
 WORKERS = WorkerPool()
+
+
+async def _in_process(
+    executor: ProcessPoolExecutor, function: Callable[[*_Args], _T], *args: *_Args
+) -> _T:
+    """asyncio, not anyio: anyio cannot await the Future of an executor of our own."""
+    return await asyncio.wrap_future(executor.submit(function, *args))
 
 
 @contextmanager

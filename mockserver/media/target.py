@@ -10,7 +10,6 @@ once, every address is checked, and the request goes to the checked address
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 import socket
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import anyio
 import httpx
 import idna
 
@@ -88,7 +88,7 @@ async def pin(target: Target, field: str, allow_private: bool) -> IPAddress:
 async def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address the host name resolves to (the one DNS lookup a fetch makes)."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise Unreachable(f"host {host!r} could not be resolved: {exc}") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
