@@ -13,6 +13,7 @@ from typing import Any
 from wan26.mockserver.access import MaskSecretsFilter, is_loopback, mask, mask_url
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, load_config
 from wan26.mockserver.extras import MissingExtraError, require, version
+from wan26.mockserver.store.base import StoreUnavailable  # light: no server library
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         require("mock")
         from wan26.mockserver.app import create_app
         from wan26.mockserver.store.backends import check_reachable
-        from wan26.mockserver.store.base import StoreUnavailable
 
         config = _config(args)
         app = create_app(config)

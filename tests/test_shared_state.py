@@ -55,8 +55,16 @@ def emulator(
     command = [sys.executable, "-m", "wan26.mockserver", "serve", "--port", str(port)]
     command += ["--config", str(config), "--offline", "--log-level", "warning", *state_flags]
     base = f"http://127.0.0.1:{port}"
-    with running_command([*command, *more], f"{base}/_mock/health") as process:
-        yield base, process
+    log = config.parent / f"emulator-{port}.log"
+    with log.open("wb") as output:
+        try:
+            with running_command(
+                [*command, *more], f"{base}/_mock/health", output=output.fileno()
+            ) as process:
+                yield base, process
+        except BaseException:
+            print(f"--- {log.name}:\n{log.read_text(errors='replace')[-4000:]}")
+            raise
 
 
 async def call_everywhere(bases: list[str], calls: int) -> list[int]:
