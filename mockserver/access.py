@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import re
 from typing import overload
+from urllib.parse import urlsplit, urlunsplit
 
 from wan26.mockserver.config import DEFAULT_API_KEY
 
@@ -39,6 +40,16 @@ def mask(secret: str | None) -> str | None:
 def mask_url(text: str) -> str:
     """Mask the keys inside a request line or URL."""
     return _SECRET_IN_URL.sub(lambda m: m.group(1) + (mask(m.group(2)) or ""), text)
+
+
+def without_credentials(url: str) -> str:
+    """A service URL fit to print: no user, password or query (which may hold a password)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class MaskSecretsFilter(logging.Filter):

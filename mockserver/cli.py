@@ -10,7 +10,7 @@ import socket
 import sys
 from typing import Any
 
-from wan26.mockserver.access import MaskSecretsFilter, is_loopback, mask, mask_url
+from wan26.mockserver.access import MaskSecretsFilter, is_loopback, mask, without_credentials
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, load_config
 from wan26.mockserver.extras import MissingExtraError, require, version
 from wan26.mockserver.store.base import StoreUnavailable  # light: no server library
@@ -125,20 +125,17 @@ def _where(config: Config) -> str:
     if config.state_dir:
         return f"directory {config.state_dir}"
     if config.redis_url:
-        return f"redis {mask_url(config.redis_url)}"
+        return f"redis {without_credentials(config.redis_url)}"
     return "memory"
 
 
 def _config(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
-    overrides = {
-        "time_scale": args.time_scale,
-        "seed": args.seed,
-        "recording": args.recording,
-        "state_dir": args.state_dir,
-        "redis_url": args.redis_url,
-    }
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = {"time_scale": args.time_scale, "seed": args.seed, "recording": args.recording}
+    changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if args.state_dir or args.redis_url:  # a flag names the backend, whatever else says
+        changes |= {"state_dir": args.state_dir, "redis_url": args.redis_url}
+    config = dataclasses.replace(config, **changes)
     if config.state_dir and config.redis_url:
         raise ConfigError("a state directory and Redis are two backends: choose one")
     if args.workers < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -20,9 +21,9 @@ from starlette.responses import JSONResponse, Response
 from wan26.mockserver.billing import as_json, plain, price_list, price_of, usd
 from wan26.mockserver.config import Config
 from wan26.mockserver.contract import Contract, ModelOperation
-from wan26.mockserver.errors import MessageBook, Refusal, method_not_allowed
+from wan26.mockserver.errors import CATALOGUE, MessageBook, Refusal, method_not_allowed
 from wan26.mockserver.generation import Generator, Inputs, Video
-from wan26.mockserver.jobs import Job, JobState, Workers
+from wan26.mockserver.jobs import STORE_RETRY_S, Job, JobState, Workers
 from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.latency import LatencyModel, RunTime
 from wan26.mockserver.learning import Learned
@@ -131,9 +132,18 @@ class Emulator:
             return
         await self.store.start()
         if self.shared:
+            kept = 0
             for account in self.accounts:
                 if await self.store.account(account.key) is None:
                     await self.store.put_account(account)
+                else:
+                    kept += 1
+            if kept:
+                logger.info(
+                    "%d configured key(s) found in the state keep their stored balance and "
+                    "settings; POST /_mock/reset applies the config's",
+                    kept,
+                )
         self._started = True
 
     async def serve(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -149,6 +159,8 @@ class Emulator:
                     await self.expire_jobs()
                 except StoreUnavailable as exc:
                     logger.warning("%s", exc)
+                except Exception:  # the next beat tries again; serving goes on
+                    logger.exception("the store's heartbeat failed")
 
     async def aclose(self) -> None:
         self.workers.cancel()
@@ -294,6 +306,24 @@ class Emulator:
         return job
 
     async def _work(self, job: Job) -> None:
+        """A job run to its end whatever happens. While the store cannot be reached the job
+        is tried again (every step can be repeated: a second charge of the same hold finds
+        it gone); an error of the emulator's own fails the job with the API's message
+        rather than stopping the workers."""
+        while True:
+            try:
+                await self._run_job(job)
+                return
+            except StoreUnavailable as exc:
+                logger.warning("job %s waits for the store: %s", job.id, exc)
+                await anyio.sleep(STORE_RETRY_S)
+            except Exception:
+                logger.exception("job %s failed in the emulator", job.id)
+                with contextlib.suppress(StoreUnavailable):
+                    await self._fail(job, CATALOGUE[Forced.SERVER_ERROR].message)
+                return
+
+    async def _run_job(self, job: Job) -> None:
         """What an emulated GPU worker does with a job: charged only on COMPLETED. A job
         cancelled here (expired, reset, shutdown) keeps its hold: the store drops it with
         the job, or it resumes after a restart."""

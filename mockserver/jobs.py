@@ -5,6 +5,7 @@ survive a restart (state directory) or are worked by any process (Redis)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -18,9 +19,13 @@ from anyio.abc import TaskStatus
 
 from wan26.mockserver.latency import RunTime
 from wan26.mockserver.outcomes import Forced
+from wan26.mockserver.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from wan26.mockserver.store.base import Hold, Store
+
+STORE_RETRY_S = 1.0  # how soon a worker tries the store again after it could not reach it
+logger = logging.getLogger("wan26.mockserver")
 
 
 class JobState(StrEnum):
@@ -110,9 +115,16 @@ class Workers:
                 scope.cancel()
 
     async def _take_jobs(self) -> None:
+        """Take jobs until cancelled. A store that cannot be reached stops nothing: the
+        worker looks again after `STORE_RETRY_S`, as it would after an empty look."""
         while True:
             woken = self._wake
-            job = await self.store.claim_job(time.time())
+            try:
+                job = await self.store.claim_job(time.time())
+            except StoreUnavailable as exc:
+                logger.warning("workers wait for the store: %s", exc)
+                await anyio.sleep(STORE_RETRY_S)
+                continue
             if job is None:
                 with anyio.move_on_after(math.inf if self.poll_s is None else self.poll_s):
                     await woken.wait()

@@ -26,10 +26,12 @@ PRICE = Decimal("0.625")  # 5 s at 720p
 
 
 @contextmanager
-def emulator(state: Path, config: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def emulator(
+    state: Path, config: Path, *more: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     command = [sys.executable, "-m", "wan26.mockserver", "serve", "--port", str(port)]
-    command += ["--config", str(config), "--state-dir", str(state), "--offline"]
+    command += ["--config", str(config), "--state-dir", str(state), "--offline", *more]
     base = f"http://127.0.0.1:{port}"
     with running_command(command, f"{base}/_mock/health") as process:
         yield base, process
@@ -107,3 +109,29 @@ def test_kill_9_loses_only_what_was_not_answered(tmp_path: Path) -> None:
 def _call_cut_off(base: str) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the kill cuts it off
         httpx.post(f"{base}/v1/wan-2.6-i2v", json=BODY, headers=HEADERS, timeout=60)
+
+
+def test_worker_processes_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
+    config = tmp_path / "emulator.yaml"
+    config.write_text(f"keys: [{{key: {KEY}, credits: 50}}]\ntime_scale: 0\n")
+    with emulator(tmp_path / "state", config, "--workers", "2") as (base, parent):
+        children = [
+            int(pid)
+            for pid in Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+        ]
+        assert httpx.get(f"{base}/_mock/health").status_code == 200
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in children):
+            assert time.monotonic() < deadline, "a worker process outlived its parent"
+            time.sleep(0.2)
+        with contextlib.suppress(httpx.TransportError):
+            assert httpx.get(f"{base}/_mock/health", timeout=2).status_code != 200
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except OSError:
+        return True

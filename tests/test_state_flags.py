@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from wan26.mockserver.background import free_port
+from wan26.mockserver.cli import _where as where
+from wan26.mockserver.config import Config
 
 
 def serve(*flags: str) -> subprocess.CompletedProcess[str]:
@@ -40,3 +42,8 @@ def test_a_backend_that_cannot_work_is_one_line_and_exit_2(
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_banner_names_redis_without_its_password() -> None:
+    config = Config(redis_url="redis://user:hunter2@redis.internal:6380/2?password=hunter2")
+    assert where(config) == "redis redis://redis.internal:6380/2"

@@ -1,0 +1,56 @@
+"""A store that cannot be reached for a while: API calls answer 503, the v2 workers wait
+instead of stopping, and everything goes on once the store is back."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.conftest import OFFLINE_IMAGE
+from wan26.mockserver.store import sqlite as sqlite_store
+
+pytestmark = pytest.mark.anyio
+BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 4}
+
+
+async def test_a_locked_state_directory_is_503s_and_the_queue_goes_on_after(
+    app_factory: Callable[..., Starlette],
+    client_for: Callable[[Starlette], httpx.AsyncClient],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.2)
+    app = app_factory(state_dir=str(tmp_path), time_scale=0.005)  # a job runs about 0.7 s
+    client = client_for(app)
+    job = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()["request_id"]
+    while (await client.get(f"/v2/requests/{job}")).json()["status"] != "PROCESSING":
+        await anyio.sleep(0.01)
+    other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        refused = await client.post("/v1/wan-2.6-i2v", json=BODY)
+        assert refused.status_code == 503
+        assert refused.json()["error"].startswith("Service temporarily unavailable")
+        await anyio.sleep(2.5)  # the job ends meanwhile: its worker meets the lock
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert f"job {job} waits for the store" in caplog.text
+    assert app.state.emulator.workers.running
+    deadline = time.monotonic() + 30
+    while (status := (await client.get(f"/v2/requests/{job}")).json()["status"]) != "COMPLETED":
+        assert time.monotonic() < deadline, status
+        await anyio.sleep(0.05)
+    assert (await client.post("/v1/wan-2.6-i2v", json=BODY)).status_code == 200
+    second = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()["request_id"]
+    while (await client.get(f"/v2/requests/{second}")).json()["status"] != "COMPLETED":
+        assert time.monotonic() < deadline
+        await anyio.sleep(0.05)
