@@ -12,13 +12,17 @@ from pathlib import Path
 import anyio
 import pytest
 
+from wan26.mockserver.config import Config
 from wan26.mockserver.jobs import Job, JobState
 from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.latency import RunTime
 from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.store import backends
 from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, Store
 from wan26.mockserver.store.memory import MemoryStore
+from wan26.mockserver.store.redis import RedisStore
+from wan26.mockserver.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
 SHARED = ["sqlite", "redis"]
@@ -41,8 +45,6 @@ async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         if backend == "memory":
             store = MemoryStore(journal_size, 10**9, owner)
         elif backend == "sqlite":
-            from wan26.mockserver.store.sqlite import SqliteStore
-
             store = SqliteStore(
                 tmp_path / "state",
                 journal_size=journal_size,
@@ -51,8 +53,6 @@ async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
                 **({"clock": clock} if clock else {}),
             )
         else:
-            from wan26.mockserver.store.redis import RedisStore
-
             url = request.getfixturevalue("redis_url")
             store = RedisStore(
                 url,
@@ -383,3 +383,32 @@ async def test_state_outlives_the_process_that_wrote_it(opener: Opener) -> None:
     assert [x.id for x in await second.journal()] == [e.id]
     path = await second.output_path(name)
     assert path is not None and path.read_bytes() == b"video"
+
+
+NOWHERE = "redis://127.0.0.1:1/0"  # never contacted: these stores are made and closed
+
+
+async def test_the_configured_folders_may_start_with_a_tilde(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # where a folder named "~" would be made instead
+    (tmp_path / "home" / "outputs").mkdir(parents=True)
+    store = backends.open_store(Config(state_dir="~/state"))
+    await store.aclose()
+    assert isinstance(store, SqliteStore) and store.folder == tmp_path / "home" / "state"
+    assert (tmp_path / "home" / "state" / "state.sqlite3").is_file()
+    store = backends.open_store(Config(redis_url=NOWHERE, outputs_dir="~/outputs"))
+    await store.aclose()
+    assert isinstance(store, RedisStore) and store.outputs_dir == tmp_path / "home" / "outputs"
+    assert not (tmp_path / "~").exists()
+
+
+async def test_outputs_kept_in_redis_outlive_jobs_when_the_scale_goes_up_to_1() -> None:
+    # A test run starts at scale 0 and sets 1 later: its jobs then live ttl(1), and so
+    # must the videos they point at.
+    config = Config(redis_url=NOWHERE, time_scale=0.0)
+    store = backends.open_store(config)
+    await store.aclose()
+    assert isinstance(store, RedisStore)
+    assert store.output_ttl_ms >= config.queue.ttl(1.0) * 1000

@@ -1,26 +1,42 @@
-"""What only the Redis backend promises: a server that goes away answers StoreUnavailable
-quickly and the same store works again once a server is back; processes on separate
-interpreters share one balance; keys stay under the store's prefix."""
+"""What only the Redis backend promises: a server that goes away or cannot be used answers
+StoreUnavailable quickly and the same store works again once a server is back; processes on
+separate interpreters share one balance; keys stay under the store's prefix; closing never
+fails and leaves nothing behind."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import anyio
+import anyio.abc
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import (
+    DataError,
+    NoPermissionError,
+    OutOfMemoryError,
+    RedisError,
+    ResponseError,
+)
 
 from tests.redisserver import REDIS_SERVER, free_port, redis_process
-from wan26.mockserver.store.base import Account, Hold, StoreUnavailable
-from wan26.mockserver.store.redis import RedisStore
+from tests.test_store_backends import entry, job
+from wan26.mockserver.outcomes import Forced
+from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.store.base import Account, Chaos, Hold, StoreUnavailable
+from wan26.mockserver.store.redis import RedisStore, _unusable
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 
@@ -93,8 +109,7 @@ async def test_the_unavailable_message_never_shows_a_password() -> None:
     message = str(raised.value)
     assert "s3cret" not in message and "user" not in message
     assert f"redis://127.0.0.1:{port}/0" in message and "\n" not in message
-    with pytest.raises(StoreUnavailable):
-        await store.aclose()
+    await store.aclose()  # never raises
 
 
 WORKER = """
@@ -233,3 +248,181 @@ async def test_a_job_claimed_by_a_process_that_closes_is_claimable_again(redis_u
         assert resumed is not None and (resumed.worker, resumed.started_at) == ("staying", 1500.0)
     finally:
         await staying.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_reset_leaves_alone_a_store_whose_prefix_starts_with_its_own(
+    redis_url: str,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    mine = store_at(redis_url, f"p{tag}:", "mine")
+    team2 = store_at(redis_url, f"p{tag}:team2:", "team2")
+    try:
+        await team2.start()
+        await team2.reset([account("theirs")])
+        hold = await team2.hold("theirs", Decimal(1), "job:j")
+        assert isinstance(hold, Hold)
+        await team2.add_job(job("j", hold))
+        await team2.add_scenario(QueuedScenario(Outcome(Forced.SERVER_ERROR), 1))
+        await team2.set_chaos(Chaos({"server-error": 0.5}, 1))
+        theirs = entry()
+        await team2.journal_start(theirs)
+        name = await team2.put_output(b"their video")
+        await mine.reset([account("mine")])
+        assert [a.key for a in await mine.accounts()] == ["mine"]
+        assert [a.key for a in await team2.accounts()] == ["theirs"]
+        assert [j.id for j in await team2.jobs()] == ["j"]
+        assert len(await team2.scenarios()) == 1
+        assert await team2.chaos() == Chaos({"server-error": 0.5}, 1)
+        assert [e.id for e in await team2.journal()] == [theirs.id]
+        path = await team2.output_path(name)
+        assert path is not None and path.read_bytes() == b"their video"
+        assert await team2.charge(hold) == Decimal(9)  # the hold was kept too
+    finally:
+        await mine.aclose()
+        await team2.aclose()
+
+
+async def answer_like_http(stream: anyio.abc.SocketStream) -> None:
+    async with stream:
+        await stream.receive()
+        await stream.send(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+
+
+@pytest.mark.anyio
+async def test_a_redis_that_cannot_be_used_is_unavailable_in_one_line(redis_url: str) -> None:
+    user = f"weak-{uuid.uuid4().hex[:8]}"  # may read accounts, not run scripts
+    raw = aioredis.Redis.from_url(redis_url)
+    await raw.acl_setuser(
+        user, enabled=True, passwords=["+s3cret"], keys=["*"], commands=["+hgetall"]
+    )
+    host = redis_url.removeprefix("redis://").split("/")[0]
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    http_port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    cases = {
+        f"redis://{host}/99": "ResponseError: DB index is out of range",
+        f"redis://{user}:wrong-s3cret@{host}/0": "AuthenticationError",
+        f"redis://{user}:s3cret@{host}/0": "NoPermissionError",
+        f"redis://127.0.0.1:{http_port}/0": "InvalidResponse",  # not a Redis at all
+    }
+    try:
+        async with listener, anyio.create_task_group() as group:
+            group.start_soon(listener.serve, answer_like_http)
+            for url, says in cases.items():
+                store = store_at(url)
+                with anyio.fail_after(10), pytest.raises(StoreUnavailable) as raised:
+                    await store.start()
+                message = str(raised.value)
+                where = "redis://" + url.removeprefix("redis://").split("@")[-1]
+                assert message.startswith(f"Redis at {where} is unavailable: "), message
+                assert says in message, message
+                assert "s3cret" not in message and "\n" not in message
+                await store.aclose()
+            group.cancel_scope.cancel()
+    finally:
+        await raw.acl_deluser(user)
+        await raw.aclose()
+
+
+SCRIPT = "script: 8f477a44a0fc3d8b8640b53fb08b3d0be800e4b8, on @user_script:4."
+
+
+@pytest.mark.parametrize(
+    ("error", "unusable"),
+    [
+        (ResponseError("DB index is out of range"), True),
+        (ResponseError("BUSY Redis is busy running a script. You can only call SCRIPT KILL"), True),
+        (ResponseError(f"MISCONF Redis is configured to save RDB snapshots {SCRIPT}"), True),
+        (ResponseError("unknown command 'EVALSHA', with args beginning with: "), True),
+        (OutOfMemoryError(f"command not allowed when used memory > 'maxmemory'. {SCRIPT}"), True),
+        (NoPermissionError("this user has no permissions to run the 'evalsha' command"), True),
+        # The server ran the script and it failed: a bug here, kept visible (a 500).
+        (
+            ResponseError(f"user_script:4: attempt to perform arithmetic on a nil value {SCRIPT}"),
+            False,
+        ),
+        (ResponseError(f"value is not an integer or out of range {SCRIPT}"), False),
+        (ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"), False),
+        (DataError("Invalid input of type: 'NoneType'."), False),
+    ],
+)
+def test_an_error_is_told_apart_as_the_servers_or_a_bug_here(
+    error: RedisError, unusable: bool
+) -> None:
+    assert _unusable(error) is unusable
+
+
+@pytest.mark.anyio
+async def test_a_key_of_the_wrong_type_under_the_prefix_is_not_taken_for_an_outage(
+    redis_url: str,
+) -> None:
+    prefix = f"wan26-test-{uuid.uuid4().hex[:8]}:"
+    store = store_at(redis_url, prefix)
+    raw = aioredis.Redis.from_url(redis_url)
+    try:
+        await raw.set(f"{prefix}accounts", "not a set")
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await store.accounts()
+    finally:
+        await raw.aclose()
+        await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_closing_never_fails_and_leaves_no_client_or_folder_behind(
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wan26.mockserver")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    # Redis unreachable at start: no folder is made, and closing is a warning.
+    lost = store_at(f"redis://127.0.0.1:{free_port()}/0")
+    with pytest.raises(StoreUnavailable):
+        await lost.start()
+    assert list(temp.iterdir()) == []
+    await lost.aclose()
+    assert "is unavailable" in caplog.text and "closing without giving back" in caplog.text
+    caplog.clear()
+    # A user that may keep and fetch outputs but not run scripts: closing cannot give back.
+    user = f"outputs-only-{uuid.uuid4().hex[:8]}"
+    raw = aioredis.Redis.from_url(redis_url)
+    commands = ["+set", "+get", "+exists"]
+    await raw.acl_setuser(user, enabled=True, passwords=["+s3cret"], keys=["*"], commands=commands)
+    host = redis_url.removeprefix("redis://").split("/")[0]
+    store = store_at(f"redis://{user}:s3cret@{host}/0", f"wan26-test-{uuid.uuid4().hex[:8]}:")
+    try:
+        name = await store.put_output(b"video")
+        assert list(temp.iterdir()) == []  # made on the first fetch, not before
+        path = await store.output_path(name)
+        assert path is not None and path.parent.parent == temp
+        with pytest.raises(StoreUnavailable, match="NoPermissionError"):
+            await store.hold("k", Decimal(1), store.owner)
+        await store.aclose()
+        assert "NoPermissionError" in caplog.text and "s3cret" not in caplog.text
+        assert list(temp.iterdir()) == []
+        with anyio.fail_after(5):
+            while any(client["user"] == user for client in await raw.client_list()):
+                await anyio.sleep(0.02)
+    finally:
+        await raw.acl_deluser(user)
+        await raw.aclose()
+
+
+def test_an_outputs_dir_must_be_a_writable_folder(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    folders = [tmp_path / "missing", tmp_path / "a-file"]
+    if os.geteuid() != 0:  # root writes anywhere
+        (tmp_path / "read-only").mkdir(mode=0o500)
+        folders.append(tmp_path / "read-only")
+    for folder in folders:
+        with pytest.raises(StoreUnavailable) as raised:
+            store_at("redis://127.0.0.1:1/0", outputs_dir=folder)
+        message = str(raised.value)
+        assert re.match(
+            rf"outputs folder {re.escape(str(folder))} is not a writable folder: ", message
+        )
+        assert "\n" not in message

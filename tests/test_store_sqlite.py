@@ -1,8 +1,12 @@
 """The state directory's own promises: what the shared backend tests cannot show with two
-stores in one process (real processes, a kill -9, a locked database) and its files."""
+stores in one process (real processes, a kill -9, a locked database) and its files: a
+database of another version or a damaged one is refused in one line, and closing never
+fails."""
 
 from __future__ import annotations
 
+import logging
+import re
 import signal
 import sqlite3
 import subprocess
@@ -217,3 +221,81 @@ async def test_the_journal_keeps_a_charge_set_before_the_entry_is_finished(
     await store.journal_start(later)
     assert later.id > submit.id  # ids are never given twice
     await store.aclose()
+
+
+async def test_a_new_database_is_stamped_and_one_of_another_version_is_refused(
+    tmp_path: Path,
+) -> None:
+    store = await started(tmp_path / "new")
+    await store.aclose()
+    db = sqlite3.connect(tmp_path / "new" / "state.sqlite3")
+    assert db.execute("PRAGMA user_version").fetchone() == (sqlite.SCHEMA_VERSION,)
+    db.execute("PRAGMA user_version = 2")
+    db.close()
+    with pytest.raises(StoreUnavailable, match=r"another version of wan26-mock.*use a new folder"):
+        open_store(tmp_path / "new")
+    # Tables but no stamp: made before the schema had a version (or by another program).
+    (tmp_path / "unstamped").mkdir()
+    db = sqlite3.connect(tmp_path / "unstamped" / "state.sqlite3")
+    db.execute("CREATE TABLE accounts (key TEXT PRIMARY KEY)")
+    db.close()
+    with pytest.raises(StoreUnavailable, match="another version of wan26-mock"):
+        open_store(tmp_path / "unstamped")
+    # An empty file is an empty database: a new one.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "state.sqlite3").touch()
+    await open_store(tmp_path / "empty").aclose()
+
+
+async def test_a_damaged_database_is_refused_when_opened(tmp_path: Path) -> None:
+    store = await started(tmp_path, journal_size=1000)
+    for n in range(300):
+        await store.journal_start(entry(f"/v1/{n}"))
+    await store.aclose()
+    path = tmp_path / "state.sqlite3"
+    db = sqlite3.connect(path)
+    [(page_size,)] = db.execute("PRAGMA page_size").fetchall()
+    [(pages,)] = db.execute("PRAGMA page_count").fetchall()
+    db.close()
+    with path.open("r+b") as file:  # garbage in the middle of a page in the middle
+        file.seek(pages // 2 * page_size + page_size // 2)
+        file.write(b"\xff" * 256)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA quick_check").fetchall() != [("ok",)]  # what it reports
+    db.close()
+    with pytest.raises(StoreUnavailable) as raised:
+        open_store(tmp_path)
+    message = str(raised.value)
+    assert re.fullmatch(
+        rf"state database {re.escape(str(path))} is damaged: [^*].+; "
+        "move it away or use a new folder",
+        message,
+    ), message
+
+
+async def test_a_state_file_that_is_no_database_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "state.sqlite3").write_bytes(b"not a database\n" * 100)
+    with pytest.raises(StoreUnavailable, match="is damaged: file is not a database; move it"):
+        open_store(tmp_path / "text")
+    (tmp_path / "folder" / "state.sqlite3").mkdir(parents=True)
+    with pytest.raises(StoreUnavailable, match="unable to open database file"):
+        open_store(tmp_path / "folder")
+
+
+async def test_closing_never_fails_and_closes_the_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wan26.mockserver")
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_S", 0.05)
+    store = await started(tmp_path)
+    other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        await store.aclose()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "locked" in caplog.text and "closing without giving back" in caplog.text
+    with pytest.raises(StoreUnavailable, match="closed database"):
+        await store.account("k")

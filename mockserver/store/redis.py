@@ -23,12 +23,17 @@ Keys, each under the prefix:
   journal:charged          hash id -> charged_usd set when a v2 job completes
   output:<name>            a video's bytes when there is no outputs_dir, expiring
   seq:job, seq:journal     counters, kept by reset so a journal id is never reused
+
+A reset deletes the keys of these families only, so another emulator whose prefix merely
+starts with this one (`wan26:` and `wan26:team2:`) keeps its state; a prefix that is this
+one followed by a family's name (`wan26:job:`) is inside this one's keys and is not safe.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -45,9 +50,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import DataError, RedisError, ResponseError
 from redis.typing import EncodableT
 
 from wan26.mockserver.jobs import Job, JobState
@@ -59,8 +62,8 @@ from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, Stor
 TIMEOUT_S = 2.0  # connect, read, and wait for a pooled connection: a dead Redis answers 503
 MAX_CONNECTIONS = 32
 OUTPUT_NAME = re.compile(r"[0-9a-f]{32}\.mp4")
-# A ReadOnlyError is a replica answering after a failover: no write can land there either.
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+
+logger = logging.getLogger("wan26.mockserver")
 
 # Shared by the scripts that give credits back. ARGV[1] is always the prefix. Amounts are
 # whole micro-dollars, exact in Lua's doubles; int() writes one without an exponent.
@@ -175,17 +178,24 @@ return out
 """
 
 # ARGV: prefix, MATCH pattern for the prefix, then (key, settings, credits, free, rpm)...
+# Deletes the keys this store writes (the module's docstring), not whatever else starts with
+# the prefix: another emulator's prefix may start with this one. `owners` and the `seq:`
+# counters are kept.
 _RESET = """
 local P = ARGV[1]
-local function kept(k)
-  return k == P .. 'owners' or string.sub(k, 1, #P + 4) == P .. 'seq:'
-end
+local cleared = {accounts = 1, jobs = 1, ['jobs:at'] = 1, ['jobs:waiting'] = 1, scenarios = 1,
+  chaos = 1, journal = 1, ['journal:ids'] = 1, ['journal:charged'] = 1}
+local families = {account = 1, hold = 1, owned = 1, cancelled = 1, job = 1, scenario = 1,
+  output = 1}
 local cursor = '0'
 repeat
   local page = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', 1000)
   cursor = page[1]
   for _, k in ipairs(page[2]) do
-    if not kept(k) then redis.call('DEL', k) end
+    local rest = string.sub(k, #P + 1)
+    if cleared[rest] or families[string.match(rest, '^(%a+):') or ''] then
+      redis.call('DEL', k)
+    end
   end
 until cursor == '0'
 for i = 3, #ARGV, 5 do
@@ -353,17 +363,35 @@ T = TypeVar("T")
 Reply = bytes | str  # as redis-py types its answers; bytes here (responses are not decoded)
 
 
+def _unusable(exc: RedisError) -> bool:
+    """Whether an error means this Redis cannot serve the store (lost, paused, refusing the
+    password, the database index or a command, out of memory, read-only...), not a bug here.
+    A plain ResponseError is a bug when a script failed in Lua or on its arguments (the
+    message names `@user_script` and starts in lower case, not with a code like MISCONF) or
+    met a key of the wrong type under the prefix; in doubt, it is the server's."""
+    if isinstance(exc, DataError):  # arguments redis-py could not encode
+        return False
+    if type(exc) is not ResponseError:
+        return True
+    message = str(exc)
+    code = message.split(" ", 1)[0]
+    return not (code == "WRONGTYPE" or ("@user_script" in message and not code.isupper()))
+
+
 def _reaching(
     method: Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]],
 ) -> Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]]:
-    """A lost connection becomes StoreUnavailable (the API's 503), naming the server."""
+    """A Redis that cannot be used becomes StoreUnavailable (the API's 503): one line naming
+    the server (without its password) and the error."""
 
     @functools.wraps(method)
     async def guarded(store: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(store, *args, **kwargs)
-        except UNAVAILABLE as exc:
-            detail = " ".join(str(exc).split()) or type(exc).__name__
+        except RedisError as exc:
+            if not _unusable(exc):
+                raise
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())
             raise StoreUnavailable(f"Redis at {store.where} is unavailable: {detail}") from exc
 
     return guarded
@@ -440,6 +468,19 @@ def _job_args(job: Job) -> list[str]:
     ]
 
 
+def _check_writable(folder: Path) -> None:
+    """A shared outputs folder that is missing or read-only would fail every finished job:
+    refused when the store is made, in one line."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or " ".join(str(error).split())
+        raise StoreUnavailable(
+            f"outputs folder {folder} is not a writable folder: {reason}"
+        ) from error
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     """Another process may read the file any time: it sees all of it or nothing."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -464,6 +505,8 @@ class RedisStore:
         prefix: str = "wan26:",
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if outputs_dir is not None:
+            _check_writable(outputs_dir)
         self.owner = owner
         self.prefix = prefix
         self.where = _public(url)
@@ -471,9 +514,13 @@ class RedisStore:
         self.output_ttl_ms = max(1, int(output_ttl_s * 1000))
         self.outputs_dir = outputs_dir
         self.clock = clock
-        # Videos kept in Redis are copied here for FileResponse; files in a shared
-        # outputs_dir are served where they are.
-        self._cache = Path(tempfile.mkdtemp(prefix="wan26-redis-")) if outputs_dir is None else None
+        # Videos kept in Redis are copied here for FileResponse (files in a shared outputs_dir
+        # are served where they are). Made on the first fetch, so a store that never serves
+        # one (a start that failed, a process that exits without closing) leaves no folder.
+        self._cache: Path | None = None
+        # Whether Redis may hold something under this process's name (a heartbeat, a hold, a
+        # claimed job): only then has aclose() anything to give back.
+        self._joined = False
         # No retries: a script whose answer was lost may have run, and must not run twice.
         # A pooled connection the server closed is replaced before use by the pool itself.
         pool = BlockingConnectionPool.from_url(
@@ -513,6 +560,7 @@ class RedisStore:
 
     @_reaching
     async def beat(self) -> None:
+        self._joined = True
         await self._run(self._beat, self.owner, _seconds(self.clock()), _seconds(GONE_AFTER_S))
         await self._cancel_doubtful()
 
@@ -522,17 +570,32 @@ class RedisStore:
             await self._run(self._cancel, *doubtful)
             self._doubtful.difference_update(doubtful)
 
-    @_reaching
     async def aclose(self) -> None:
         """Gone by choice, like a process gone for good: its holds are released and its jobs
-        claimable again (no one would reap them once it is no longer among the owners)."""
+        claimable again (no one would reap them once it is no longer among the owners).
+        Never raises StoreUnavailable: shutting down is no time to fail, so a Redis that
+        cannot be reached is a warning, and the client and the cache folder go all the same."""
         try:
-            await self._cancel_doubtful()
-            await self._run(self._leave, self.owner)
+            if self._joined:
+                await self._leave_shared()
+        except StoreUnavailable as exc:
+            logger.warning(
+                "%s; closing without giving back this process's holds and jobs (others take "
+                "them back once its heartbeat is %g s old)",
+                exc,
+                GONE_AFTER_S,
+            )
         finally:
-            await self._redis.aclose()
-            if self._cache is not None:
-                shutil.rmtree(self._cache, ignore_errors=True)
+            try:
+                await self._redis.aclose()
+            finally:
+                if self._cache is not None:
+                    shutil.rmtree(self._cache, ignore_errors=True)
+
+    @_reaching
+    async def _leave_shared(self) -> None:
+        await self._cancel_doubtful()
+        await self._run(self._leave, self.owner)
 
     @_reaching
     async def reset(self, accounts: Sequence[Account]) -> None:
@@ -589,6 +652,7 @@ class RedisStore:
     @_reaching
     async def hold(self, key: str, amount: Decimal, owner: str) -> Hold | Decimal:
         hold_id = uuid.uuid4().hex  # never reused, so a hold from before a reset stays gone
+        self._joined = True
         try:
             granted, available = await self._run(self._hold, key, _micro(amount), owner, hold_id)
         except BaseException:  # the script may run, or have run, all the same
@@ -623,6 +687,7 @@ class RedisStore:
 
     @_reaching
     async def claim_job(self, now: float) -> Job | None:
+        self._joined = True
         fields = await self._run(self._claim_job, _seconds(now), self.owner)
         return None if fields is None else _job_from(fields)
 
@@ -738,7 +803,8 @@ class RedisStore:
         if self.outputs_dir is not None:
             path = self.outputs_dir / name
             return path if path.is_file() else None
-        assert self._cache is not None
+        if self._cache is None:
+            self._cache = Path(tempfile.mkdtemp(prefix="wan26-redis-"))
         cached, key = self._cache / name, self._key("output", name)
         if not await self._redis.exists(key):
             cached.unlink(missing_ok=True)  # expired or reset: the copy goes too

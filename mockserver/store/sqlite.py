@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -50,6 +51,9 @@ BUSY_TIMEOUT_S = 5.0
 LOCK_RETRY_S = 0.0005  # how soon a process waiting for the write lock tries again
 MICROS_PER_USD = Decimal(10**6)
 OUTPUT_NAME = re.compile(r"[0-9a-f]{32}\.mp4")  # what put_output makes, and nothing else
+# Stamped in the database (PRAGMA user_version): a folder made by another version's schema
+# is refused rather than misread. 0 is an empty database, not yet stamped.
+SCHEMA_VERSION = 1
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS accounts (
@@ -93,6 +97,8 @@ ACCOUNT_COLUMNS = """key, credits, free_credits, requests_per_minute, models, wi
     window_count, (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE holds.key = accounts.key)"""
 JOB_ORDER = "ORDER BY submitted_at, seq"
 CLAIMABLE = "state = 'QUEUED' OR (state = 'PROCESSING' AND worker IS NULL)"
+
+logger = logging.getLogger("wan26.mockserver")
 
 
 def micros(amount: Decimal) -> int:
@@ -155,6 +161,7 @@ class SqliteStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.folder = folder
+        self.database = folder / "state.sqlite3"
         self.outputs = folder / "outputs"
         self.journal_size = max(1, journal_size)
         self.output_bytes = output_bytes
@@ -165,7 +172,7 @@ class SqliteStore:
             self.outputs.mkdir(parents=True, exist_ok=True)
             # Autocommit (isolation_level=None): every transaction is an explicit step.
             self._db = sqlite3.connect(
-                folder / "state.sqlite3",
+                self.database,
                 timeout=BUSY_TIMEOUT_S,
                 isolation_level=None,
                 check_same_thread=False,
@@ -175,16 +182,51 @@ class SqliteStore:
         try:
             self._rows("PRAGMA journal_mode = WAL")
             self._rows("PRAGMA synchronous = NORMAL")
-            with self._step() as db:
+            self._check_intact()
+            with self._step() as db:  # one step: two processes opening a new folder agree
+                self._check_version(db)
                 for statement in SCHEMA:
                     db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except StoreUnavailable:
             self._db.close()
             raise
 
     def _unavailable(self, error: Exception) -> StoreUnavailable:
         reason = " ".join(str(error).split())
+        code = getattr(error, "sqlite_errorcode", 0)  # unset on the errors Python raises itself
+        if code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return self._damaged(reason)
         return StoreUnavailable(f"state directory {self.folder} is unavailable: {reason}")
+
+    def _damaged(self, problem: str) -> StoreUnavailable:
+        """Waiting will not help, and the file is the user's to keep or drop."""
+        return StoreUnavailable(
+            f"state database {self.database} is damaged: {problem}; "
+            "move it away or use a new folder"
+        )
+
+    def _check_intact(self) -> None:
+        """A damaged database found on opening, not as wrong answers or a failure mid-step
+        later. quick_check (integrity_check without the index-against-table and UNIQUE
+        checks) is fast enough for every open."""
+        report = [line for (text,) in self._rows("PRAGMA quick_check") for line in text.split("\n")]
+        if report != ["ok"]:
+            # Its first line names the database ("*** in database main ***"): not the problem.
+            problem = next((line for line in report if not line.startswith("***")), report[0])
+            raise self._damaged(problem.strip())
+
+    def _check_version(self, db: sqlite3.Connection) -> None:
+        [(version,)] = db.execute("PRAGMA user_version").fetchall()
+        if version == SCHEMA_VERSION:
+            return
+        [(empty,)] = db.execute("SELECT NOT EXISTS (SELECT 1 FROM sqlite_master)").fetchall()
+        if version != 0 or not empty:
+            raise StoreUnavailable(
+                f"state directory {self.folder} was made by another version of wan26-mock "
+                f"(its schema is version {version}, this one's {SCHEMA_VERSION}): "
+                "use a new folder"
+            )
 
     @contextmanager
     def _step(self) -> Iterator[sqlite3.Connection]:
@@ -258,7 +300,9 @@ class SqliteStore:
 
     async def aclose(self) -> None:
         """Also unclaims this process's jobs, so others resume them without waiting for it
-        to look dead."""
+        to look dead. Never raises: shutting down is no time to fail, so a database that
+        cannot be written now (locked, gone) is a warning and the connection is closed all
+        the same."""
         if self._closed:
             return
         self._closed = True
@@ -266,6 +310,12 @@ class SqliteStore:
             async with self._write() as db:
                 self._let_go(db, self.owner)
                 db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
+        except StoreUnavailable as error:
+            logger.warning(
+                "%s; closing without giving back this process's holds and jobs (others take "
+                "them back once it has exited)",
+                error,
+            )
         finally:
             self._db.close()
 
