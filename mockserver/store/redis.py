@@ -44,7 +44,6 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -53,6 +52,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import DataError, RedisError, ResponseError
 from redis.typing import EncodableT
 
+from wan26.mockserver.access import without_credentials
 from wan26.mockserver.jobs import Job, JobState
 from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.scenarios import Outcome, QueuedScenario
@@ -397,16 +397,6 @@ def _reaching(
     return guarded
 
 
-def _public(url: str) -> str:
-    """The URL without its user, password or query (which may carry a password too)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def _micro(amount: Decimal) -> str:
     micro = amount.scaleb(6)
     if micro != micro.to_integral_value():
@@ -509,7 +499,7 @@ class RedisStore:
             _check_writable(outputs_dir)
         self.owner = owner
         self.prefix = prefix
-        self.where = _public(url)
+        self.where = without_credentials(url)
         self.journal_size = max(1, journal_size)
         self.output_ttl_ms = max(1, int(output_ttl_s * 1000))
         self.outputs_dir = outputs_dir
