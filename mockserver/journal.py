@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -147,8 +148,15 @@ class JournalMiddleware:
             entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
             entry.body = body.text()
             entry.error = _error_message(answer)
-            with anyio.CancelScope(shield=True), contextlib.suppress(StoreUnavailable):
-                await self.store.journal_finish(entry)
+            with contextlib.suppress(StoreUnavailable):
+                leaving = sys.exc_info()[1]
+                if leaving is not None and not isinstance(leaving, Exception):
+                    # Cancelled (its client left): still journaled, shielded so the store's
+                    # write completes (only then: a cancel scope would cost every request).
+                    with anyio.CancelScope(shield=True):
+                        await self.store.journal_finish(entry)
+                else:
+                    await self.store.journal_finish(entry)
 
 
 def _readable(entry: JournalEntry) -> dict[str, Any]:
