@@ -572,21 +572,22 @@ class SqliteStore:
                 "INSERT INTO journal (data) VALUES (?) RETURNING id", (dump_entry(entry),)
             )
             entry.id = int(added.fetchone()[0])
-            db.execute(
-                """DELETE FROM journal
-                WHERE id <= (SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?)""",
-                (self.journal_size,),
-            )
+            # Ids only grow, so the newest `journal_size` are above this one (found by the
+            # key, not by counting rows: the cap costs the same however full the journal).
+            db.execute("DELETE FROM journal WHERE id <= ?", (entry.id - self.journal_size,))
 
     async def journal_finish(self, entry: JournalEntry) -> None:
         """Keeps a charge set by journal_charged: a fast v2 job can complete before its
         submit's entry is finished (in memory both write one object)."""
         async with self._write() as db:
-            row = db.execute("SELECT data FROM journal WHERE id = ?", (entry.id,)).fetchone()
+            row = db.execute(
+                "SELECT json_extract(data, '$.charged_usd') FROM journal WHERE id = ?",
+                (entry.id,),
+            ).fetchone()
             if row is None:
                 return
-            if not entry.charged_usd:
-                entry = replace(entry, charged_usd=load_entry(row[0]).charged_usd)
+            if not entry.charged_usd and row[0]:
+                entry = replace(entry, charged_usd=row[0])
             db.execute("UPDATE journal SET data = ? WHERE id = ?", (dump_entry(entry), entry.id))
 
     async def journal_charged(self, entry_id: int, usd: float) -> None:
