@@ -506,7 +506,13 @@ class SqliteStore:
         return updated.rowcount > 0
 
     async def expire_jobs(self, submitted_before: float) -> list[str]:
-        """Up to and including the time, as the memory backend does."""
+        """Up to and including the time, as the memory backend does. Asked on every submit
+        and poll: a read answers the usual "nothing yet" without the write lock."""
+        [(due,)] = self._rows(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE submitted_at <= ?)", (submitted_before,)
+        )
+        if not due:
+            return []
         async with self._write() as db:
             expired = [
                 job_id
