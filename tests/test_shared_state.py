@@ -120,6 +120,11 @@ def test_a_job_submitted_to_one_process_is_answered_by_the_other(
         video = httpx.get(output)
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
         assert balance(one) == balance(two) == 10 - PRICE
+        # A reset through one process is a reset for the other.
+        assert httpx.post(f"{one}/_mock/reset").status_code == 200
+        assert balance(two) == 10
+        gone = httpx.get(f"{two}/v2/requests/{job_id}", headers=HEADERS)
+        assert gone.status_code == 404
 
 
 def test_workers_share_one_port_and_one_state(
