@@ -117,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("uvicorn.access", "uvicorn.error", "wan26.mockserver"):
         logging.getLogger(name).addFilter(MaskSecretsFilter())
     signal.signal(signal.SIGTERM, exit_after_sigterm)
-    server.run(sockets=[listener])
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down gracefully, then re-raises it
+        return 130
     return 0
 
 

@@ -138,8 +138,8 @@ class Emulator:
                     await self.store.put_account(account)
                 else:
                     kept += 1
-            if kept:
-                logger.info(
+            if kept:  # a warning: the config's values for these keys are not applied
+                logger.warning(
                     "%d configured key(s) found in the state keep their stored balance and "
                     "settings; POST /_mock/reset applies the config's",
                     kept,

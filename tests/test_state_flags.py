@@ -3,10 +3,13 @@ exits 2, before it prints its banner or listens."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from wan26.mockserver.background import free_port
@@ -47,3 +50,27 @@ def test_a_backend_that_cannot_work_is_one_line_and_exit_2(
 def test_the_banner_names_redis_without_its_password() -> None:
     config = Config(redis_url="redis://user:hunter2@redis.internal:6380/2?password=hunter2")
     assert where(config) == "redis redis://redis.internal:6380/2"
+
+
+def test_ctrl_c_stops_serve_without_a_traceback() -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "wan26.mockserver", "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--offline"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    wait_until_up(f"http://127.0.0.1:{port}/_mock/health")
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Traceback" not in output and "Application shutdown complete" in output
+
+
+def wait_until_up(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
