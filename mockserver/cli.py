@@ -143,7 +143,7 @@ def _config(args: argparse.Namespace) -> Config:
         raise ConfigError("a state directory and Redis are two backends: choose one")
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    if args.workers > 1 and not (config.state_dir or config.redis_url):
+    if args.workers > 1 and not config.shared_state:
         raise ConfigError(
             f"--workers {args.workers} needs state the processes share: add --state-dir DIR "
             "or --redis-url URL (in memory, each process would have its own keys, credits "

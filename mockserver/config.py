@@ -213,6 +213,11 @@ class Config:
     def from_mapping(cls, data: Mapping[str, Any]) -> Config:
         return _build(cls, data, "config")
 
+    @property
+    def shared_state(self) -> bool:
+        """Whether several processes can serve one emulator (`--workers N` needs it)."""
+        return bool(self.state_dir or self.redis_url)
+
     def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed (the others, e.g. the plugin's, kept)."""
         return dataclasses.replace(self, **changes)

@@ -123,7 +123,7 @@ class Emulator:
 
     @property
     def shared(self) -> bool:
-        return not isinstance(self.store, MemoryStore)
+        return self.config.shared_state
 
     async def start(self) -> None:
         """Open the store; configured keys a shared store does not know yet are added (the
@@ -177,9 +177,12 @@ class Emulator:
         for model in self.models.values():
             model.generator.cache.clear()
 
+    def _expired_before(self) -> float:
+        """Jobs submitted at or before this time are gone (the store drops them every beat)."""
+        return time.time() - self.config.queue.ttl(self.config.time_scale)
+
     async def expire_jobs(self) -> None:
-        ttl = self.config.queue.ttl(self.config.time_scale)
-        self.workers.cancel(await self.store.expire_jobs(time.time() - ttl))
+        self.workers.cancel(await self.store.expire_jobs(self._expired_before()))
 
     async def authenticate(self, headers: Headers) -> Account:
         """The caller's account; a `Refusal` (401) without a key or with an unknown one."""
@@ -300,7 +303,6 @@ class Emulator:
             failure_message=outcome.message if outcome else "",
             journal_id=entry.id if entry is not None else None,
         )
-        await self.expire_jobs()
         await self.store.add_job(job)
         self.workers.wake()
         return job
@@ -369,9 +371,8 @@ class Emulator:
         account = await self.authenticate(headers)
         if method not in READ_METHODS:
             raise method_not_allowed(READ_METHODS)
-        await self.expire_jobs()
         job = await self.store.job(job_id)
-        if job is None or job.key != account.key:
+        if job is None or job.key != account.key or job.submitted_at <= self._expired_before():
             raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
         metrics = {"inference_time": job.run.emulated_s} if job.finished else {}
         if job.state is JobState.FAILED:

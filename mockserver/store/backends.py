@@ -65,8 +65,3 @@ def check_reachable(config: Config) -> None:
             await store.aclose()
 
     anyio.run(probe)
-
-
-def is_shared(config: Config) -> bool:
-    """Whether several processes can serve one emulator (`--workers N` needs it)."""
-    return bool(config.state_dir or config.redis_url)
