@@ -145,9 +145,9 @@ def model_call(queued: bool) -> Handler:
 
     async def handler(request: Request, outcome: Outcome | None) -> Response:
         emulator: Emulator = request.app.state.emulator
-        job_id = emulator.request_id() if queued else None
         if queued and not emulator.workers.running:
             return error_response(503, WORKERS_STOPPED)
+        job_id = emulator.request_id() if queued else None
         call = await emulator.admit(
             request.path_params["slug"],
             request.method,
