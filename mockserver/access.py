@@ -22,6 +22,9 @@ PUBLIC_KEYS = frozenset({DEFAULT_API_KEY})
 _SECRET_IN_URL = re.compile(r"(/_mock/keys/|[?&](?:key|api_key|token)=)([^/?&#\s\"]+)")
 
 
+FINGERPRINT = re.compile(r"key#[0-9a-f]{10}")
+
+
 def fingerprint(secret: str) -> str:
     """A stable short name for a secret: `key#` and 10 hex digits of its SHA-256."""
     return "key#" + hashlib.sha256(secret.encode()).hexdigest()[:10]
@@ -32,8 +35,8 @@ def mask(secret: str) -> str: ...
 @overload
 def mask(secret: None) -> None: ...
 def mask(secret: str | None) -> str | None:
-    if not secret or secret in PUBLIC_KEYS:
-        return secret
+    if not secret or secret in PUBLIC_KEYS or FINGERPRINT.fullmatch(secret):
+        return secret  # masking a masked key leaves it as it is
     return fingerprint(secret)
 
 

@@ -11,7 +11,6 @@ and whether it needs the token (`ControlRoute`).
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,7 +24,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wan26.mockserver import dashboard
-from wan26.mockserver.access import fingerprint, is_loopback, mask
+from wan26.mockserver.access import FINGERPRINT, fingerprint, is_loopback, mask
 from wan26.mockserver.billing import as_json
 from wan26.mockserver.config import ConfigError
 from wan26.mockserver.contract import control_plane_contract
@@ -47,7 +46,6 @@ from wan26.mockserver.validation import RequestInvalid, RequestValidator
 PREFIX = "/_mock"
 TOKEN_HEADER = "x-mock-token"
 MAX_BODY_BYTES = 64 * 1024  # control bodies are a few fields
-FINGERPRINT = re.compile(r"key#[0-9a-f]{10}")
 STATS_MINUTES = 15  # of calls per minute in `/_mock/stats`
 Handler = Callable[[Request], Awaitable[Response]]
 

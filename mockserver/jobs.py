@@ -125,6 +125,10 @@ class Workers:
                 logger.warning("workers wait for the store: %s", exc)
                 await anyio.sleep(STORE_RETRY_S)
                 continue
+            except Exception:  # a damaged record: the workers go on (a reset clears it)
+                logger.exception("workers could not take a job")
+                await anyio.sleep(STORE_RETRY_S)
+                continue
             if job is None:
                 with anyio.move_on_after(math.inf if self.poll_s is None else self.poll_s):
                     await woken.wait()

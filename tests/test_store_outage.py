@@ -54,3 +54,28 @@ async def test_a_locked_state_directory_is_503s_and_the_queue_goes_on_after(
     while (await client.get(f"/v2/requests/{second}")).json()["status"] != "COMPLETED":
         assert time.monotonic() < deadline
         await anyio.sleep(0.05)
+
+
+async def test_a_damaged_job_record_does_not_stop_the_workers(
+    app_factory: Callable[..., Starlette],
+    client_for: Callable[[Starlette], httpx.AsyncClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = app_factory()
+    client = client_for(app)
+    store = app.state.emulator.store
+    claim = store.claim_job
+    damaged = [True]
+
+    async def claim_once_damaged(now: float) -> object:
+        if damaged.pop() if damaged else False:
+            raise KeyError("cost")  # what a record missing a field raises
+        return await claim(now)
+
+    monkeypatch.setattr(store, "claim_job", claim_once_damaged)
+    job = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()["request_id"]
+    deadline = time.monotonic() + 30
+    while (await client.get(f"/v2/requests/{job}")).json()["status"] != "COMPLETED":
+        assert time.monotonic() < deadline
+        await anyio.sleep(0.05)
+    assert app.state.emulator.workers.running

@@ -8,8 +8,9 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
+from wan26.mockserver.access import mask
 from wan26.mockserver.jobs import Job, JobState
-from wan26.mockserver.journal import JournalEntry
+from wan26.mockserver.journal import SECRET_HEADERS, JournalEntry
 from wan26.mockserver.latency import RunTime
 from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.scenarios import Outcome, QueuedScenario
@@ -48,7 +49,11 @@ def load_job(text: str | bytes) -> Job:
 def dump_entry(entry: JournalEntry) -> str:
     data = asdict(entry)
     data["query"] = entry.query.decode("latin-1")
-    data["headers"] = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in entry.headers]
+    # Kept outside the process (a file, Redis): secrets leave it masked, as they are shown.
+    data["headers"] = [
+        [name, mask(value) if name in SECRET_HEADERS else value]
+        for name, value in ((k.decode("latin-1"), v.decode("latin-1")) for k, v in entry.headers)
+    ]
     return _dumps(data)
 
 
