@@ -43,7 +43,7 @@ import httpx
 from PIL import Image
 
 from wan26.mockserver import Config, KeyConfig, create_app
-from wan26.mockserver.background import free_port, running_command
+from wan26.mockserver.server.background import free_port, running_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"

@@ -14,8 +14,7 @@ from wan26.client.errors import APIError, GenerationFailedError, MissingAPIKeyEr
 from wan26.client.params import MODEL, price
 from wan26.client.retries import RetryPolicy, Timeouts
 from wan26.client.video import Credits, Video, number
-from wan26.mockserver.access import is_loopback
-from wan26.mockserver.config import DEFAULT_API_KEY
+from wan26.contracts.core.access import DEFAULT_API_KEY, is_loopback
 
 DEFAULT_BASE_URL = "https://api.segmind.com"
 TERMINAL = ("COMPLETED", "FAILED")

@@ -33,7 +33,7 @@ from wan26.client.params import operation
 from wan26.client.progress import Progress
 from wan26.client.sync import Wan26Client
 from wan26.client.video import Video
-from wan26.mockserver.extras import version
+from wan26.contracts.core.extras import version
 
 KEY_HINT = "pass --api-key or set $SEGMIND_API_KEY (a loopback --base-url needs neither)"
 EXIT_CODES: list[tuple[type[Exception], int]] = [

@@ -13,9 +13,9 @@ from typing import Any
 
 from wan26.client.errors import ParameterError
 from wan26.client.types import MediaInput
-from wan26.mockserver.billing import price_list, price_of
-from wan26.mockserver.contract import ModelOperation, default_contract
-from wan26.mockserver.validation import RequestInvalid, RequestValidator
+from wan26.contracts.core.money import price_list, price_of
+from wan26.contracts.core.spec import ModelOperation, default_contract
+from wan26.contracts.core.validation import RequestInvalid, RequestValidator
 
 MODEL = "wan-2.6-i2v"
 _URL_PREFIXES = ("http://", "https://", "data:")

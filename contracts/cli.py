@@ -20,11 +20,11 @@ from types import FrameType
 
 import httpx
 
-from wan26.contracts.diff import diff_files
-from wan26.contracts.report import Report
-from wan26.contracts.source import bundled, load
-from wan26.mockserver.config import DEFAULT_API_KEY
-from wan26.mockserver.extras import MissingExtraError, require, version
+from wan26.contracts.core.access import DEFAULT_API_KEY
+from wan26.contracts.core.extras import MissingExtraError, require, version
+from wan26.contracts.harness.diff import diff_files
+from wan26.contracts.harness.report import Report
+from wan26.contracts.harness.source import bundled, load
 
 LIVE_URL = "https://api.segmind.com"
 
@@ -135,10 +135,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(args: argparse.Namespace) -> Report:
     require("contracts")
-    from wan26.contracts.checks import Spec
-    from wan26.contracts.probes import Target
-    from wan26.contracts.runner import is_emulator, make_plan, run
-    from wan26.contracts.tape import Recorder
+    from wan26.contracts.harness.checks import Spec
+    from wan26.contracts.harness.probes import Target
+    from wan26.contracts.harness.runner import is_emulator, make_plan, run
+    from wan26.contracts.harness.tape import Recorder
 
     key = args.api_key or os.environ.get("SEGMIND_API_KEY")
     if args.live and not key:

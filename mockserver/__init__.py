@@ -1,7 +1,7 @@
 """A high-fidelity emulator of Segmind's Wan 2.6 Image To Video API.
 
-Attributes load on first use, so `mockserver.contract` and
-`mockserver.validation` stay light for the client, which shares them.
+Attributes load on first use: the pytest plugin (loaded by every pytest run, also where
+only the light client is installed) imports this package, and must stay light.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wan26.mockserver.app import create_app, running
     from wan26.mockserver.config import (
         DEFAULT_API_KEY,
         Config,
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
         QueueConfig,
         load_config,
     )
+    from wan26.mockserver.http.app import create_app, running
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -35,8 +35,8 @@ __all__ = [
     "running",
 ]
 _HOMES = {name: "wan26.mockserver.config" for name in __all__} | {
-    "create_app": "wan26.mockserver.app",
-    "running": "wan26.mockserver.app",
+    "create_app": "wan26.mockserver.http.app",
+    "running": "wan26.mockserver.http.app",
 }
 
 

@@ -10,9 +10,9 @@ import socket
 import sys
 from typing import Any
 
-from wan26.mockserver.access import MaskSecretsFilter, is_loopback, mask, without_credentials
+from wan26.contracts.core.access import MaskSecretsFilter, is_loopback, mask, without_credentials
+from wan26.contracts.core.extras import MissingExtraError, require, version
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, load_config
-from wan26.mockserver.extras import MissingExtraError, require, version
 from wan26.mockserver.store.base import StoreUnavailable  # light: no server library
 
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         require("mock")
-        from wan26.mockserver.app import create_app
+        from wan26.mockserver.http.app import create_app
         from wan26.mockserver.store.backends import check_reachable
 
         config = _config(args)
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MissingExtraError, OSError, StoreUnavailable) as exc:
         print(f"wan26-mock: {exc}", file=sys.stderr)
         return 2
-    from wan26.mockserver.serving import exit_after_sigterm, make_server
+    from wan26.mockserver.server.serving import exit_after_sigterm, make_server
 
     keys = ", ".join(mask(key.key) for key in config.keys)
     print(
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     if args.workers > 1:
-        from wan26.mockserver.processes import serve_processes
+        from wan26.mockserver.server.processes import serve_processes
 
         return serve_processes(config, listener, args.workers, args.log_level)
     server = make_server(app, log_level=args.log_level)

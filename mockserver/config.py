@@ -13,7 +13,9 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import yaml
 
-from wan26.mockserver.drift import DriftConfig
+from wan26.contracts.core.access import DEFAULT_API_KEY
+from wan26.contracts.core.errors import ConfigError
+from wan26.mockserver.testing.drift import DriftConfig
 
 
 class _Dataclass(Protocol):
@@ -24,14 +26,9 @@ class _Dataclass(Protocol):
 
 _Settings = TypeVar("_Settings", bound=_Dataclass)
 
-DEFAULT_API_KEY = "wan26-mock-key"
 # Emulated run times multiplied by more than this would hold a call for days.
 MAX_TIME_SCALE = 100.0
 UNLIMITED = "unlimited"
-
-
-class ConfigError(ValueError):
-    """A setting is missing, unknown or of the wrong type."""
 
 
 @dataclass

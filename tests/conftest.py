@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from tests.redisserver import REDIS_SERVER, redis_server
 from wan26.mockserver import Config, KeyConfig, create_app, running
-from wan26.mockserver.background import running_server
 from wan26.mockserver.config import LatencyConfig, MediaConfig
+from wan26.mockserver.server.background import running_server
 
 pytest_plugins = ["pytester"]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from wan26.mockserver.background import free_port
+from wan26.mockserver.server.background import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
 

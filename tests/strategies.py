@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from wan26.mockserver.contract import default_contract
+from wan26.contracts.core.spec import default_contract
 
 OPERATION = default_contract().models()["wan-2.6-i2v"]
 SCHEMA = OPERATION.request_schema

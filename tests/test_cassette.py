@@ -22,12 +22,12 @@ from segmind.v2 import InferenceFailed
 
 from conftest import make_config
 from mediafiles import data_uri, image_bytes
+from wan26.contracts.core.cassette import INDEX
 from wan26.mockserver import KeyConfig, create_app
-from wan26.mockserver.background import free_port, running_server
-from wan26.mockserver.cassette import INDEX
 from wan26.mockserver.cli import main
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, QueueConfig
-from wan26.mockserver.testing import MockHandle
+from wan26.mockserver.server.background import free_port, running_server
+from wan26.mockserver.testing.handle import MockHandle
 
 SECRET = "sk-live-cassette-7f3a9c21d4"
 SLUG = "wan-2.6-i2v"

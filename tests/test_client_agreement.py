@@ -22,8 +22,8 @@ from strategies import OPERATION, invalid_bodies, valid_bodies
 from wan26.client import AsyncWan26Client, ParameterError, Wan26Client
 from wan26.client.params import check
 from wan26.mockserver import create_app
-from wan26.mockserver.background import running_server
 from wan26.mockserver.config import MediaConfig
+from wan26.mockserver.server.background import running_server
 
 # A new seed of a known image copies encoded segments, so hundreds of examples stay fast.
 CONFIG = make_config(media=MediaConfig(offline=True))

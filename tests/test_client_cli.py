@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from wan26.client.cli import main
-from wan26.mockserver.testing import MockHandle
+from wan26.mockserver.testing.handle import MockHandle
 
 
 @pytest.fixture

@@ -31,10 +31,10 @@ from wan26.client import (
 )
 from wan26.client.params import build_body, media_value, sniff_mime
 from wan26.client.types import Duration, Resolution
-from wan26.mockserver.app import running
-from wan26.mockserver.contract import default_contract
-from wan26.mockserver.errors import CATALOGUE
-from wan26.mockserver.testing import MockHandle
+from wan26.contracts.core.spec import default_contract
+from wan26.mockserver.core.errors import CATALOGUE
+from wan26.mockserver.http.app import running
+from wan26.mockserver.testing.handle import MockHandle
 
 IMAGE = "https://example.com/cat.png"
 EXPECTED = {

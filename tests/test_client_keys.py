@@ -12,7 +12,7 @@ import respx
 from wan26.client import AsyncWan26Client, MissingAPIKeyError, Wan26Client
 from wan26.client.cli import main
 from wan26.mockserver.config import DEFAULT_API_KEY
-from wan26.mockserver.testing import MockHandle
+from wan26.mockserver.testing.handle import MockHandle
 
 
 @pytest.fixture(autouse=True)

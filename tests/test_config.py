@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from wan26.contracts.core.spec import default_contract
 from wan26.mockserver import config as config_module
 from wan26.mockserver.config import DEFAULT_API_KEY, Config, ConfigError, load_config
-from wan26.mockserver.contract import default_contract
-from wan26.mockserver.state import configured_accounts
+from wan26.mockserver.core.accounts import configured_accounts
 
 
 def test_no_file_gives_one_documented_key_with_ample_credits_and_no_limit() -> None:

@@ -8,8 +8,8 @@ import yaml
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
-from wan26.mockserver.contract import contract_path, default_contract, load_contract
-from wan26.mockserver.validation import RequestValidator
+from wan26.contracts.core.spec import contract_path, default_contract, load_contract
+from wan26.contracts.core.validation import RequestValidator
 
 ROOT_CONTRACT = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -82,9 +82,9 @@ def test_changing_the_contract_changes_the_emulators_rules(tmp_path: Path) -> No
 
 
 def test_control_plane_spec_is_valid_and_covers_every_control_route() -> None:
-    from wan26.mockserver import control
+    from wan26.mockserver.control import plane as control
 
-    path = contract_path().parent / "control-plane.yaml"
+    path = control.SPEC_PATH
     document, _ = read_from_filename(str(path))
     validate(document)
     documented = set(document["paths"])

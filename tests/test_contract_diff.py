@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from wan26.contracts.cli import main
-from wan26.contracts.diff import diff
-from wan26.mockserver.contract import Contract
+from wan26.contracts.core.spec import Contract
+from wan26.contracts.harness.diff import diff
 
 BASE: dict[str, Any] = {
     "openapi": "3.1.0",

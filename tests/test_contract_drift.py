@@ -13,17 +13,17 @@ import httpx
 import pytest
 
 from conftest import API_KEY, make_config
-from wan26.contracts import checks
-from wan26.contracts.checks import Spec
-from wan26.contracts.fuzz import fuzz
-from wan26.contracts.probes import Target
-from wan26.contracts.report import Report
-from wan26.contracts.runner import is_emulator, make_plan, run
-from wan26.contracts.source import bundled
+from wan26.contracts.harness import checks
+from wan26.contracts.harness.checks import Spec
+from wan26.contracts.harness.fuzz import fuzz
+from wan26.contracts.harness.probes import Target
+from wan26.contracts.harness.report import Report
+from wan26.contracts.harness.runner import is_emulator, make_plan, run
+from wan26.contracts.harness.source import bundled
 from wan26.mockserver import create_app
-from wan26.mockserver.background import running_server
 from wan26.mockserver.config import MediaConfig
-from wan26.mockserver.drift import DriftConfig
+from wan26.mockserver.server.background import running_server
+from wan26.mockserver.testing.drift import DriftConfig
 
 SPEC = Spec.of(bundled().contract)
 

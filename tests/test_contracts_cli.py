@@ -15,13 +15,13 @@ from starlette.applications import Starlette
 
 from conftest import API_KEY, make_config
 from wan26.contracts.cli import main
-from wan26.contracts.probes import input_image
+from wan26.contracts.core.cassette import INDEX
+from wan26.contracts.harness.probes import input_image
 from wan26.mockserver import create_app
-from wan26.mockserver.background import free_port, running_server
-from wan26.mockserver.cassette import INDEX
 from wan26.mockserver.config import CassetteConfig, ControlConfig, KeyConfig, MediaConfig
-from wan26.mockserver.drift import DriftConfig
-from wan26.mockserver.testing import MockHandle
+from wan26.mockserver.server.background import free_port, running_server
+from wan26.mockserver.testing.drift import DriftConfig
+from wan26.mockserver.testing.handle import MockHandle
 
 SECRET = "sk-live-very-secret-key-1234"
 

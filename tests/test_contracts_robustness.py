@@ -20,17 +20,17 @@ import pytest
 import yaml
 
 from conftest import API_KEY, make_config
-from wan26.contracts.checks import Spec
 from wan26.contracts.cli import main
-from wan26.contracts.probes import Target
-from wan26.contracts.report import Report
-from wan26.contracts.runner import make_plan, run
-from wan26.contracts.source import bundled
+from wan26.contracts.core.extras import version
+from wan26.contracts.harness.checks import Spec
+from wan26.contracts.harness.probes import Target
+from wan26.contracts.harness.report import Report
+from wan26.contracts.harness.runner import make_plan, run
+from wan26.contracts.harness.source import bundled
 from wan26.mockserver import Config, create_app
-from wan26.mockserver.background import running_server
 from wan26.mockserver.config import DEFAULT_API_KEY, MediaConfig
-from wan26.mockserver.extras import version
-from wan26.mockserver.testing import MockHandle
+from wan26.mockserver.server.background import running_server
+from wan26.mockserver.testing.handle import MockHandle
 
 REAL_TIME_V1_S = 120  # one real-time 5 s 720p generation takes ~139 s
 

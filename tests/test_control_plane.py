@@ -9,8 +9,8 @@ import pytest
 import uvicorn
 
 from conftest import API_KEY, OFFLINE_IMAGE, make_config
+from wan26.contracts.core.access import fingerprint
 from wan26.mockserver import cli, create_app
-from wan26.mockserver.access import fingerprint
 from wan26.mockserver.config import ControlConfig, KeyConfig
 
 # Every test here runs on each state backend (memory, a state directory, Redis).

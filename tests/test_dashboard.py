@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from conftest import API_KEY, OFFLINE_IMAGE, make_config
+from wan26.contracts.core.access import fingerprint
 from wan26.mockserver import Config, create_app
-from wan26.mockserver.access import fingerprint
-from wan26.mockserver.background import running_server
 from wan26.mockserver.config import ControlConfig, KeyConfig, QueueConfig
+from wan26.mockserver.server.background import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():

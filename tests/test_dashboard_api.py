@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from conftest import API_KEY, OFFLINE_IMAGE
-from wan26.mockserver.access import fingerprint
+from wan26.contracts.core.access import fingerprint
 from wan26.mockserver.config import ControlConfig, QueueConfig
 
 pytestmark = pytest.mark.anyio

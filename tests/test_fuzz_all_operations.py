@@ -11,15 +11,16 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from tests.conftest import API_KEY, make_config
-from wan26.contracts.fuzz import exercise
+from wan26.contracts.core.spec import contract_path
+from wan26.contracts.harness.fuzz import exercise
 from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
-from wan26.mockserver.contract import CONTROL_PLANE_FILE, contract_path
+from wan26.mockserver.control.plane import SPEC_PATH
 
 MAX_EXAMPLES = 25
 SPECS = {
     "api": schemathesis.openapi.from_path(str(contract_path())),
-    "control": schemathesis.openapi.from_path(str(contract_path(CONTROL_PLANE_FILE))),
+    "control": schemathesis.openapi.from_path(str(SPEC_PATH)),
 }
 
 

@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 
 from tests.conftest import API_KEY, OFFLINE_IMAGE, make_config
 from wan26.mockserver import KeyConfig, create_app, generation
-from wan26.mockserver.background import running_server
-from wan26.mockserver.testing import MockHandle
+from wan26.mockserver.server.background import running_server
+from wan26.mockserver.testing.handle import MockHandle
 
 V1, V2 = "/v1/wan-2.6-i2v", "/v2/wan-2.6-i2v"
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 7}

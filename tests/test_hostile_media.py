@@ -29,11 +29,11 @@ from starlette.routing import Route
 from conftest import make_config, probe
 from mediafiles import data_uri, image_bytes, tone
 from wan26.mockserver import create_app
-from wan26.mockserver.background import free_port, running_command, running_server
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.media.addresses import refusal
 from wan26.mockserver.media.errors import Unreachable
 from wan26.mockserver.media.fetch import fetch_url
+from wan26.mockserver.server.background import free_port, running_command, running_server
 
 pytestmark = pytest.mark.anyio
 PNG = data_uri(image_bytes(640, 360), "image/png")

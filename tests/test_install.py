@@ -23,7 +23,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from wan26.mockserver.background import free_port, running_command
+from wan26.mockserver.server.background import free_port, running_command
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "wan26-mock"

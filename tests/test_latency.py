@@ -11,7 +11,7 @@ import pytest
 
 from conftest import OFFLINE_IMAGE
 from wan26.mockserver.config import LatencyConfig
-from wan26.mockserver.latency import LatencyModel
+from wan26.mockserver.core.latency import LatencyModel
 
 DOCUMENTED = 139.37
 

@@ -14,12 +14,12 @@ import pytest
 
 from conftest import make_config
 from mediafiles import data_uri, image_bytes
+from wan26.contracts.core.cassette import Cassette, new_exchange
+from wan26.contracts.core.matching import describe
 from wan26.mockserver import KeyConfig, create_app
-from wan26.mockserver.background import running_server
-from wan26.mockserver.cassette import Cassette, new_exchange
 from wan26.mockserver.config import CassetteConfig, LatencyConfig
-from wan26.mockserver.learning import MIN_RUN_TIMES, learn
-from wan26.mockserver.matching import describe
+from wan26.mockserver.recording.learning import MIN_RUN_TIMES, learn
+from wan26.mockserver.server.background import running_server
 
 SECRET = "sk-learning-5b1e77"
 SLUG = "wan-2.6-i2v"

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import API_KEY, OFFLINE_IMAGE, make_config
 from wan26.mockserver import create_app
-from wan26.mockserver.background import running_server
+from wan26.mockserver.server.background import running_server
 
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}
 

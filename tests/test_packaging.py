@@ -15,7 +15,7 @@ DISTRIBUTIONS = {"yaml": "pyyaml", "PIL": "pillow", "jsonschema_rs": "jsonschema
 # Which extras each folder may rely on, beyond the base dependencies.
 EXTRAS_OF = {"client": (), "mockserver": ("mock",), "contracts": ("contracts", "mock")}
 # Loaded only by pytest itself, through the pytest11 entry point.
-PYTEST_ONLY = {"mockserver/pytest_plugin.py", "mockserver/testing.py"}
+PYTEST_ONLY = {"mockserver/testing/plugin.py", "mockserver/testing/handle.py"}
 HEAVY = ("av", "numpy", "PIL", "starlette", "uvicorn", "schemathesis", "hypothesis")
 
 
@@ -60,7 +60,7 @@ def test_every_third_party_import_is_declared_in_the_base_or_the_folders_extra()
 def test_the_client_and_the_contract_import_nothing_heavy() -> None:
     code = (
         "import sys, wan26.client, wan26.client.cli, wan26.mockserver.cli, "
-        "wan26.contracts.cli, wan26.mockserver.pytest_plugin\n"
+        "wan26.contracts.cli, wan26.mockserver.testing.plugin\n"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -73,4 +73,5 @@ def test_the_wheel_ships_typing_markers_and_both_specs() -> None:
     for package in ("wan26.mockserver", "wan26.client", "wan26.contracts"):
         assert "py.typed" in data["package-data"][package]
         assert (ROOT / data["package-dir"][package] / "py.typed").is_file()
-    assert {"openapi.yaml", "control-plane.yaml"} <= set(data["package-data"]["wan26.mockserver"])
+    assert "openapi.yaml" in data["package-data"]["wan26.contracts.core"]
+    assert "control-plane.yaml" in data["package-data"]["wan26.mockserver.control"]

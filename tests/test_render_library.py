@@ -19,9 +19,9 @@ import pytest
 from conftest import make_config
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver import create_app
-from wan26.mockserver.background import free_port, running_command
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.media.render import VideoSpec, plan_segments
+from wan26.mockserver.server.background import free_port, running_command
 
 pytestmark = pytest.mark.anyio
 IMAGE = data_uri(image_bytes(1600, 900), "image/png")

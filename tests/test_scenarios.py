@@ -9,7 +9,7 @@ import pytest
 
 from conftest import OFFLINE_IMAGE
 from wan26.mockserver.config import LatencyConfig
-from wan26.mockserver.errors import CATALOGUE
+from wan26.mockserver.core.errors import CATALOGUE
 
 # Every test here runs on each state backend (memory, a state directory, Redis).
 pytestmark = [pytest.mark.anyio, pytest.mark.every_state_backend]
@@ -139,9 +139,9 @@ async def test_message_overrides_from_config(app_factory, client_for) -> None:
 def test_every_forced_outcome_is_described_exactly_once() -> None:
     """`Forced` is the one list of scenarios: each member is an HTTP failure of the
     catalogue, a network fault or a job outcome, and nothing else is."""
-    from wan26.mockserver.errors import CATALOGUE
-    from wan26.mockserver.outcomes import Forced
-    from wan26.mockserver.scenarios import JOB_OUTCOMES, NETWORK_FAULTS, known_outcomes
+    from wan26.mockserver.core.errors import CATALOGUE
+    from wan26.mockserver.core.outcomes import Forced
+    from wan26.mockserver.core.scenarios import JOB_OUTCOMES, NETWORK_FAULTS, known_outcomes
 
     kinds = [set(CATALOGUE), set(NETWORK_FAULTS), set(JOB_OUTCOMES)]
     assert set().union(*kinds) == set(Forced)

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from conftest import API_KEY, make_config, probe
+from wan26.contracts.core.access import fingerprint
 from wan26.mockserver import create_app
-from wan26.mockserver.access import fingerprint
-from wan26.mockserver.background import free_port, running_command, running_server
+from wan26.mockserver.server.background import free_port, running_command, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

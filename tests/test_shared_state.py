@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import OFFLINE_IMAGE
-from wan26.mockserver.background import free_port, running_command
+from wan26.mockserver.server.background import free_port, running_command
 
 KEY = "shared-key"
 HEADERS = {"x-api-key": KEY}

@@ -18,9 +18,9 @@ import pytest
 
 from conftest import API_KEY, OFFLINE_IMAGE, make_config
 from wan26.mockserver import create_app
-from wan26.mockserver.background import free_port, running_command, running_server
 from wan26.mockserver.config import Config, ConfigError
-from wan26.mockserver.testing import MockHandle
+from wan26.mockserver.server.background import free_port, running_command, running_server
+from wan26.mockserver.testing.handle import MockHandle
 
 BODY = json.dumps({"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}).encode()
 CALL_HEAD = (

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import OFFLINE_IMAGE
-from wan26.mockserver.background import free_port, running_command
+from wan26.mockserver.server.background import free_port, running_command
 
 KEY = "crash-test-key"
 HEADERS = {"x-api-key": KEY}

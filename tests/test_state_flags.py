@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from wan26.mockserver.background import free_port
 from wan26.mockserver.cli import _where as where
 from wan26.mockserver.config import Config
+from wan26.mockserver.server.background import free_port
 
 
 def serve(*flags: str) -> subprocess.CompletedProcess[str]:

@@ -12,13 +12,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from wan26.mockserver.access import fingerprint
+from wan26.contracts.core.access import fingerprint
 from wan26.mockserver.config import Config
-from wan26.mockserver.jobs import Job, JobState
-from wan26.mockserver.journal import JournalEntry
-from wan26.mockserver.latency import RunTime
-from wan26.mockserver.outcomes import Forced
-from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.core.jobs import Job, JobState
+from wan26.mockserver.core.latency import RunTime
+from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.http.journal import JournalEntry
 from wan26.mockserver.store import backends
 from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, Store
 from wan26.mockserver.store.memory import MemoryStore

@@ -33,8 +33,8 @@ from redis.exceptions import (
 
 from tests.redisserver import REDIS_SERVER, free_port, redis_process
 from tests.test_store_backends import entry, job
-from wan26.mockserver.outcomes import Forced
-from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
 from wan26.mockserver.store.base import Account, Chaos, Hold, StoreUnavailable
 from wan26.mockserver.store.redis import RedisStore, _unusable
 

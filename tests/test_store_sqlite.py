@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from tests.test_store_backends import entry, job
-from wan26.mockserver.jobs import JobState
+from wan26.mockserver.core.jobs import JobState
 from wan26.mockserver.store import sqlite
 from wan26.mockserver.store.base import Account, Hold, StoreUnavailable
 from wan26.mockserver.store.sqlite import SqliteStore

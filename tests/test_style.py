@@ -22,7 +22,7 @@ def test_ruff_check_is_clean() -> None:
 # The project's own concurrency is anyio's; asyncio only where anyio cannot reach.
 ASYNCIO_ALLOWED = {
     # uvicorn's protocol layer is asyncio-only: its deadlines are the loop's timers.
-    "mockserver/deadlines.py",
+    "mockserver/server/deadlines.py",
     # `_in_process`: anyio cannot await a concurrent.futures Future of a process pool.
     "mockserver/media/render.py",
 }

@@ -12,7 +12,7 @@ import pytest
 from conftest import API_KEY, OFFLINE_IMAGE, probe
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver.config import KeyConfig, QueueConfig
-from wan26.mockserver.outputs import OutputStore
+from wan26.mockserver.store.outputs import OutputStore
 
 # Every test here runs on each state backend (memory, a state directory, Redis).
 pytestmark = [pytest.mark.anyio, pytest.mark.every_state_backend]

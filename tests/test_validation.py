@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import OFFLINE_IMAGE, probe
-from wan26.mockserver.contract import default_contract
-from wan26.mockserver.validation import RequestInvalid, RequestValidator
+from wan26.contracts.core.spec import default_contract
+from wan26.contracts.core.validation import RequestInvalid, RequestValidator
 
 pytestmark = pytest.mark.anyio
 OPERATION = default_contract().models()["wan-2.6-i2v"]

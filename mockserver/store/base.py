@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from wan26.mockserver.jobs import Job
-    from wan26.mockserver.journal import JournalEntry
-    from wan26.mockserver.scenarios import Outcome, QueuedScenario
+    from wan26.mockserver.core.jobs import Job
+    from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
+    from wan26.mockserver.http.journal import JournalEntry
 
 BEAT_S = 2.0  # how often a process says it is alive and takes back what dead ones left
 # A process silent this long is taken for dead (SQLite also checks whether its pid runs).

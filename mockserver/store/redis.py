@@ -52,10 +52,10 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import DataError, RedisError, ResponseError
 from redis.typing import EncodableT
 
-from wan26.mockserver.access import without_credentials
-from wan26.mockserver.jobs import Job, JobState
-from wan26.mockserver.journal import JournalEntry
-from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.contracts.core.access import without_credentials
+from wan26.mockserver.core.jobs import Job, JobState
+from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.http.journal import JournalEntry
 from wan26.mockserver.store import codec
 from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, StoreUnavailable
 

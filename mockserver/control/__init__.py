@@ -1,0 +1,1 @@
+"""The `/_mock` control plane and the dashboard it serves."""

@@ -1,0 +1,165 @@
+"""From validated parameters to MP4 bytes: fetch and check the inputs, then a cached render."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, TypeVarTuple
+
+import anyio
+import numpy as np
+from PIL import Image
+
+from wan26.contracts.core.spec import ModelOperation
+from wan26.mockserver.config import MediaConfig
+from wan26.mockserver.media import audio as audio_track
+from wan26.mockserver.media.cache import RenderCache
+from wan26.mockserver.media.errors import MediaError, Unreachable
+from wan26.mockserver.media.fetch import decode_data_uri, fetch_client, fetch_url
+from wan26.mockserver.media.image import open_image, standin_image, to_rgb
+from wan26.mockserver.media.render import (
+    SegmentLibrary,
+    VideoSpec,
+    assemble_mp4,
+    encode_sound,
+    output_size,
+    plan_segments,
+)
+from wan26.mockserver.media.segments import Picture
+from wan26.mockserver.testing.drift import DriftConfig
+
+SOUND_CACHE_BYTES = 64 * 1024 * 1024
+
+_T = TypeVar("_T")
+_Args = TypeVarTuple("_Args")
+
+
+@dataclass
+class Inputs:
+    image: Image.Image
+    image_digest: str
+    audio: np.ndarray | None = None
+    audio_digest: str | None = None
+    standins: list[str] = field(default_factory=list)  # fields replaced by a stand-in
+
+
+@dataclass(frozen=True)
+class Video:
+    data: bytes
+    spec: VideoSpec
+    key: str  # in the render cache, which the dashboard's player reads it from
+
+
+class Generator:
+    def __init__(
+        self, operation: ModelOperation, media: MediaConfig, drift: DriftConfig | None = None
+    ) -> None:
+        self.operation = operation
+        self.media = media
+        self.drift = drift or DriftConfig()
+        self.cache = RenderCache(media.cache_bytes)
+        self.sounds = RenderCache(SOUND_CACHE_BYTES)
+        self.segments = SegmentLibrary(media.cache_bytes, media.encoding_processes)
+        self._limiter = anyio.CapacityLimiter(max(1, media.render_threads))
+        self._http = fetch_client(media.fetch_timeout_s)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def load_inputs(self, params: dict[str, Any]) -> Inputs:
+        """Raises `MediaError` (a 400) when an input breaks the contract's media rules."""
+        image_rules = self.operation.media_rules("image")
+        source = params["image"]
+        raw = await self._bytes_of("image", source, image_rules["max_bytes"])
+        if raw is None:
+            image = await self._in_thread(standin_image, source)
+            inputs = Inputs(image, _digest(b"standin:" + source.encode()), standins=["image"])
+        else:
+            inputs = Inputs(open_image(raw, image_rules), _digest(raw))
+        if params.get("audio"):
+            audio_rules = self.operation.media_rules("audio")
+            raw = await self._bytes_of("audio", params["audio"], audio_rules["max_bytes"])
+            if raw is None:
+                inputs.standins.append("audio")
+            else:
+                inputs.audio = await self._in_thread(audio_track.decode_audio, raw, audio_rules)
+                inputs.audio_digest = _digest(raw)
+        return inputs
+
+    async def render(self, params: dict[str, Any], seed: int, inputs: Inputs) -> Video:
+        """Raises `MediaError` if the image turns out corrupt when it is decoded."""
+        spec = self.spec_for(params, seed, inputs.image.size)
+        key = _digest(
+            json.dumps(
+                [spec.__dict__, inputs.image_digest, inputs.audio_digest], sort_keys=True
+            ).encode()
+        )
+
+        async def encode() -> bytes:
+            async def spool() -> Picture:
+                return await self._in_thread(_spool, inputs.image)
+
+            walk = plan_segments(spec)
+            segments = await self.segments.segments(spool, inputs.image_digest, spec, walk)
+            return await self._in_thread(assemble_mp4, segments, await self._sound(inputs, spec))
+
+        return Video(await self.cache.get_or_render(key, encode), spec, key)
+
+    async def _sound(self, inputs: Inputs, spec: VideoSpec) -> bytes:
+        """The encoded sound track, cached: the given audio fitted to the duration, or one
+        of a few sound beds chosen by the seed."""
+        duration, audio = spec.duration_s, inputs.audio
+        make: Callable[[], np.ndarray]
+        if audio is not None:
+            key, make = f"audio:{inputs.audio_digest}", lambda: audio_track.fit_to(audio, duration)
+        else:
+            bed = spec.seed % audio_track.SOUND_BEDS
+            key, make = f"bed:{bed}", lambda: audio_track.sound_bed(duration, bed)
+
+        async def encode() -> bytes:
+            return await self._in_thread(lambda: encode_sound(make()))
+
+        return await self.sounds.get_or_render(f"{key}:{duration}", encode)
+
+    def spec_for(self, params: dict[str, Any], seed: int, image_size: tuple[int, int]) -> VideoSpec:
+        width, height = output_size(image_size, self.operation.tier_size(params["resolution"]))
+        multi = params["multi_shots"] and params["enable_prompt_expansion"]
+        shots = random.Random(seed).choice((2, 3)) if multi else 1
+        if self.drift.video_size:
+            width, height = self.drift.video_size
+        duration = max(1, int(params["duration"]) - self.drift.video_seconds_short)
+        return VideoSpec(width, height, int(self.operation.output["fps"]), duration, shots, seed)
+
+    async def _bytes_of(self, field_name: str, source: str, max_bytes: int) -> bytes | None:
+        """The input's bytes; None when the URL is unreachable and the mode allows a stand-in."""
+        if source.startswith("data:"):
+            return decode_data_uri(source, field_name, max_bytes)
+        try:
+            if self.media.offline:
+                raise Unreachable("offline mode fetches no URL")
+            return await fetch_url(
+                self._http,
+                source,
+                field=field_name,
+                max_bytes=max_bytes,
+                timeout_s=self.media.fetch_timeout_s,
+                allow_private=self.media.allow_private_addresses,
+            )
+        except Unreachable as exc:
+            if self.media.mode == "strict":
+                raise MediaError(f"Could not fetch {field_name} from URL: {exc}") from None
+            return None
+
+    async def _in_thread(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+
+def _spool(image: Image.Image) -> Picture:
+    return Picture.spool(to_rgb(image))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

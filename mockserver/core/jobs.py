@@ -1,0 +1,141 @@
+"""The v2 queue: jobs and their lifecycle, and the emulated GPU workers that take them.
+Every state change of a job happens here: QUEUED when submitted, PROCESSING when a
+worker takes it, then COMPLETED or FAILED. Jobs are kept by the store, so they
+survive a restart (state directory) or are worked by any process (Redis)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from wan26.mockserver.core.latency import RunTime
+from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.store.base import StoreUnavailable
+
+if TYPE_CHECKING:
+    from wan26.mockserver.store.base import Hold, Store
+
+STORE_RETRY_S = 1.0  # how soon a worker tries the store again after it could not reach it
+logger = logging.getLogger("wan26.mockserver")
+
+
+class JobState(StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+@dataclass
+class Job:
+    """A queued model call, plain data so that any backend can keep it and any process can
+    work it; it moves itself through its states."""
+
+    id: str
+    key: str
+    slug: str
+    params: dict[str, Any]
+    cost: Decimal
+    seed: int
+    run: RunTime
+    hold: Hold  # the job's credits, charged on COMPLETED and released otherwise
+    submitted_at: float  # epoch seconds, like every time here: they survive a restart
+    started_at: float | None = None  # when a worker first took it
+    finished_at: float | None = None
+    outcome: Forced | None = None  # job-failed or job-hang, when forced
+    failure_message: str = ""
+    state: JobState = JobState.QUEUED
+    error: str | None = None
+    output: str | None = None  # name of the MP4 in the output store
+    journal_id: int | None = None  # the submit's journal entry, which gets the charge
+    worker: str | None = None  # the process working it
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.COMPLETED, JobState.FAILED)
+
+    def start(self, now: float, worker: str) -> None:
+        self.state, self.worker = JobState.PROCESSING, worker
+        if self.started_at is None:
+            self.started_at = now
+
+    def complete(self, output: str, now: float) -> None:
+        self.state, self.output, self.finished_at = JobState.COMPLETED, output, now
+
+    def fail(self, error: str, now: float) -> None:
+        self.state, self.error, self.finished_at = JobState.FAILED, error, now
+
+
+class Workers:
+    """This process's emulated GPU workers: `count` loops, run in the app's lifespan task
+    group, that take jobs from the store. With a shared store any process's workers take
+    any process's jobs; a submit here wakes the workers here at once, others find it on
+    their next look (`poll_s`)."""
+
+    def __init__(
+        self, store: Store, count: int, work: Callable[[Job], Awaitable[None]], poll_s: float | None
+    ) -> None:
+        self.store = store
+        self.count = max(1, count)
+        self.work = work
+        self.poll_s = poll_s
+        self.running = False
+        self._wake = anyio.Event()
+        self._working: dict[str, anyio.CancelScope] = {}
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Until cancelled (the app shutting down)."""
+        self.running = True
+        try:
+            async with anyio.create_task_group() as group:
+                for _ in range(self.count):
+                    group.start_soon(self._take_jobs)
+                task_status.started()
+        finally:
+            self.running = False
+
+    def wake(self) -> None:
+        self._wake.set()
+        self._wake = anyio.Event()
+
+    def cancel(self, job_ids: Iterable[str] | None = None) -> None:
+        """Stop working these jobs here (all, when None): they expired or were reset."""
+        for job_id in list(self._working) if job_ids is None else job_ids:
+            scope = self._working.get(job_id)
+            if scope is not None:
+                scope.cancel()
+
+    async def _take_jobs(self) -> None:
+        """Take jobs until cancelled. A store that cannot be reached stops nothing: the
+        worker looks again after `STORE_RETRY_S`, as it would after an empty look."""
+        while True:
+            woken = self._wake
+            try:
+                job = await self.store.claim_job(time.time())
+            except StoreUnavailable as exc:
+                logger.warning("workers wait for the store: %s", exc)
+                await anyio.sleep(STORE_RETRY_S)
+                continue
+            except Exception:  # a damaged record: the workers go on (a reset clears it)
+                logger.exception("workers could not take a job")
+                await anyio.sleep(STORE_RETRY_S)
+                continue
+            if job is None:
+                with anyio.move_on_after(math.inf if self.poll_s is None else self.poll_s):
+                    await woken.wait()
+                continue
+            with anyio.CancelScope() as scope:
+                self._working[job.id] = scope
+                try:
+                    await self.work(job)
+                finally:
+                    del self._working[job.id]

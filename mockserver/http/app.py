@@ -1,0 +1,248 @@
+"""The ASGI app: the route table and the thin handlers that hand requests to the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from wan26.contracts.core.money import as_json
+from wan26.contracts.core.spec import Contract, default_contract
+from wan26.mockserver.config import Config, load_config
+from wan26.mockserver.control import plane as control
+from wan26.mockserver.core.emulator import READ_METHODS, WORKERS_STOPPED, BodyTooLarge, Emulator
+from wan26.mockserver.core.errors import CATALOGUE, Refusal, error_response, method_not_allowed
+from wan26.mockserver.core.jobs import JobState
+from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.core.scenarios import Outcome, UnknownScenario
+from wan26.mockserver.http.faults import FaultyResponse
+from wan26.mockserver.http.journal import JournalMiddleware, entry_of
+from wan26.mockserver.http.lifecycle import unless_client_leaves
+from wan26.mockserver.http.routing import AnyMethodRoute
+from wan26.mockserver.http.safety import CatchAllMiddleware
+from wan26.mockserver.recording.front import CassetteFront
+from wan26.mockserver.recording.learning import LearnedHeadersMiddleware
+from wan26.mockserver.recording.middleware import CassetteMiddleware
+from wan26.mockserver.testing.drift import DriftMiddleware, drifted_contract
+
+Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
+
+
+def create_app(config: Config | None = None, contract: Contract | None = None) -> Starlette:
+    config = config or load_config()
+    emulator = Emulator(config, drifted_contract(contract or default_contract(), config.drift))
+    middleware = [
+        Middleware(JournalMiddleware, store=emulator.store),
+        Middleware(CatchAllMiddleware),
+        Middleware(LearnedHeadersMiddleware, emulator=emulator),
+    ]
+    front = None
+    if config.cassette.mode != "off":
+        front = CassetteFront(config.cassette, emulator)  # a bad cassette fails here
+        middleware.append(
+            Middleware(CassetteMiddleware, front=front, max_body_bytes=config.max_body_bytes)
+        )
+    if config.drift.rewrites_answers:
+        middleware.append(
+            Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.store.put_output)
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        """The store opened, and the workers (and a recording cassette's recorders) running
+        in a task group, while the app serves."""
+        await emulator.start()
+        try:
+            async with anyio.create_task_group() as group:
+                await group.start(emulator.serve)
+                if front is not None:
+                    await group.start(front.run)
+                yield
+                group.cancel_scope.cancel()
+        finally:
+            if front is not None:
+                await front.aclose()
+            await emulator.aclose()
+
+    app = Starlette(
+        # Every route takes every method: a wrong one is answered by the handler, after the
+        # same checks as a right one (key, then model), as an HTML 405 with `Allow`.
+        routes=[
+            AnyMethodRoute("/v1/get-user-credits", api(user_credits), name="credits"),
+            AnyMethodRoute("/v1/requests/{request_id}", api(job_result), name="poll"),
+            AnyMethodRoute("/v1/{slug}", api(model_call(queued=False)), name="v1_model"),
+            AnyMethodRoute("/v2/requests/{request_id}/status", api(job_status), name="job_status"),
+            AnyMethodRoute("/v2/requests/{request_id}", api(job_result), name="job_result"),
+            AnyMethodRoute("/v2/{slug}", api(model_call(queued=True)), name="v2_model"),
+            AnyMethodRoute("/outputs/{name}", api(output_file), name="output"),
+            control.MOUNT,
+        ],
+        middleware=middleware,
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.emulator = emulator
+    return app
+
+
+@asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[Starlette]:
+    """The app with its lifespan entered, for use in process without a server (httpx's
+    `ASGITransport` runs no lifespan): without it, v2 jobs have no worker to take them."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Every API route: decide the forced outcome, answer a forced failure, apply a fault.
+
+    The one place a `Refusal` the emulator raises becomes its HTTP answer. A call still
+    running when the server shuts down answers a 503 at once.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        return await emulator.in_flight.answer(lambda: respond(request, emulator))
+
+    async def respond(request: Request, emulator: Emulator) -> Response:
+        await emulator.start()
+        try:
+            outcome = await emulator.scenarios.decide(
+                request.headers, request.method, request.scope["path"]
+            )
+        except UnknownScenario as exc:
+            return error_response(400, str(exc))
+        entry = entry_of(request.scope)
+        if outcome is not None and entry is not None:
+            entry.outcome = outcome.name
+        try:
+            if outcome is not None and outcome.is_failure:
+                slug = request.path_params.get("slug", "")
+                try:
+                    body = await capped_body(request, emulator.config.max_body_bytes)
+                except BodyTooLarge:
+                    body = b""
+                await emulator.forced(outcome, slug, request.headers, body)
+            response = await handler(request, outcome)
+        except Refusal as refusal:
+            response = emulator.messages.render(refusal)
+        if outcome is not None and outcome.is_network:
+            seconds = 5.0 if outcome.seconds is None else outcome.seconds
+            return FaultyResponse(outcome.name, response, seconds)
+        return response
+
+    return endpoint
+
+
+def model_call(queued: bool) -> Handler:
+    """`POST /v1/<slug>` answers with the video; `POST /v2/<slug>` queues a job."""
+
+    async def handler(request: Request, outcome: Outcome | None) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        if queued and not emulator.workers.running:
+            return error_response(503, WORKERS_STOPPED)
+        job_id = emulator.request_id() if queued else None
+        call = await emulator.admit(
+            request.path_params["slug"],
+            request.method,
+            request.headers,
+            lambda: capped_body(request, emulator.config.max_body_bytes),
+            owner=emulator.job_owner(job_id) if job_id else None,
+        )
+        if job_id:
+            job = await emulator.submit_v2(job_id, call, outcome, entry_of(request.scope))
+            return JSONResponse(
+                {
+                    "request_id": job.id,
+                    "status": JobState.QUEUED.value,
+                    "poll_url": str(request.url_for("poll", request_id=job.id)),
+                    "status_url": str(request.url_for("job_status", request_id=job.id)),
+                    "response_url": str(request.url_for("job_result", request_id=job.id)),
+                }
+            )
+        return await unless_client_leaves(
+            request.receive, lambda: emulator.run_v1(call, outcome, entry_of(request.scope))
+        )
+
+    return handler
+
+
+async def job_status(request: Request, outcome: Outcome | None) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    return await emulator.job_response(
+        request.path_params["request_id"],
+        request.method,
+        request.headers,
+        lambda name: output_url(request, name),
+        full=False,
+    )
+
+
+async def job_result(request: Request, outcome: Outcome | None) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    return await emulator.job_response(
+        request.path_params["request_id"],
+        request.method,
+        request.headers,
+        lambda name: output_url(request, name),
+        full=True,
+    )
+
+
+def output_url(request: Request, name: str) -> str:
+    """The public URL of a finished job's file."""
+    return str(request.url_for("output", name=name))
+
+
+async def output_file(request: Request, outcome: Outcome | None) -> Response:
+    """The MP4 of a finished job, like the real service's file URL: no key needed, Range works."""
+    emulator: Emulator = request.app.state.emulator
+    if request.method not in READ_METHODS:
+        raise method_not_allowed(READ_METHODS)
+    path = await emulator.store.output_path(request.path_params["name"])
+    if path is None:
+        return error_response(404, "Output not found or expired")
+    if outcome is not None and outcome.is_network:
+        return Response(path.read_bytes(), media_type="video/mp4")
+    return FileResponse(path, media_type="video/mp4")
+
+
+async def user_credits(request: Request, outcome: Outcome | None) -> Response:
+    emulator: Emulator = request.app.state.emulator
+    account = await emulator.authenticate(request.headers)
+    if request.method not in READ_METHODS:
+        raise method_not_allowed(READ_METHODS)
+    return JSONResponse(
+        {"credits": as_json(account.credits), "free-credits": as_json(account.free_credits)}
+    )
+
+
+async def capped_body(request: Request, limit: int) -> bytes:
+    """The body, read only up to `limit` bytes, so an endless upload cannot exhaust memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, exc.detail, exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """The last resort, should `CatchAllMiddleware` or the journal itself fail: still JSON."""
+    return error_response(500, CATALOGUE[Forced.SERVER_ERROR].message)

@@ -1,0 +1,1 @@
+"""Record, replay and passthrough: what the emulator does with a cassette and an upstream."""

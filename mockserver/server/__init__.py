@@ -1,0 +1,1 @@
+"""The server: uvicorn set up the emulator's way, deadlines, worker processes."""
