@@ -15,7 +15,7 @@ import yaml
 
 from wan26.contracts.core.access import DEFAULT_API_KEY
 from wan26.contracts.core.errors import ConfigError
-from wan26.mockserver.testing.drift import DriftConfig
+from wan26.mockserver.core.drift import DriftConfig
 
 
 class _Dataclass(Protocol):

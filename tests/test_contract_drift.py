@@ -22,8 +22,8 @@ from wan26.contracts.harness.runner import is_emulator, make_plan, run
 from wan26.contracts.harness.source import bundled
 from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
+from wan26.mockserver.core.drift import DriftConfig
 from wan26.mockserver.server.background import running_server
-from wan26.mockserver.testing.drift import DriftConfig
 
 SPEC = Spec.of(bundled().contract)
 

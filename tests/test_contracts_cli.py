@@ -19,8 +19,8 @@ from wan26.contracts.core.cassette import INDEX
 from wan26.contracts.harness.probes import input_image
 from wan26.mockserver import create_app
 from wan26.mockserver.config import CassetteConfig, ControlConfig, KeyConfig, MediaConfig
+from wan26.mockserver.core.drift import DriftConfig
 from wan26.mockserver.server.background import free_port, running_server
-from wan26.mockserver.testing.drift import DriftConfig
 from wan26.mockserver.testing.handle import MockHandle
 
 SECRET = "sk-live-very-secret-key-1234"

@@ -12,7 +12,7 @@ from importlib.resources import files
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from wan26.mockserver.core.errors import error_response
+from wan26.mockserver.http.answers import error_response
 
 RENDER_PREFIX = "render-"
 ASSETS = {

@@ -23,7 +23,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wan26.contracts.core.access import FINGERPRINT, fingerprint, is_loopback, mask
 from wan26.contracts.core.money import as_json
@@ -33,7 +32,6 @@ from wan26.mockserver.config import ConfigError
 from wan26.mockserver.control import dashboard
 from wan26.mockserver.core.accounts import Account, changed_account
 from wan26.mockserver.core.emulator import Emulator
-from wan26.mockserver.core.errors import error_response, method_not_allowed_json
 from wan26.mockserver.core.jobs import Job, JobState
 from wan26.mockserver.core.scenarios import (
     QueuedScenario,
@@ -41,6 +39,8 @@ from wan26.mockserver.core.scenarios import (
     known_outcomes,
     parse_outcome,
 )
+from wan26.mockserver.http.answers import error_response, method_not_allowed_json
+from wan26.mockserver.http.asgi import ASGIApp, Receive, Scope, Send
 from wan26.mockserver.http.journal import JournalEntry, find_entries
 from wan26.mockserver.http.routing import AnyMethodRoute
 from wan26.mockserver.http.safety import answering_errors

@@ -8,29 +8,28 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn
 
 import anyio
 from anyio.abc import TaskStatus
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, Response
 
 from wan26.contracts.core.money import as_json, plain, price_list, price_of, usd
 from wan26.contracts.core.spec import Contract, ModelOperation
 from wan26.contracts.core.validation import RequestInvalid, RequestValidator, parse_json
 from wan26.mockserver.config import Config
 from wan26.mockserver.core.accounts import Account, configured_accounts
+from wan26.mockserver.core.answers import Answer
 from wan26.mockserver.core.errors import CATALOGUE, MessageBook, Refusal, method_not_allowed
 from wan26.mockserver.core.generation import Generator, Inputs, Video
+from wan26.mockserver.core.in_flight import InFlight
 from wan26.mockserver.core.jobs import STORE_RETRY_S, Job, JobState, Workers
 from wan26.mockserver.core.latency import LatencyModel, RunTime
 from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, Scenarios
 from wan26.mockserver.http.journal import JournalEntry
-from wan26.mockserver.http.lifecycle import InFlight
 from wan26.mockserver.media.errors import MediaError
 from wan26.mockserver.recording.learning import Learned
 from wan26.mockserver.recording.loader import load_recording
@@ -184,7 +183,7 @@ class Emulator:
     async def expire_jobs(self) -> None:
         self.workers.cancel(await self.store.expire_jobs(self._expired_before()))
 
-    async def authenticate(self, headers: Headers) -> Account:
+    async def authenticate(self, headers: Mapping[str, str]) -> Account:
         """The caller's account; a `Refusal` (401) without a key or with an unknown one."""
         key = headers.get(API_KEY_HEADER)
         if not key:
@@ -198,7 +197,7 @@ class Emulator:
         self,
         slug: str,
         method: str,
-        headers: Headers,
+        headers: Mapping[str, str],
         body: Callable[[], Awaitable[bytes]],
         owner: str | None = None,
     ) -> Admitted:
@@ -239,7 +238,7 @@ class Emulator:
 
     async def run_v1(
         self, call: Admitted, outcome: Outcome | None, entry: JournalEntry | None
-    ) -> Response:
+    ) -> Answer:
         """A synchronous generation; the hold becomes a charge only on a 200.
 
         A failed one raises a `Refusal`."""
@@ -275,7 +274,7 @@ class Emulator:
             }
             if inputs.standins:
                 headers[STANDIN_HEADER] = ",".join(inputs.standins)
-            return Response(video.data, media_type="video/mp4", headers=headers)
+            return Answer(video.data, media_type="video/mp4", headers=headers)
         finally:
             if not settled:
                 with anyio.CancelScope(shield=True):
@@ -361,10 +360,10 @@ class Emulator:
         self,
         job_id: str,
         method: str,
-        headers: Headers,
+        headers: Mapping[str, str],
         output_url: Callable[[str], str],
         full: bool,
-    ) -> Response:
+    ) -> Answer:
         """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does.
 
         `output_url` is the public URL of a finished job's file (the app's `/outputs`)."""
@@ -376,14 +375,14 @@ class Emulator:
             raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
         metrics = {"inference_time": job.run.emulated_s} if job.finished else {}
         if job.state is JobState.FAILED:
-            return JSONResponse(
+            return Answer(
                 {"status": "FAILED", "error": job.error, "metrics": metrics, "request_id": job.id},
-                status_code=422,
+                status=422,
             )
         if not full:
-            return JSONResponse({"status": job.state.value, "request_id": job.id})
+            return Answer({"status": job.state.value, "request_id": job.id})
         output = output_url(job.output) if job.output else None
-        return JSONResponse(
+        return Answer(
             {
                 "status": job.state.value,
                 "error": None,
@@ -404,7 +403,9 @@ class Emulator:
         await anyio.sleep(max(0.0, run.wall_s - (time.time() - started)))
         return inputs, video
 
-    async def forced(self, outcome: Outcome, slug: str, headers: Headers, body: bytes) -> NoReturn:
+    async def forced(
+        self, outcome: Outcome, slug: str, headers: Mapping[str, str], body: bytes
+    ) -> NoReturn:
         """A failure the caller asked for, raised as a `Refusal`; nothing is charged or counted."""
         name = outcome.name
         if name == Forced.GATEWAY_TIMEOUT:

@@ -7,10 +7,7 @@ come from third parties or are guesses (see api-facts.md), hence overridable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-
-from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from wan26.mockserver.core.outcomes import Forced
 
@@ -85,17 +82,11 @@ for _failure in CATALOGUE.values():
 BY_STATUS[401] = Forced.INVALID_KEY
 BY_STATUS[406] = Forced.INSUFFICIENT_CREDITS  # what the documentation calls 406
 
-_METHOD_NOT_ALLOWED_HTML = (
-    "<!DOCTYPE html>\n<html><head><title>405 Method Not Allowed</title></head>"
-    "<body><h1>Method Not Allowed</h1>"
-    "<p>The method is not allowed for the requested URL.</p></body></html>\n"
-)
-
 
 class Refusal(Exception):
     """A request the emulator turns down with a catalogue failure.
 
-    The core raises it; the HTTP layer renders it once, with `MessageBook.render`.
+    The core raises it; the HTTP layer renders it once (`http.answers.refusal_response`).
     `message` replaces the catalogue's text (a message made for this request, e.g. which
     field); otherwise the catalogue's template is filled from `fields`.
     """
@@ -131,25 +122,11 @@ class MessageBook:
         except (KeyError, IndexError, ValueError):
             return template
 
-    def response(
-        self, name: Forced, headers: dict[str, str] | None = None, **fields: object
-    ) -> Response:
-        status = CATALOGUE[name].status
-        if status == 405:
-            return HTMLResponse(_METHOD_NOT_ALLOWED_HTML, status_code=405, headers=headers)
-        return error_response(status, self.text(name, **fields), headers)
-
-    def render(self, refusal: Refusal) -> Response:
-        """The HTTP answer to a refusal, with this book's messages."""
+    def message(self, refusal: Refusal) -> str:
+        """The text a refusal is answered with: its own, or this book's filled template."""
         if refusal.message is not None:
-            return self.response_with(refusal.name, refusal.message, refusal.headers)
-        return self.response(refusal.name, refusal.headers, **refusal.fields)
-
-    def response_with(
-        self, name: Forced, message: str, headers: dict[str, str] | None = None
-    ) -> Response:
-        """The failure's status with a message made for this request (e.g. which field)."""
-        return error_response(CATALOGUE[name].status, message, headers)
+            return refusal.message
+        return self.text(refusal.name, **refusal.fields)
 
 
 def allow_header(methods: list[str]) -> dict[str, str]:
@@ -160,13 +137,3 @@ def allow_header(methods: list[str]) -> dict[str, str]:
 def method_not_allowed(methods: list[str]) -> Refusal:
     """The API's 405 (HTML) naming the allowed methods in `Allow`."""
     return Refusal(Forced.METHOD_NOT_ALLOWED, headers=allow_header(methods))
-
-
-def method_not_allowed_json(methods: list[str]) -> Response:
-    """The control plane's 405: JSON like its other errors (the API's is HTML)."""
-    return error_response(405, CATALOGUE[Forced.METHOD_NOT_ALLOWED].message, allow_header(methods))
-
-
-def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    """The real API's error shape: `{"error": "<message>"}`."""
-    return JSONResponse({"error": message}, status_code=status, headers=headers)

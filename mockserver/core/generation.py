@@ -15,6 +15,7 @@ from PIL import Image
 
 from wan26.contracts.core.spec import ModelOperation
 from wan26.mockserver.config import MediaConfig
+from wan26.mockserver.core.drift import DriftConfig
 from wan26.mockserver.media import audio as audio_track
 from wan26.mockserver.media.cache import RenderCache
 from wan26.mockserver.media.errors import MediaError, Unreachable
@@ -29,7 +30,6 @@ from wan26.mockserver.media.render import (
     plan_segments,
 )
 from wan26.mockserver.media.segments import Picture
-from wan26.mockserver.testing.drift import DriftConfig
 
 SOUND_CACHE_BYTES = 64 * 1024 * 1024
 

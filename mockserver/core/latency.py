@@ -7,7 +7,18 @@ import random
 from dataclasses import dataclass
 
 from wan26.mockserver.config import LatencyConfig
-from wan26.mockserver.recording.learning import RunTimeFit, RunTimes
+
+
+@dataclass(frozen=True)
+class RunTimeFit:
+    """A lognormal fitted to recorded run times: its median and sigma, from `count` runs."""
+
+    median_s: float
+    sigma: float
+    count: int
+
+
+RunTimes = dict[tuple[float, str], RunTimeFit]
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from __future__ import annotations
 import math
 import random
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
-
-from starlette.datastructures import Headers
 
 from wan26.mockserver.core.errors import BY_STATUS, CATALOGUE
 from wan26.mockserver.core.outcomes import Forced
@@ -113,7 +112,7 @@ def parse_outcome(text: str) -> Outcome | None:
     return Outcome(Forced(name), **fields)
 
 
-def outcome_from_headers(headers: Headers) -> tuple[bool, Outcome | None]:
+def outcome_from_headers(headers: Mapping[str, str]) -> tuple[bool, Outcome | None]:
     """Whether the request asks for an outcome, and which (None: the normal path)."""
     text = headers.get(SCENARIO_HEADER)
     if text is not None:
@@ -166,7 +165,7 @@ class Scenarios:
         self._chaos = Chaos()
         self._chaos_rng = random.Random()
 
-    async def decide(self, headers: Headers, method: str, path: str) -> Outcome | None:
+    async def decide(self, headers: Mapping[str, str], method: str, path: str) -> Outcome | None:
         asked, outcome = outcome_from_headers(headers)
         if asked:
             return outcome

@@ -16,20 +16,27 @@ from wan26.contracts.core.money import as_json
 from wan26.contracts.core.spec import Contract, default_contract
 from wan26.mockserver.config import Config, load_config
 from wan26.mockserver.control import plane as control
-from wan26.mockserver.core.emulator import READ_METHODS, WORKERS_STOPPED, BodyTooLarge, Emulator
-from wan26.mockserver.core.errors import CATALOGUE, Refusal, error_response, method_not_allowed
+from wan26.mockserver.core.drift import drifted_contract
+from wan26.mockserver.core.emulator import (
+    READ_METHODS,
+    WORKERS_STOPPED,
+    Admitted,
+    BodyTooLarge,
+    Emulator,
+)
+from wan26.mockserver.core.errors import CATALOGUE, Refusal, method_not_allowed
 from wan26.mockserver.core.jobs import JobState
 from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, UnknownScenario
+from wan26.mockserver.http.answers import answer_response, error_response, refusal_response
+from wan26.mockserver.http.drift import DriftMiddleware
 from wan26.mockserver.http.faults import FaultyResponse
-from wan26.mockserver.http.journal import JournalMiddleware, entry_of
-from wan26.mockserver.http.lifecycle import unless_client_leaves
+from wan26.mockserver.http.journal import JournalEntry, JournalMiddleware, entry_of
+from wan26.mockserver.http.lifecycle import answer_in_flight, unless_client_leaves
 from wan26.mockserver.http.routing import AnyMethodRoute
 from wan26.mockserver.http.safety import CatchAllMiddleware
 from wan26.mockserver.recording.front import CassetteFront
-from wan26.mockserver.recording.learning import LearnedHeadersMiddleware
-from wan26.mockserver.recording.middleware import CassetteMiddleware
-from wan26.mockserver.testing.drift import DriftMiddleware, drifted_contract
+from wan26.mockserver.recording.middleware import CassetteMiddleware, LearnedHeadersMiddleware
 
 Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
 
@@ -108,7 +115,7 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
     async def endpoint(request: Request) -> Response:
         emulator: Emulator = request.app.state.emulator
-        return await emulator.in_flight.answer(lambda: respond(request, emulator))
+        return await answer_in_flight(emulator.in_flight, lambda: respond(request, emulator))
 
     async def respond(request: Request, emulator: Emulator) -> Response:
         await emulator.start()
@@ -131,7 +138,7 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 await emulator.forced(outcome, slug, request.headers, body)
             response = await handler(request, outcome)
         except Refusal as refusal:
-            response = emulator.messages.render(refusal)
+            response = refusal_response(emulator.messages, refusal)
         if outcome is not None and outcome.is_network:
             seconds = 5.0 if outcome.seconds is None else outcome.seconds
             return FaultyResponse(outcome.name, response, seconds)
@@ -167,32 +174,40 @@ def model_call(queued: bool) -> Handler:
                 }
             )
         return await unless_client_leaves(
-            request.receive, lambda: emulator.run_v1(call, outcome, entry_of(request.scope))
+            request.receive, lambda: video_answer(emulator, call, outcome, entry_of(request.scope))
         )
 
     return handler
 
 
+async def video_answer(
+    emulator: Emulator, call: Admitted, outcome: Outcome | None, entry: JournalEntry | None
+) -> Response:
+    return answer_response(await emulator.run_v1(call, outcome, entry))
+
+
 async def job_status(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    return await emulator.job_response(
+    answer = await emulator.job_response(
         request.path_params["request_id"],
         request.method,
         request.headers,
         lambda name: output_url(request, name),
         full=False,
     )
+    return answer_response(answer)
 
 
 async def job_result(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    return await emulator.job_response(
+    answer = await emulator.job_response(
         request.path_params["request_id"],
         request.method,
         request.headers,
         lambda name: output_url(request, name),
         full=True,
     )
+    return answer_response(answer)
 
 
 def output_url(request: Request, name: str) -> str:

@@ -15,9 +15,9 @@ from http import HTTPStatus
 import anyio
 import httpx
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.http.asgi import Receive, Scope, Send
 from wan26.mockserver.server.deadlines import DeadlineProtocol
 
 TRANSPORT_KEY = "wan26.transport"

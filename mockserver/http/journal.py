@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.contracts.core.access import mask
+from wan26.mockserver.http.asgi import ASGIApp, Message, Receive, Scope, Send
 from wan26.mockserver.http.elide import ElidedBody
 from wan26.mockserver.store.base import StoreUnavailable
 

@@ -7,55 +7,31 @@ together with the 200 it answers.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 import anyio
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
-from starlette.types import Receive
 
-from wan26.mockserver.core.errors import error_response
+from wan26.mockserver.core.in_flight import InFlight
+from wan26.mockserver.http.answers import error_response
+from wan26.mockserver.http.asgi import Receive
 
-logger = logging.getLogger("wan26.mockserver")
 SHUTTING_DOWN = "The emulator is shutting down"
 # nginx's "client closed request": no client sees it, the journal records it.
 CLIENT_GONE = 499
 
 
-class InFlight:
-    """The API calls being answered; on shutdown every one answers a 503 at once."""
-
-    def __init__(self) -> None:
-        self.closing = False
-        self._scopes: set[anyio.CancelScope] = set()
-
-    @property
-    def count(self) -> int:
-        return len(self._scopes)
-
-    def close(self) -> None:
-        """Called as the server begins to shut down, before it waits for the calls to end."""
-        self.closing = True
-        if self._scopes:
-            logger.warning(
-                "shutting down: %d call(s) in flight answered 503, not charged", self.count
-            )
-        for scope in self._scopes:
-            scope.cancel()
-
-    async def answer(self, work: Callable[[], Awaitable[Response]]) -> Response:
-        with anyio.CancelScope() as scope:
-            if self.closing:
-                scope.cancel()
-            self._scopes.add(scope)
-            try:
-                return await work()
-            except ClientDisconnect:
-                return client_gone()
-            finally:
-                self._scopes.discard(scope)
-        return error_response(503, SHUTTING_DOWN, {"connection": "close"})
+async def answer_in_flight(
+    in_flight: InFlight, work: Callable[[], Awaitable[Response]]
+) -> Response:
+    """`work`'s answer; a 503 if the server shuts down first, a 499 if the client left."""
+    with in_flight.call():
+        try:
+            return await work()
+        except ClientDisconnect:
+            return client_gone()
+    return error_response(503, SHUTTING_DOWN, {"connection": "close"})
 
 
 async def unless_client_leaves(

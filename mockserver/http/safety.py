@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 import httpx
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wan26.mockserver.core.errors import CATALOGUE, error_response
+from wan26.mockserver.core.errors import CATALOGUE
 from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.http.answers import error_response
+from wan26.mockserver.http.asgi import ASGIApp, Message, Receive, Scope, Send
 from wan26.mockserver.store.base import StoreUnavailable
 
 UNAVAILABLE = "Service temporarily unavailable, please retry"

@@ -44,7 +44,7 @@ from wan26.contracts.core.money import as_json, balance_of, usd
 from wan26.contracts.core.validation import RequestInvalid, RequestValidator
 from wan26.mockserver.config import CassetteConfig
 from wan26.mockserver.core.emulator import WORKERS_STOPPED, Emulator
-from wan26.mockserver.core.errors import error_response
+from wan26.mockserver.http.answers import answer_response, error_response
 from wan26.mockserver.http.journal import JournalEntry
 from wan26.mockserver.recording.budget import Budget
 from wan26.mockserver.recording.learning import learn
@@ -118,7 +118,9 @@ class CassetteFront:
         poll = POLL.match(request.url.path)
         if poll and request.method == "GET":
             if key and self.jobs.knows(poll[1]):
-                answer = self.jobs.answer(poll[1], key, str(request.base_url), poll[2] is None)
+                answer = answer_response(
+                    self.jobs.answer(poll[1], key, str(request.base_url), poll[2] is None)
+                )
                 return Outcome(answer, self.jobs.jobs[poll[1]].tag)
             if self.upstream is None:
                 return Outcome(None, "miss")

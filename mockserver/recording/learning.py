@@ -22,10 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from wan26.contracts.core.matching import MODEL_CALL, POLL
+from wan26.mockserver.core.latency import RunTimeFit, RunTimes
 from wan26.mockserver.core.outcomes import Forced
 
 MIN_RUN_TIMES = 3
@@ -41,18 +39,6 @@ PER_CALL_HEADERS = frozenset(
     }
 )
 CASSETTE_TAG = "x-mock-cassette"
-
-
-@dataclass(frozen=True)
-class RunTimeFit:
-    """A lognormal fitted to recorded run times: its median and sigma, from `count` runs."""
-
-    median_s: float
-    sigma: float
-    count: int
-
-
-RunTimes = dict[tuple[float, str], RunTimeFit]
 
 
 @dataclass(frozen=True)
@@ -178,33 +164,3 @@ def _failure(request: dict[str, Any], status: int) -> str | None:
     if status == 404 and request["method"] == "POST" and MODEL_CALL.match(request["path"]):
         return Forced.NOT_FOUND
     return None
-
-
-class LearnedHeadersMiddleware:
-    """Adds the learned extra headers to emulated answers (never to a cassette's hits)."""
-
-    def __init__(self, app: ASGIApp, emulator: Any) -> None:
-        self.app = app
-        self.emulator = emulator  # its `learned` is read per call: a replay front sets it later
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith("/_mock"):
-            await self.app(scope, receive, send)
-            return
-        learned: dict[str, dict[str, str]] = self.emulator.learned.headers
-        if not learned:
-            await self.app(scope, receive, send)
-            return
-
-        async def add(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if headers.get(CASSETTE_TAG) != "hit":
-                    kind = kind_of(scope["method"], path, message["status"])
-                    for name, value in learned.get(kind, {}).items():
-                        if name not in headers:
-                            headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, add)

@@ -8,11 +8,15 @@ and the journal entry says the same.
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing import Any
 
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+
+from wan26.mockserver.http.asgi import ASGIApp, Message, Receive, Scope, Send
 from wan26.mockserver.http.journal import JournalEntry, entry_of
 from wan26.mockserver.recording.front import CassetteFront
+from wan26.mockserver.recording.learning import CASSETTE_TAG, kind_of
 
 TAG_HEADER = "x-mock-cassette"
 CONTROL_PREFIX = "/_mock"
@@ -95,3 +99,33 @@ def _tagged(send: Send, tag: str, entry: JournalEntry | None) -> Send:
         await send(message)
 
     return send_tagged
+
+
+class LearnedHeadersMiddleware:
+    """Adds the learned extra headers to emulated answers (never to a cassette's hits)."""
+
+    def __init__(self, app: ASGIApp, emulator: Any) -> None:
+        self.app = app
+        self.emulator = emulator  # its `learned` is read per call: a replay front sets it later
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/_mock"):
+            await self.app(scope, receive, send)
+            return
+        learned: dict[str, dict[str, str]] = self.emulator.learned.headers
+        if not learned:
+            await self.app(scope, receive, send)
+            return
+
+        async def add(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get(CASSETTE_TAG) != "hit":
+                    kind = kind_of(scope["method"], path, message["status"])
+                    for name, value in learned.get(kind, {}).items():
+                        if name not in headers:
+                            headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, add)

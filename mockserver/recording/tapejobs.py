@@ -12,10 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
-
 from wan26.contracts.core.access import fingerprint as key_hash
-from wan26.mockserver.core.errors import error_response
+from wan26.mockserver.core.answers import Answer
 
 
 @dataclass
@@ -38,17 +36,17 @@ class TapeJob:
         self.final_status, self.final, self.output = status, body, output
         self.states.append((body["status"], time.monotonic() - self.started))
 
-    def answer(self, base_url: str, full: bool) -> Response:
+    def answer(self, base_url: str, full: bool) -> Answer:
         state = self.state()
         if state in ("COMPLETED", "FAILED") and self.final is not None:
             body = {**self.final, "request_id": self.id}
             if state == "COMPLETED":
                 body["output"] = f"{base_url.rstrip('/')}/outputs/{self.output}"
             if state == "FAILED" or full:
-                return JSONResponse(body, status_code=self.final_status)
+                return Answer(body, self.final_status)
         if not full:
-            return JSONResponse({"status": state, "request_id": self.id})
-        return JSONResponse(
+            return Answer({"status": state, "request_id": self.id})
+        return Answer(
             {"status": state, "error": None, "metrics": {}, "output": None, "request_id": self.id}
         )
 
@@ -69,10 +67,10 @@ class TapeJobs:
         self._expire()
         return job_id in self.jobs
 
-    def answer(self, job_id: str, key: str, base_url: str, full: bool) -> Response:
+    def answer(self, job_id: str, key: str, base_url: str, full: bool) -> Answer:
         job = self.jobs[job_id]
         if job.key_hash != key_hash(key):
-            return error_response(404, f"Request {job_id} not found")
+            return Answer({"error": f"Request {job_id} not found"}, 404)
         return job.answer(base_url, full)
 
     def _expire(self) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from starlette.types import ASGIApp
 
+from wan26.mockserver.http.asgi import ASGIApp
 from wan26.mockserver.server.serving import make_server
 
 

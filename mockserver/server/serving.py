@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
 
 from wan26.mockserver.config import Config
+from wan26.mockserver.http.asgi import ASGIApp
 from wan26.mockserver.http.faults import FaultableProtocol
 from wan26.mockserver.server.deadlines import Deadlines
 

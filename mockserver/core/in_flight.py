@@ -1,0 +1,48 @@
+"""The API calls being answered, so a shutdown can cancel every one where it waits.
+
+A cancelled call releases its credit hold in `Emulator.run_v1`'s `finally`: a call is
+charged only together with the 200 it answers. The HTTP layer answers it a 503
+(`http.lifecycle`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import anyio
+
+logger = logging.getLogger("wan26.mockserver")
+
+
+class InFlight:
+    def __init__(self) -> None:
+        self.closing = False
+        self._scopes: set[anyio.CancelScope] = set()
+
+    @property
+    def count(self) -> int:
+        return len(self._scopes)
+
+    def close(self) -> None:
+        """Called as the server begins to shut down, before it waits for the calls to end."""
+        self.closing = True
+        if self._scopes:
+            logger.warning(
+                "shutting down: %d call(s) in flight answered 503, not charged", self.count
+            )
+        for scope in self._scopes:
+            scope.cancel()
+
+    @contextmanager
+    def call(self) -> Iterator[anyio.CancelScope]:
+        """A call's scope, cancelled at once if the server is already closing."""
+        with anyio.CancelScope() as scope:
+            if self.closing:
+                scope.cancel()
+            self._scopes.add(scope)
+            try:
+                yield scope
+            finally:
+                self._scopes.discard(scope)
