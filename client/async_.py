@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
@@ -30,9 +31,11 @@ class AsyncWan26Client:
         retry: RetryPolicy | None = None,
         poll_interval_s: float = 5.0,  # the longest wait between polls
         http_client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,  # a fake one in tests
     ) -> None:
         self.settings = Settings.make(api_key, base_url, timeouts, retry, poll_interval_s)
         self._http = http_client or httpx.AsyncClient()
+        self._sleep = sleep
 
     async def __aenter__(self) -> AsyncWan26Client:
         return self
@@ -90,7 +93,7 @@ class AsyncWan26Client:
 
     async def _perform(self, action: flows.Action) -> Any:
         if isinstance(action, flows.Sleep):
-            await anyio.sleep(action.seconds)
+            await self._sleep(action.seconds)
             return None
         try:
             if isinstance(action, flows.Send):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
 
@@ -30,9 +31,11 @@ class Wan26Client:
         retry: RetryPolicy | None = None,
         poll_interval_s: float = 5.0,  # the longest wait between polls
         http_client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,  # how it waits: a fake one in tests
     ) -> None:
         self.settings = Settings.make(api_key, base_url, timeouts, retry, poll_interval_s)
         self._http = http_client or httpx.Client()
+        self._sleep = sleep
 
     def __enter__(self) -> Wan26Client:
         return self
@@ -88,7 +91,7 @@ class Wan26Client:
 
     def _perform(self, action: flows.Action) -> Any:
         if isinstance(action, flows.Sleep):
-            time.sleep(action.seconds)
+            self._sleep(action.seconds)
             return None
         try:
             if isinstance(action, flows.Send):

@@ -13,8 +13,9 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import yaml
 
-from wan26.contracts.core.access import DEFAULT_API_KEY
-from wan26.contracts.core.errors import ConfigError
+# Re-exported: both were defined here before the light core took them.
+from wan26.contracts.core.access import DEFAULT_API_KEY as DEFAULT_API_KEY
+from wan26.contracts.core.errors import ConfigError as ConfigError
 from wan26.mockserver.core.drift import DriftConfig
 
 

@@ -4,12 +4,9 @@ respx routes for one v2 job."""
 from __future__ import annotations
 
 import httpx
-import pytest
 import respx
 
-import wan26.client.async_
-import wan26.client.sync
-from wan26.client import Wan26Client
+from wan26.client import AsyncWan26Client, Wan26Client
 
 BASE = "https://api.test"
 V1 = f"{BASE}/v1/wan-2.6-i2v"
@@ -29,20 +26,18 @@ MP4 = httpx.Response(
 )
 
 
-def record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the client's waits instead of waiting (the `sleeps` fixture of each test file)."""
-    recorded: list[float] = []
-    monkeypatch.setattr(wan26.client.sync.time, "sleep", recorded.append)
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(wan26.client.async_.anyio, "sleep", fake_sleep)
-    return recorded
-
-
-def make_client(**kwargs) -> Wan26Client:
+def make_client(sleeps: list[float] | None = None, **kwargs) -> Wan26Client:
+    """A client whose waits are recorded in `sleeps` instead of waited."""
+    if sleeps is not None:
+        kwargs["sleep"] = sleeps.append
     return Wan26Client(api_key="k", base_url=BASE, **kwargs)
+
+
+def make_async_client(sleeps: list[float], **kwargs) -> AsyncWan26Client:
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    return AsyncWan26Client(api_key="k", base_url=BASE, sleep=sleep, **kwargs)
 
 
 def job_routes() -> tuple[respx.Route, respx.Route, respx.Route]:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.redisserver import REDIS_SERVER, redis_server
+from redisserver import REDIS_SERVER, redis_server
 from wan26.mockserver import Config, KeyConfig, create_app, running
 from wan26.mockserver.config import LatencyConfig, MediaConfig
 from wan26.mockserver.server.background import running_server

@@ -10,7 +10,7 @@ import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from tests.conftest import API_KEY, make_config
+from conftest import API_KEY, make_config
 from wan26.contracts.core.spec import contract_path
 from wan26.contracts.harness.fuzz import exercise
 from wan26.mockserver import create_app

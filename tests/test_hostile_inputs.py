@@ -16,8 +16,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.conftest import API_KEY, OFFLINE_IMAGE, make_config
-from wan26.mockserver import KeyConfig, create_app, generation
+from conftest import API_KEY, OFFLINE_IMAGE, make_config
+from wan26.mockserver import KeyConfig, create_app
+from wan26.mockserver.core import generation
 from wan26.mockserver.server.background import running_server
 from wan26.mockserver.testing.handle import MockHandle
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.redisserver import REDIS_SERVER, redis_process
-from tests.test_shared_state import BODY, HEADERS, PRICE, balance, emulator, write_config
+from redisserver import REDIS_SERVER, redis_process
+from test_shared_state import BODY, HEADERS, PRICE, balance, emulator, write_config
 from wan26.mockserver.server.background import free_port
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")

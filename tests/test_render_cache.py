@@ -25,6 +25,12 @@ class SlowRender:
         return b"video"
 
 
+async def cancel_when_blocked(scope: anyio.CancelScope) -> None:
+    """Cancel `scope` once every other task waits (no timing involved)."""
+    await anyio.wait_all_tasks_blocked()
+    scope.cancel()
+
+
 async def test_the_starters_cancellation_waits_for_the_render_others_share() -> None:
     cache, render = RenderCache(1024), SlowRender()
     answers: list[bytes] = []
@@ -41,11 +47,11 @@ async def test_the_starters_cancellation_waits_for_the_render_others_share() -> 
     async with anyio.create_task_group() as group:
         scope = anyio.CancelScope()
         group.start_soon(starter, scope)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         group.start_soon(waiter)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         scope.cancel()
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         assert not starter_left.is_set()  # it hosts the render the waiter still wants
         render.release.set()
     assert answers == [b"video"] and starter_left.is_set()
@@ -62,8 +68,9 @@ async def test_a_cancelled_waiter_leaves_the_render_to_the_others() -> None:
 
     async with anyio.create_task_group() as group:
         group.start_soon(request)
-        await anyio.sleep(0.01)
-        with anyio.move_on_after(0.01):
+        await anyio.wait_all_tasks_blocked()
+        with anyio.CancelScope() as scope:
+            group.start_soon(cancel_when_blocked, scope)
             await cache.get_or_render("k", render)
         render.release.set()
     assert answers == [b"video"]
@@ -72,8 +79,10 @@ async def test_a_cancelled_waiter_leaves_the_render_to_the_others() -> None:
 
 async def test_a_render_no_one_waits_for_is_cancelled_and_the_next_request_renders_anew() -> None:
     cache, render = RenderCache(1024), SlowRender()
-    with anyio.move_on_after(0.01):
-        await cache.get_or_render("k", render)
+    async with anyio.create_task_group() as group:
+        with anyio.CancelScope() as scope:
+            group.start_soon(cancel_when_blocked, scope)
+            await cache.get_or_render("k", render)
     assert (render.started, render.finished) == (1, 0)
     render.release.set()
     assert await cache.get_or_render("k", render) == b"video"
@@ -98,7 +107,7 @@ async def test_every_waiter_gets_the_renders_error_as_it_is() -> None:
     async with anyio.create_task_group() as group:
         group.start_soon(request)
         group.start_soon(request)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         release.set()
     assert [str(error) for error in errors] == ["corrupt image"] * 2
     assert cache.peek("k") is None

@@ -17,7 +17,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.conftest import OFFLINE_IMAGE
+from conftest import OFFLINE_IMAGE
 from wan26.mockserver.server.background import free_port, running_command
 
 KEY = "shared-key"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import OFFLINE_IMAGE
+from conftest import OFFLINE_IMAGE
 from wan26.mockserver.server.background import free_port, running_command
 
 KEY = "crash-test-key"

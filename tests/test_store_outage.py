@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.conftest import OFFLINE_IMAGE
+from conftest import OFFLINE_IMAGE
 from wan26.mockserver.store import sqlite as sqlite_store
 
 pytestmark = pytest.mark.anyio

@@ -31,8 +31,8 @@ from redis.exceptions import (
     ResponseError,
 )
 
-from tests.redisserver import REDIS_SERVER, free_port, redis_process
-from tests.test_store_backends import entry, job
+from redisserver import REDIS_SERVER, free_port, redis_process
+from test_store_backends import entry, job
 from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
 from wan26.mockserver.store.base import Account, Chaos, Hold, StoreUnavailable
@@ -224,7 +224,7 @@ async def test_outputs_in_a_shared_folder_are_served_by_every_process(
 
 @pytest.mark.anyio
 async def test_a_job_claimed_by_a_process_that_closes_is_claimable_again(redis_url: str) -> None:
-    from tests.test_store_backends import job
+    from test_store_backends import job
 
     prefix = f"wan26-test-{uuid.uuid4().hex[:8]}:"
     leaving, staying = (

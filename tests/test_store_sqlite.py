@@ -17,7 +17,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.test_store_backends import entry, job
+from test_store_backends import entry, job
 from wan26.mockserver.core.jobs import JobState
 from wan26.mockserver.store import sqlite
 from wan26.mockserver.store.base import Account, Hold, StoreUnavailable

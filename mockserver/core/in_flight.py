@@ -8,8 +8,6 @@ charged only together with the 200 it answers. The HTTP layer answers it a 503
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import anyio
 
@@ -35,14 +33,13 @@ class InFlight:
         for scope in self._scopes:
             scope.cancel()
 
-    @contextmanager
-    def call(self) -> Iterator[anyio.CancelScope]:
-        """A call's scope, cancelled at once if the server is already closing."""
-        with anyio.CancelScope() as scope:
-            if self.closing:
-                scope.cancel()
-            self._scopes.add(scope)
-            try:
-                yield scope
-            finally:
-                self._scopes.discard(scope)
+    def enter(self) -> anyio.CancelScope:
+        """A new call's scope (enter it), cancelled at once if the server is closing."""
+        scope = anyio.CancelScope()
+        if self.closing:
+            scope.cancel()
+        self._scopes.add(scope)
+        return scope
+
+    def leave(self, scope: anyio.CancelScope) -> None:
+        self._scopes.discard(scope)

@@ -26,11 +26,14 @@ async def answer_in_flight(
     in_flight: InFlight, work: Callable[[], Awaitable[Response]]
 ) -> Response:
     """`work`'s answer; a 503 if the server shuts down first, a 499 if the client left."""
-    with in_flight.call():
+    scope = in_flight.enter()
+    with scope:
         try:
             return await work()
         except ClientDisconnect:
             return client_gone()
+        finally:
+            in_flight.leave(scope)
     return error_response(503, SHUTTING_DOWN, {"connection": "close"})
 
 

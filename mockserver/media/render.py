@@ -62,10 +62,6 @@ class VideoSpec:
     shots: int
     seed: int
 
-    @property
-    def frame_count(self) -> int:
-        return self.fps * self.duration_s
-
 
 def output_size(image_size: tuple[int, int], tier_size: tuple[int, int]) -> tuple[int, int]:
     """Keep the image's aspect ratio at the tier's pixel count; both sides even."""

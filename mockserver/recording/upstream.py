@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 import httpx
 
-DEFAULT_UPSTREAM = "https://api.segmind.com"
 FORWARDED_HEADERS = ("x-api-key", "content-type", "accept", "user-agent", "x-initiator")
 # Set again by whoever sends the answer on; httpx has already decoded the body.
 HOP_HEADERS = frozenset(
