@@ -29,6 +29,7 @@ from wan26.mockserver.latency import LatencyModel, RunTime
 from wan26.mockserver.learning import Learned
 from wan26.mockserver.lifecycle import InFlight
 from wan26.mockserver.media.errors import MediaError
+from wan26.mockserver.media.render import WORKERS
 from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.recording import load_recording
 from wan26.mockserver.scenarios import Outcome, Scenarios
@@ -130,6 +131,7 @@ class Emulator:
         ones it knows keep their balances: the state outlives the config)."""
         if self._started:
             return
+        WORKERS.check(self.config.media.encoding_processes)
         await self.store.start()
         if self.shared:
             kept = 0
