@@ -162,6 +162,9 @@ class Config:
     # Larger bodies are a 413 and are not read: enough for a 10 MB image and 15 MB of
     # audio as base64 data URIs. [guess]
     max_body_bytes: int = 40 * 1024 * 1024
+    # A request line and headers longer than this are a 431 and the connection is closed;
+    # they are counted as they arrive, never held whole.
+    max_header_bytes: int = 64 * 1024
     # Slow or stalled clients: a request's headers must arrive within this time...
     request_header_timeout_s: float = 20.0
     # ...its body must make progress at least this often...
@@ -205,6 +208,7 @@ class Config:
             "request_body_timeout_s",
             "request_body_total_timeout_s",
             "shutdown_timeout_s",
+            "max_header_bytes",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
