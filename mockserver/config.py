@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 import yaml
 
+from wan26.mockserver.browsers import Place
 from wan26.mockserver.drift import DriftConfig
 
 
@@ -106,6 +107,18 @@ class ControlConfig:
     # one, only loopback clients may use it.
     token: str | None = None
     journal_size: int = 10_000
+    # Besides loopback names, the Hosts a control request may name (`host`, `host:port`
+    # or `scheme://host:port`, which is also an origin the dashboard may be opened from):
+    # a container's service name, e.g. `http://wan26:8000`. Any other is refused, so a web
+    # page cannot reach `/_mock` through a DNS name of its own (DNS rebinding).
+    allowed_hosts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for entry in self.allowed_hosts:
+            try:
+                Place.parse(entry)
+            except ValueError as exc:
+                raise ConfigError(f"control.allowed_hosts: {exc}") from None
 
 
 CASSETTE_MODES = ("off", "record", "replay", "passthrough")
@@ -270,8 +283,13 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     for name in ("state_dir", "redis_url"):
         if f"WAN26_MOCK_{name.upper()}" in env:
             data[name] = env[f"WAN26_MOCK_{name.upper()}"]
+    control = dict(data.get("control") or {})
     if "WAN26_MOCK_CONTROL_TOKEN" in env:
-        data["control"] = {**(data.get("control") or {}), "token": env["WAN26_MOCK_CONTROL_TOKEN"]}
+        control["token"] = env["WAN26_MOCK_CONTROL_TOKEN"]
+    if "WAN26_MOCK_CONTROL_ALLOWED_HOSTS" in env:
+        control["allowed_hosts"] = env["WAN26_MOCK_CONTROL_ALLOWED_HOSTS"].replace(",", " ").split()
+    if control:
+        data["control"] = control
     return data
 
 
