@@ -5,6 +5,7 @@ health probe containers call without a token."""
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -104,19 +105,29 @@ async def test_an_allowed_host_is_answered_and_is_an_origin_the_page_may_use(
 
 
 def test_allowed_hosts_come_from_the_config_the_environment_and_the_command_line(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = {"WAN26_MOCK_CONTROL_ALLOWED_HOSTS": "http://wan26:8000, mock.internal"}
     assert load_config(env=env).control.allowed_hosts == ["http://wan26:8000", "mock.internal"]
     with pytest.raises(ConfigError, match=r"control\.allowed_hosts: not a host"):
         ControlConfig(allowed_hosts=["http://wan26:8000/_mock/ui"])
     served = {}
-    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets: served.update(s=server))
+
+    def run(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        served["control"] = server.config.app.state.emulator.config.control
+        sockets[0].close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     monkeypatch.setenv("WAN26_MOCK_CONTROL_ALLOWED_HOSTS", "from-env")
     argv = ["serve", "--port", "0", "--allow-host", "wan26:8000", "--allow-host", "b"]
     assert cli.main(argv) == 0
-    control = served["s"].config.app.state.emulator.config.control
-    assert control.allowed_hosts == ["from-env", "wan26:8000", "b"]
+    assert served["control"].allowed_hosts == ["from-env", "wan26:8000", "b"]
+    capsys.readouterr()
+    assert cli.main(["serve", "--port", "0", "--allow-host", "wan26:8000/ui"]) == 2
+    assert capsys.readouterr().err == (
+        "wan26-mock: control.allowed_hosts: not a host, host:port or scheme://host:port: "
+        "'wan26:8000/ui'\n"
+    )
 
 
 async def test_the_dashboard_cannot_be_framed(client: httpx.AsyncClient) -> None:
