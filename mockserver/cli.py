@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="N processes on one port (needs --state-dir or --redis-url)",
     )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a Host /_mock answers besides loopback names, e.g. http://wan26:8000 (repeatable)",
+    )
     serve.add_argument("--log-level", default="info")
     return parser
 
@@ -158,6 +165,9 @@ def _config(args: argparse.Namespace) -> Config:
     config.media = dataclasses.replace(
         config.media, **{k: v for k, v in media.items() if v is not None}
     )
+    if args.allow_host:
+        hosts = [*config.control.allowed_hosts, *args.allow_host]
+        config.control = dataclasses.replace(config.control, allowed_hosts=hosts)
     if not is_loopback(args.host) and config.control.token is None:
         config.control.enabled = False
         print(

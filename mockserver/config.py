@@ -15,6 +15,7 @@ import yaml
 
 # Re-exported: both were defined here before the light core took them.
 from wan26.contracts.core.access import DEFAULT_API_KEY as DEFAULT_API_KEY
+from wan26.contracts.core.access import Place
 from wan26.contracts.core.errors import ConfigError as ConfigError
 from wan26.mockserver.core.drift import DriftConfig
 
@@ -104,6 +105,18 @@ class ControlConfig:
     # one, only loopback clients may use it.
     token: str | None = None
     journal_size: int = 10_000
+    # Besides loopback names, the Hosts a control request may name (`host`, `host:port`
+    # or `scheme://host:port`, which is also an origin the dashboard may be opened from):
+    # a container's service name, e.g. `http://wan26:8000`. Any other is refused, so a web
+    # page cannot reach `/_mock` through a DNS name of its own (DNS rebinding).
+    allowed_hosts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for entry in self.allowed_hosts:
+            try:
+                Place.parse(entry)
+            except ValueError as exc:
+                raise ConfigError(f"control.allowed_hosts: {exc}") from None
 
 
 CASSETTE_MODES = ("off", "record", "replay", "passthrough")
@@ -160,6 +173,9 @@ class Config:
     # Larger bodies are a 413 and are not read: enough for a 10 MB image and 15 MB of
     # audio as base64 data URIs. [guess]
     max_body_bytes: int = 40 * 1024 * 1024
+    # A request line and headers longer than this are a 431 and the connection is closed;
+    # they are counted as they arrive, never held whole.
+    max_header_bytes: int = 64 * 1024
     # Slow or stalled clients: a request's headers must arrive within this time...
     request_header_timeout_s: float = 20.0
     # ...its body must make progress at least this often...
@@ -203,6 +219,7 @@ class Config:
             "request_body_timeout_s",
             "request_body_total_timeout_s",
             "shutdown_timeout_s",
+            "max_header_bytes",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
@@ -264,8 +281,13 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     for name in ("state_dir", "redis_url"):
         if f"WAN26_MOCK_{name.upper()}" in env:
             data[name] = env[f"WAN26_MOCK_{name.upper()}"]
+    control = dict(data.get("control") or {})
     if "WAN26_MOCK_CONTROL_TOKEN" in env:
-        data["control"] = {**(data.get("control") or {}), "token": env["WAN26_MOCK_CONTROL_TOKEN"]}
+        control["token"] = env["WAN26_MOCK_CONTROL_TOKEN"]
+    if "WAN26_MOCK_CONTROL_ALLOWED_HOSTS" in env:
+        control["allowed_hosts"] = env["WAN26_MOCK_CONTROL_ALLOWED_HOSTS"].replace(",", " ").split()
+    if control:
+        data["control"] = control
     return data
 
 

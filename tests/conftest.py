@@ -118,7 +118,7 @@ async def client_for() -> AsyncIterator[Callable[[Starlette], httpx.AsyncClient]
             group.start_soon(serve, app, started)
             client = httpx.AsyncClient(
                 transport=LifespanTransport(app, started),
-                base_url="http://emulator.test",
+                base_url="http://emulator.localhost",
                 headers={"x-api-key": API_KEY},
                 timeout=60,
             )

@@ -181,7 +181,7 @@ async def test_token_protects_the_control_plane(app_factory, client_for) -> None
 async def test_without_a_token_only_loopback_clients_may_use_it() -> None:
     app = create_app(make_config())
     remote = httpx.ASGITransport(app=app, client=("203.0.113.9", 4000))
-    async with httpx.AsyncClient(transport=remote, base_url="http://emu") as client:
+    async with httpx.AsyncClient(transport=remote, base_url="http://localhost") as client:
         refused = await client.get("/_mock/state")
     assert refused.status_code == 403
     await app.state.emulator.aclose()

@@ -8,12 +8,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from conftest import API_KEY, OFFLINE_IMAGE, make_config
 from wan26.contracts.core.access import fingerprint
@@ -91,6 +95,19 @@ def open_dashboard(browser: playwright.Browser):
         assert errors == []
 
     return opened
+
+
+@dataclass
+class Questions:
+    """The page's `confirm()` questions, each answered as `accept` says (Playwright alone
+    dismisses them), and kept in `asked`."""
+
+    accept: bool = False
+    asked: list[str] = field(default_factory=list)
+
+    def __call__(self, dialog: playwright.Dialog) -> None:
+        self.asked.append(dialog.message)
+        dialog.accept() if self.accept else dialog.dismiss()
 
 
 def test_a_call_appears_in_the_live_list_without_a_reload(open_dashboard) -> None:
@@ -192,9 +209,18 @@ def test_editing_credits_adding_and_removing_keys(open_dashboard) -> None:
         added_row = board.page.locator(f'#acct tr[data-id="{added}"]')
         playwright.expect(added_row.locator('[name="plan"]')).to_have_value("5")
 
-        added_row.get_by_role("button", name="Remove").click()
+        remove = added_row.get_by_role("button", name="Remove")
+        questions = Questions()
+        board.page.on("dialog", questions)
+        remove.click()  # dismissed: nothing happens
+        playwright.expect(added_row).to_have_count(1)
+        assert board.call("GET", "/v1/get-user-credits", headers=headers).status_code == 200
+        questions.accept = True
+        remove.click()
         playwright.expect(added_row).to_have_count(0)
         assert board.call("GET", "/v1/get-user-credits", headers=headers).status_code == 401
+        question = f"Remove the key {added}? Its credits and settings go with it."
+        assert questions.asked == [question, question]
 
 
 def test_forcing_rate_limited_from_the_page_makes_the_next_call_a_429(open_dashboard) -> None:
@@ -214,6 +240,16 @@ def test_forcing_rate_limited_from_the_page_makes_the_next_call_a_429(open_dashb
         page.get_by_role("button", name="Set chaos").click()
         playwright.expect(page.locator("#steer-msg")).to_contain_text("server-error 1")
         assert board.call("GET", "/v1/get-user-credits").status_code == 500
+        questions = Questions()
+        page.on("dialog", questions)
+        page.get_by_role("button", name="Clear scenarios").click()
+        page.get_by_role("button", name="Reset emulator").click()
+        assert board.call("GET", "/v1/get-user-credits").status_code == 500  # both dismissed
+        assert [question.split("?")[0] for question in questions.asked] == [
+            "Clear every queued scenario and the chaos settings",
+            "Reset the emulator",
+        ]
+        questions.accept = True
         page.get_by_role("button", name="Clear scenarios").click()
         playwright.expect(page.locator("#steer-msg")).to_contain_text("cleared")
         assert board.call("GET", "/v1/get-user-credits").status_code == 200
@@ -221,6 +257,35 @@ def test_forcing_rate_limited_from_the_page_makes_the_next_call_a_429(open_dashb
         page.get_by_role("button", name="Reset emulator").click()
         playwright.expect(page.locator("#steer-msg")).to_contain_text("Emulator reset")
         playwright.expect(page.locator("#log tr")).to_have_count(0, timeout=WAIT_MS)
+
+
+ATTACK = """<!doctype html><iframe id="framed" src="{base}/_mock/ui"></iframe><script>
+fetch("{base}/_mock/scenarios", {{method: "POST", mode: "no-cors",
+  body: '{{"outcome": "insufficient-credits", "times": 1000000000}}'}})
+  .then(() => fetch("{base}/_mock/reset", {{method: "POST", mode: "no-cors"}}))
+  .finally(() => (document.title = "sent"));
+</script>"""
+
+
+def test_a_page_on_another_origin_can_neither_steer_nor_frame_the_dashboard(
+    open_dashboard, browser: playwright.Browser
+) -> None:
+    with open_dashboard(make_config()) as board:
+        board.call("GET", "/v1/get-user-credits")
+
+        async def attacker(request: Request) -> Response:
+            return HTMLResponse(ATTACK.format(base=board.base))
+
+        with running_server(Starlette(routes=[Route("/", attacker)])) as elsewhere:
+            page = board.page.context.new_page()
+            page.goto(elsewhere)
+            playwright.expect(page).to_have_title("sent")
+            framed = page.frame_locator("#framed")
+            playwright.expect(framed.locator("#live")).to_have_count(0)
+        scenarios = board.call("GET", "/_mock/scenarios").json()
+        assert scenarios["queued"] == []
+        assert board.call("GET", "/_mock/journal").json()["count"] == 1  # not reset
+        assert board.call("GET", "/v1/get-user-credits").status_code == 200
 
 
 def test_with_a_control_token_the_page_asks_for_it_once(open_dashboard) -> None:

@@ -42,7 +42,7 @@ async def test_with_a_token_the_page_loads_but_its_data_needs_the_token(
 async def test_without_a_token_the_page_answers_loopback_clients_only(app_factory) -> None:
     app = app_factory()
     transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 5000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as remote:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as remote:
         assert (await remote.get("/_mock/ui")).status_code == 403
         assert (await remote.get("/_mock/ui/app.js")).status_code == 403
     await app.state.emulator.aclose()

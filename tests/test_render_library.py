@@ -5,6 +5,8 @@ bytes."""
 from __future__ import annotations
 
 import io
+import logging
+import multiprocessing.synchronize
 import signal
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from conftest import make_config
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
-from wan26.mockserver.media.render import VideoSpec, plan_segments
+from wan26.mockserver.media.render import WORKERS, VideoSpec, plan_segments
 from wan26.mockserver.server.background import free_port, running_command
 
 pytestmark = pytest.mark.anyio
@@ -88,6 +90,27 @@ async def test_the_same_seed_gives_the_same_bytes_after_every_cache_is_dropped(
     assert await generate(client, seed=42, multi_shots=True) == first
     threads, _ = emulator_client(render_processes=0)
     assert await generate(threads, seed=42, multi_shots=True) == first
+
+
+async def test_without_dev_shm_videos_are_encoded_in_threads_with_a_warning(
+    emulator_client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where multiprocessing cannot make a semaphore (no writable /dev/shm), every call
+    was a 500; now the emulator finds out at start-up and encodes in threads."""
+
+    def no_shm(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(multiprocessing.synchronize.SemLock, "__init__", no_shm)
+    monkeypatch.setattr(WORKERS, "_executor", None)  # as in a fresh process
+    monkeypatch.setattr(WORKERS, "threads_only", False)
+    client, _ = emulator_client()
+    video = await generate(client, seed=3)
+    assert len(decoded(video)) == 150
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "worker processes cannot be made here ([Errno 13] Permission denied); encoding in threads"
+    ]
 
 
 async def test_cuts_fall_on_keyframes(emulator_client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -193,6 +194,54 @@ def test_timeouts_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="request_body_timeout_s must be > 0"):
         Config.from_mapping({"request_body_timeout_s": 0})
     assert Config.from_mapping({"request_body_timeout_s": "12"}).request_body_timeout_s == 12.0
+    with pytest.raises(ConfigError, match="max_header_bytes must be > 0"):
+        Config.from_mapping({"max_header_bytes": 0})
+
+
+CREDITS_HEAD = b"GET /v1/get-user-credits HTTP/1.1\r\nHost: emulator\r\nx-api-key: %s\r\n" % (
+    API_KEY.encode()
+)
+TOO_LARGE = {"error": "Request header fields too large"}
+
+
+def assert_431_then_closed(received: bytes) -> None:
+    status, headers, body = parse(received)
+    assert status == 431
+    assert headers["connection"] == "close"
+    assert json.loads(body) == TOO_LARGE
+
+
+def test_a_head_past_64_kb_is_a_431_before_the_rest_of_it_arrives(server: str) -> None:
+    """1 MB of a header that never ends: answered once 64 KB are in, not at the deadline."""
+    with connect(server) as sock:
+        sock.sendall(CREDITS_HEAD + b"x-pad: " + b"a" * 1024 * 1024)
+        assert_431_then_closed(read_until_closed(sock))
+
+
+def test_an_8_mb_header_is_a_431_and_a_close_without_being_read_whole(server: str) -> None:
+    header = b"x-pad: " + b"a" * 8 * 1024 * 1024 + b"\r\n\r\n"
+    with connect(server) as sock:
+        sock.sendall(CREDITS_HEAD)
+        try:
+            for start in range(0, len(header), 65536):
+                sock.sendall(header[start : start + 65536])
+                if select.select([sock], [], [], 0)[0]:
+                    break  # answered: the rest is not wanted
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server closed first
+        assert_431_then_closed(read_until_closed(sock))
+
+
+def test_a_60_kb_header_still_works_and_a_body_does_not_count_towards_it(server: str) -> None:
+    pad = b"x-pad: " + b"a" * 60 * 1024 + b"\r\n"
+    with connect(server) as sock:
+        for _ in range(2):  # the count starts again for each request on a connection
+            sock.sendall(CREDITS_HEAD + pad + b"\r\n")
+            assert parse(read_response(sock))[0] == 200
+        body = b"x" * 4000  # the head and the body, sent at once, are over 64 KB
+        sock.sendall(CALL_HEAD + pad + f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        status, _, answer = parse(read_response(sock))
+    assert status == 400 and "Invalid" in json.loads(answer)["error"]  # read, and judged
 
 
 @pytest.mark.anyio

@@ -40,9 +40,9 @@ async def test_submit_answers_at_once_with_urls_on_the_called_host(
     assert body == {
         "request_id": job,
         "status": "QUEUED",
-        "poll_url": f"http://emulator.test/v1/requests/{job}",
-        "status_url": f"http://emulator.test/v2/requests/{job}/status",
-        "response_url": f"http://emulator.test/v2/requests/{job}",
+        "poll_url": f"http://emulator.localhost/v1/requests/{job}",
+        "status_url": f"http://emulator.localhost/v2/requests/{job}/status",
+        "response_url": f"http://emulator.localhost/v2/requests/{job}",
     }
 
 

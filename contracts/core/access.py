@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import logging
 import re
+from dataclasses import dataclass
 from typing import overload
 from urllib.parse import urlsplit, urlunsplit
 
@@ -74,3 +75,31 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host in ("localhost", "testclient")
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a request says it goes (its Host) or comes from (its Origin)."""
+
+    host: str
+    port: int | None
+    scheme: str | None = None
+
+    @classmethod
+    def parse(cls, text: str, scheme: str | None = None) -> Place:
+        """`host`, `host:port` or `scheme://host[:port]`; a ValueError if it is none."""
+        if "://" not in text:
+            text = f"//{text}"
+        parts = urlsplit(text)
+        if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.username:
+            raise ValueError(f"not a host, host:port or scheme://host:port: {text.lstrip('/')!r}")
+        scheme = parts.scheme or scheme
+        port = parts.port or (DEFAULT_PORTS.get(scheme) if scheme else None)
+        return cls(parts.hostname.rstrip("."), port, scheme)
+
+    def admits(self, other: Place) -> bool:
+        """An allowed host admits a request's Host of that name (and port, if it names one)."""
+        return self.host == other.host and self.port in (None, other.port)

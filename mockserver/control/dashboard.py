@@ -20,12 +20,15 @@ ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
-# Everything the page loads comes from the emulator itself; videos from /outputs.
+# Everything the page loads comes from the emulator itself; videos from /outputs. No
+# page may frame it (a click on a framed page would steer the emulator for another site).
 HEADERS = {
     "content-security-policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+        "media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
     ),
+    "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
     "cache-control": "no-cache",
 }

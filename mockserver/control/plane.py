@@ -2,7 +2,8 @@
 
 Described in `mockserver/control-plane.yaml`. Off when `control.enabled` is
 false; with `control.token` set every call needs `X-Mock-Token`; without a
-token only loopback clients may call it.
+token only loopback clients may call it. Whatever the token, what a web page may
+have sent is refused (see `browsers.py`). `/_mock/health` answers anyone, always.
 
 A sub-application mounted at `/_mock` (`MOUNT`, named "control"): one guard
 (`ControlGuard`) in front of its named routes, each of which declares its methods
@@ -29,7 +30,7 @@ from wan26.contracts.core.money import as_json
 from wan26.contracts.core.spec import load_contract
 from wan26.contracts.core.validation import RequestInvalid, RequestValidator
 from wan26.mockserver.config import ConfigError
-from wan26.mockserver.control import dashboard
+from wan26.mockserver.control import browsers, dashboard
 from wan26.mockserver.core.accounts import Account, changed_account
 from wan26.mockserver.core.emulator import Emulator
 from wan26.mockserver.core.jobs import Job, JobState
@@ -63,6 +64,9 @@ class ControlRoute(AnyMethodRoute):
     `token_needed=False` is for the dashboard's static files and its player's videos: a
     browser cannot send a header when it opens a page or a `<video>`, the files hold no
     data (the page's fetches send the token) and the videos are public at `/outputs`.
+    `public=True` is for the health probe: it tells nothing and changes nothing, so it
+    answers every client under every name, even with the control plane off (a container's
+    probe calls it on the container's address, with no token).
     """
 
     def __init__(
@@ -73,10 +77,12 @@ class ControlRoute(AnyMethodRoute):
         *,
         name: str,
         token_needed: bool = True,
+        public: bool = False,
     ) -> None:
         super().__init__(path, endpoint, name=name)
         self.allowed = [*methods, "HEAD"] if "GET" in methods else methods
         self.token_needed = token_needed
+        self.public = public
 
 
 class ControlGuard:
@@ -111,8 +117,14 @@ class ControlGuard:
 
 def _refusal(request: Request, route: ControlRoute) -> Response | None:
     control = _emulator(request).config.control
+    if route.public:
+        return None if request.method in route.allowed else method_not_allowed_json(route.allowed)
     if not control.enabled:
         return error_response(404, "Not Found")
+    try:
+        browsers.check(request, control.allowed_hosts)
+    except browsers.Refused as refused:
+        return error_response(refused.status, str(refused))
     if control.token is not None:
         if route.token_needed and request.headers.get(TOKEN_HEADER) != control.token:
             return error_response(401, "The control plane needs a valid X-Mock-Token header")
@@ -348,7 +360,7 @@ async def settings(request: Request) -> Response:
 
 
 ROUTES = [
-    ControlRoute("/health", health, ["GET"], name="health"),
+    ControlRoute("/health", health, ["GET"], name="health", public=True),
     ControlRoute("/journal", journal, ["GET", "DELETE"], name="journal"),
     ControlRoute("/state", state, ["GET"], name="state"),
     ControlRoute("/keys/{key}", key, ["PUT", "DELETE"], name="key"),

@@ -31,6 +31,7 @@ from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, Scenarios
 from wan26.mockserver.http.journal import JournalEntry
 from wan26.mockserver.media.errors import MediaError
+from wan26.mockserver.media.render import WORKERS
 from wan26.mockserver.recording.learning import Learned
 from wan26.mockserver.recording.loader import load_recording
 from wan26.mockserver.store.backends import open_store
@@ -129,6 +130,7 @@ class Emulator:
         ones it knows keep their balances: the state outlives the config)."""
         if self._started:
             return
+        WORKERS.check(self.config.media.encoding_processes)
         await self.store.start()
         if self.shared:
             kept = 0

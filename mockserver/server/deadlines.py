@@ -1,10 +1,15 @@
-"""Deadlines uvicorn lacks: on a request's headers, and on its body's progress and total time.
+"""Deadlines uvicorn lacks: on a request's headers, and on its body's progress and total time;
+and a limit on the size of its headers.
 
 uvicorn (h11 and httptools alike) waits forever for a request that stalls, so a
 slowloris client, a body that stops half-way or a never-ending chunked upload
 would each hold a connection for good. The deadlines live in the protocol, so
 they hold for every route, including bodies the app never reads (an early 401).
 They are asyncio timers (`loop.call_later`): uvicorn's protocol layer is asyncio-only.
+
+httptools has no limit on a request's head either, and holds it whole (a 400 MB
+header took its memory and, growing its buffers, the event loop for seconds). The
+protocol counts the head's bytes as they arrive and answers 431 past the limit.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from wan26.mockserver.config import Config
+
+HEADER_LIMIT_MESSAGE = "Request header fields too large"
+# After a 431 the head still arriving is read and dropped this long before the close:
+# closing with unread data would reset the connection, and the client lose the answer.
+LINGER_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -35,19 +45,48 @@ class Deadlines:
 
 
 class DeadlineProtocol(HttpToolsProtocol):
-    """httptools' protocol that answers a 408 (or just closes) when a request stalls."""
+    """httptools' protocol that answers a 408 (or just closes) when a request stalls, and a
+    431 when its request line and headers pass `max_header_bytes`."""
 
-    def __init__(self, *args: Any, deadlines: Deadlines | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        deadlines: Deadlines | None = None,
+        max_header_bytes: int = Config.max_header_bytes,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.deadlines = deadlines or Deadlines()
+        self.max_header_bytes = max_header_bytes
         self._headers_timer: asyncio.TimerHandle | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._total_timer: asyncio.TimerHandle | None = None
         self._body_progress_at = 0.0
+        self._head_bytes: int | None = 0  # of the request head so far; None once it is whole
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_headers()
+
+    def data_received(self, data: bytes) -> None:
+        """The parser is given no more of a head than the limit: past it, a 431."""
+        if self._refused:
+            return  # lingering before the close: read and dropped
+        if self._head_bytes is None:
+            super().data_received(data)
+            return
+        room = self.max_header_bytes - self._head_bytes
+        head, rest = data[:room], data[room:]
+        self._head_bytes += len(head)
+        if head:
+            super().data_received(head)
+        if not rest or self.transport.is_closing():
+            return
+        if self._head_bytes is None or self._head_bytes < self.max_header_bytes:
+            self.data_received(rest)  # the head ended (or a next request began) within `head`
+        else:
+            self._refuse_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -59,6 +98,7 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._arm_headers()
 
     def on_headers_complete(self) -> None:
+        self._head_bytes = None
         self._cancel_headers()
         super().on_headers_complete()
         self._body_progress_at = self.loop.time()
@@ -75,6 +115,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._cancel_body()
+        self._head_bytes = 0  # what follows is the next request's head
         super().on_message_complete()
 
     def _arm_headers(self) -> None:
@@ -93,9 +134,31 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def _headers_expired(self) -> None:
         self._headers_timer = None
-        idle = not self.pipeline and (self.cycle is None or self.cycle.response_complete)
         message = f"Request headers not received within {self.deadlines.headers_s:g} s"
-        self._drop(message, answer=idle)
+        self._drop(message, answer=self._idle())
+
+    def _idle(self) -> bool:
+        """No response is owed on the connection: one may be written now."""
+        return not self.pipeline and (self.cycle is None or self.cycle.response_complete)
+
+    def _refuse_head(self) -> None:
+        """431, then the write side is closed and, after `LINGER_S`, the connection."""
+        if not self._idle():  # an earlier request's answer is still going out
+            self._drop(f"{HEADER_LIMIT_MESSAGE} (over {self.max_header_bytes} bytes)", False)
+            return
+        self._refused = True
+        self._disarm()
+        client = self.client or ("-", 0)
+        self.logger.info(
+            "%s:%d - %s (over %d bytes): closing the connection",
+            *client,
+            HEADER_LIMIT_MESSAGE,
+            self.max_header_bytes,
+        )
+        self.transport.write(self._response(431, HEADER_LIMIT_MESSAGE))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_S, self.transport.close)
 
     def _body_expired(self, message: str) -> None:
         unanswered = self.cycle is not None and not self.cycle.response_started
@@ -115,10 +178,10 @@ class DeadlineProtocol(HttpToolsProtocol):
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         if answer:
-            self.transport.write(self._response_408(message))
+            self.transport.write(self._response(408, message))
         self.transport.close()
 
-    def _response_408(self, message: str) -> bytes:
+    def _response(self, status: int, message: str) -> bytes:
         body = json.dumps({"error": message}, separators=(",", ":")).encode()
         headers = [
             *self.server_state.default_headers,
@@ -127,7 +190,7 @@ class DeadlineProtocol(HttpToolsProtocol):
             (b"connection", b"close"),
         ]
         head = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-        return STATUS_LINE[408] + head + b"\r\n" + body
+        return STATUS_LINE[status] + head + b"\r\n" + body
 
     def _cancel_headers(self) -> None:
         if self._headers_timer is not None:

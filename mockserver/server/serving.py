@@ -1,4 +1,5 @@
-"""uvicorn, set up the emulator's way: deadlines on slow requests, and a prompt shutdown."""
+"""uvicorn, set up the emulator's way: deadlines on slow requests, a limit on their headers,
+and a prompt shutdown."""
 
 from __future__ import annotations
 
@@ -39,7 +40,11 @@ def make_server(app: ASGIApp, **options: Any) -> EmulatorServer:
     """
     emulator = getattr(getattr(app, "state", None), "emulator", None)
     config: Config = emulator.config if emulator is not None else Config()
-    protocol = functools.partial(FaultableProtocol, deadlines=Deadlines.of(config))
+    protocol = functools.partial(
+        FaultableProtocol,
+        deadlines=Deadlines.of(config),
+        max_header_bytes=config.max_header_bytes,
+    )
     server_config = uvicorn.Config(
         app,
         http=protocol,  # type: ignore[arg-type]

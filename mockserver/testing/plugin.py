@@ -15,6 +15,7 @@ file, so it imports the emulator only inside the fixtures that use it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
     from wan26.mockserver.config import CassetteConfig, Config
     from wan26.mockserver.testing.handle import MockHandle
+
+IN_PROCESS_HOST = "wan26.test"  # wan26_client's base URL: no socket, no DNS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,7 +89,10 @@ def wan26_app(wan26_config: Config) -> Iterator[Starlette]:
     from wan26.mockserver.http.app import create_app
     from wan26.mockserver.store.memory import MemoryStore
 
-    app = create_app(wan26_config.with_default_key(os.environ))
+    control = wan26_config.control  # `/_mock` answers wan26_client's made-up host too
+    hosts = [*control.allowed_hosts, IN_PROCESS_HOST]
+    config = wan26_config.replace(control=dataclasses.replace(control, allowed_hosts=hosts))
+    app = create_app(config.with_default_key(os.environ))
     yield app
     if isinstance(app.state.emulator.store, MemoryStore):
         app.state.emulator.store.outputs.close()
@@ -103,7 +109,7 @@ async def wan26_client(wan26_app: Starlette) -> AsyncIterator[httpx.AsyncClient]
         running(wan26_app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=wan26_app),
-            base_url="http://wan26.test",
+            base_url=f"http://{IN_PROCESS_HOST}",
             headers={"x-api-key": key},
             timeout=120,
         ) as client,

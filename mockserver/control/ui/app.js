@@ -336,7 +336,11 @@ async function saveAccount(row, account) {
   });
 }
 
+// What cannot be undone is asked about first.
+const confirmed = (question) => window.confirm(question);
+
 async function removeAccount(row, account) {
+  if (!confirmed(`Remove the key ${account.key}? Its credits and settings go with it.`)) return;
   await steer(async () => {
     await api(`/_mock/keys/${encodeURIComponent(account.id)}`, { method: "DELETE" });
     row.remove();
@@ -430,6 +434,7 @@ $("chaos-off").addEventListener("click", () =>
 );
 
 $("clear-scenarios").addEventListener("click", () =>
+  confirmed("Clear every queued scenario and the chaos settings?") &&
   steer(async () => {
     renderScenarios(await api("/_mock/scenarios", { method: "DELETE" }));
     return "Queued scenarios and chaos cleared";
@@ -437,6 +442,7 @@ $("clear-scenarios").addEventListener("click", () =>
 );
 
 $("reset").addEventListener("click", () =>
+  confirmed("Reset the emulator? Accounts go back to the configuration; jobs, scenarios, the journal and cached renders are dropped.") &&
   steer(async () => {
     await api("/_mock/reset", { method: "POST" });
     selected = null;
