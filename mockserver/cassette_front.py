@@ -24,10 +24,11 @@ from starlette.responses import JSONResponse, Response
 
 from wan26.mockserver.access import fingerprint as key_hash
 from wan26.mockserver.billing import as_json, balance_of, usd
-from wan26.mockserver.budget import Budget
+from wan26.mockserver.budget import Budget, SharedBudget
 from wan26.mockserver.cassette import (
     BALANCE_HEADER,
     CREDITS_PATH,
+    RECORDED_AT_HEADER,
     RECORDED_STATUSES,
     Cassette,
     is_submit_answer,
@@ -88,8 +89,11 @@ class CassetteFront:
         limit = None if config.max_spend_usd is None else balance_of(config.max_spend_usd)
         if limit is None and config.mode == "record":
             limit = Decimal(0)  # recording spends nothing unless told how much
-        spent = balance_of(self.cassette.spent_usd) if self.cassette else Decimal(0)
-        self.budget = Budget(limit, spent)
+        self.budget = (
+            SharedBudget(limit, self.cassette)
+            if self.cassette is not None and config.mode == "record"
+            else Budget(limit)
+        )
         time_scale = emulator.config.time_scale
         self.jobs = TapeJobs(emulator.config.queue.ttl(time_scale))
         self._accepted: dict[str, bool] = {}  # key hash -> did the upstream accept the key
@@ -140,8 +144,11 @@ class CassetteFront:
         )
         call_print = fingerprint(call)
         assert self.cassette is not None
+        if self.config.mode == "record":
+            self.cassette.refresh()  # what the directory's other recorders saved is a hit too
         exchange = self.cassette.get(call_print)
-        if exchange is not None:
+        balance = request.method == "GET" and request.url.path == CREDITS_PATH
+        if exchange is not None and not (balance and self.config.mode == "record"):
             return Outcome(await self._replay(exchange, request), "hit", call_print)
         if self.config.mode == "replay":
             miss = explain_miss(call, self.cassette.requests())
@@ -188,7 +195,7 @@ class CassetteFront:
     async def _replay(self, exchange: dict[str, Any], request: Request) -> Response:
         assert self.cassette is not None
         recorded = exchange["response"]
-        headers = dict(recorded["headers"])
+        headers = {**recorded["headers"], RECORDED_AT_HEADER: exchange["recorded_at"]}
         key = request.headers.get("x-api-key", "")
         account = await self.emulator.store.account(key)
         if "job" in exchange and recorded["status"] == 200:
@@ -231,7 +238,9 @@ class CassetteFront:
             output=output,
         )
         self.jobs.add(job)
-        return _submitted(exchange["response"]["json"], job.id, base_url)
+        answer = _submitted(exchange["response"]["json"], job.id, base_url)
+        answer.headers[RECORDED_AT_HEADER] = exchange["recorded_at"]
+        return answer
 
     async def _record(
         self, request: Request, raw: bytes, call: dict[str, Any], entry: JournalEntry | None
@@ -267,8 +276,8 @@ class CassetteFront:
             return _relay(answer), "miss"
         cost = as_json(price) if charged and price is not None else 0.0
         secret = request.headers.get("x-api-key", "")
-        self.cassette.add(self._exchange(call, answer, cost, secret))
-        return _relay(answer), "recorded"
+        kept = self.cassette.add(self._exchange(call, answer, cost, secret))
+        return _relay(answer), "recorded" if kept else "miss"
 
     def _exchange(
         self, call: dict[str, Any], answer: httpx.Response, cost: float, secret: str
@@ -391,11 +400,8 @@ class CassetteFront:
         return _relay(answer)
 
     def _settle(self, price: Decimal | None, charged: bool) -> None:
-        if price is None:
-            return
-        spent = self.budget.settle(price, charged)
-        if charged and self.cassette is not None:
-            self.cassette.set_spent(as_json(spent))
+        if price is not None:
+            self.budget.settle(price, charged)
 
     def _unreachable(self, exc: Exception) -> Response:
         assert self.upstream is not None
