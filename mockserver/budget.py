@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
-from collections.abc import Callable
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,8 @@ from wan26.mockserver.billing import usd
 from wan26.mockserver.cassette import Cassette, write_atomically
 
 IN_FLIGHT = ".in-flight.json"
+_MADE_HERE: set[str] = set()  # the ids of the shared budgets this process made
+_AMOUNT = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,6})?$")  # a reservation as written: str(Decimal)
 
 
 class Budget:
@@ -67,29 +70,29 @@ class Budget:
 class SharedBudget(Budget):
     """The cap of a cassette directory, shared by every process recording into it.
 
-    A reservation is kept in the directory with its process (host and pid); one left by
-    a process that has ended counts as spent, as a call sent and never answered does."""
+    A reservation is kept in the directory with its maker (host, pid and an id); one left
+    by a process that has ended counts as spent, as a call sent and never answered does."""
 
     def __init__(self, limit_usd: Decimal | None, cassette: Cassette) -> None:
         super().__init__(limit_usd)
         self.cassette = cassette
-        self.owner = {"host": socket.gethostname(), "pid": os.getpid()}
-        with cassette.locked():  # an earlier process with this pid has ended
-            self._write(self._held(ended=self._mine))
+        self.id = uuid.uuid4().hex
+        _MADE_HERE.add(self.id)
 
     def reserve(self, price: Decimal) -> str | None:
         with self.cassette.locked():
-            held = self._held(ended=_ended)
+            held = self._held()
             reserved = sum((Decimal(hold["usd"]) for hold in held), Decimal(0))
             refusal = self.refusal(price, Decimal(str(self.cassette.spent_usd)), reserved)
             if refusal is None:
-                held.append({**self.owner, "usd": str(price)})
+                maker = {"host": socket.gethostname(), "pid": os.getpid(), "id": self.id}
+                held.append({**maker, "usd": str(price)})
             self._write(held)
             return refusal
 
     def settle(self, price: Decimal, charged: bool) -> None:
         with self.cassette.locked():
-            held = self._held(ended=_ended)
+            held = self._held()
             mine = [n for n, hold in enumerate(held) if self._mine(hold)]
             match = next((n for n in mine if held[n]["usd"] == str(price)), None)
             if match is not None:
@@ -99,10 +102,10 @@ class SharedBudget(Budget):
                 self.cassette.add_spent(price)
 
     def _mine(self, hold: dict[str, Any]) -> bool:
-        return hold.get("host") == self.owner["host"] and hold.get("pid") == self.owner["pid"]
+        return hold.get("id") == self.id
 
-    def _held(self, ended: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-        """The reservations in flight; those `ended(hold)` says are over count as spent."""
+    def _held(self) -> list[dict[str, Any]]:
+        """The reservations in flight; those of makers that have ended count as spent."""
         try:
             held = json.loads((self.cassette.folder / IN_FLIGHT).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -112,9 +115,9 @@ class SharedBudget(Budget):
         held = [
             hold
             for hold in (held if isinstance(held, list) else [])
-            if isinstance(hold, dict) and isinstance(hold.get("usd"), str)
+            if isinstance(hold, dict) and _AMOUNT.match(str(hold.get("usd")))
         ]
-        over = [hold for hold in held if ended(hold)]
+        over = [hold for hold in held if _ended(hold)]
         if over:
             self.cassette.add_spent(sum((Decimal(hold["usd"]) for hold in over), Decimal(0)))
         return [hold for hold in held if hold not in over]
@@ -128,9 +131,12 @@ class SharedBudget(Budget):
 
 
 def _ended(hold: dict[str, Any]) -> bool:
-    """Whether the process that holds this reservation has ended (known only on this host)."""
+    """Whether the maker of this reservation has ended (known only on this host; in this
+    process, a maker this process did not make is an earlier process with its pid)."""
     if hold.get("host") != socket.gethostname() or not isinstance(hold.get("pid"), int):
         return False
+    if hold["pid"] == os.getpid():
+        return hold.get("id") not in _MADE_HERE
     try:
         os.kill(hold["pid"], 0)
     except ProcessLookupError:

@@ -8,6 +8,7 @@ real `wan26-mock serve --record` processes: two on one directory, or one with
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +21,8 @@ import httpx
 from test_cassette import BODY, SLUG, charged, post, serving
 
 from wan26.mockserver.background import free_port, running_command
-from wan26.mockserver.cassette import INDEX
+from wan26.mockserver.budget import IN_FLIGHT, SharedBudget
+from wan26.mockserver.cassette import INDEX, Cassette
 
 PRICE = Decimal("0.625")  # 5 s at 720p
 
@@ -90,6 +92,34 @@ def test_workers_share_the_budget_and_the_cassette(tmp_path: Path) -> None:
             answers = record_distinct_calls([base], 16)
         assert sorted(a.status_code for a in answers) == [200] + [402] * 15
         assert_one_budget_and_nothing_lost(folder, upstream_app, budget)
+
+
+def test_two_recorders_in_one_process_share_the_budget_too(tmp_path: Path) -> None:
+    with serving(time_scale=0.01) as (upstream, upstream_app), ExitStack() as stack:
+        cassette = {"mode": "record", "dir": str(tmp_path), "upstream": upstream}
+        bases = [
+            stack.enter_context(serving(**cassette, max_spend_usd=float(PRICE)))[0]
+            for _ in range(2)
+        ]
+        answers = record_distinct_calls(bases, 6)
+        assert sorted(a.status_code for a in answers) == [200] + [402] * 5
+        assert_one_budget_and_nothing_lost(tmp_path, upstream_app, PRICE)
+
+
+def test_a_reservation_left_by_a_process_that_ended_counts_as_spent(tmp_path: Path) -> None:
+    """It may have been charged (sent, never answered): the budget never forgets it."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    hold = {"host": socket.gethostname(), "pid": int(ended.stdout), "usd": str(PRICE)}
+    (tmp_path / IN_FLIGHT).write_text(json.dumps([hold, {"usd": "not money"}]))
+    budget = SharedBudget(2 * PRICE, Cassette.open(tmp_path, create=True))
+    assert budget.reserve(PRICE) is None
+    refusal = budget.reserve(PRICE)
+    assert refusal is not None and "($0.625 spent, $0.625 in flight)" in refusal
+    assert json.loads((tmp_path / INDEX).read_text())["spent_usd"] == float(PRICE)
+    budget.settle(PRICE, charged=False)
+    assert not (tmp_path / IN_FLIGHT).exists()
 
 
 def test_passthrough_with_a_budget_and_workers_is_refused(tmp_path: Path) -> None:
