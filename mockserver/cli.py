@@ -157,6 +157,12 @@ def _config(args: argparse.Namespace) -> Config:
             "and jobs)"
         )
     config.cassette = _cassette(config.cassette, args)
+    if args.workers > 1 and config.cassette.mode == "passthrough" and config.cassette.max_spend_usd:
+        raise ConfigError(
+            f"--max-spend-usd with --upstream alone is kept by each process: --workers "
+            f"{args.workers} would multiply it; record into a directory (--record DIR shares "
+            "one budget among processes) or run one process"
+        )
     media = {
         "mode": args.media_mode,
         "offline": args.offline,

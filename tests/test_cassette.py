@@ -7,11 +7,13 @@ the recording emulator forwards to it with the caller's key.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from segmind.v2 import InferenceFailed
 
 from conftest import make_config
 from mediafiles import data_uri, image_bytes
-from wan26.contracts.core.cassette import INDEX
+from wan26.contracts.core.cassette import INDEX, MAX_MEDIA_BYTES
 from wan26.mockserver import KeyConfig, create_app
 from wan26.mockserver.cli import main
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, QueueConfig
@@ -216,6 +218,42 @@ def test_concurrent_calls_never_pass_the_budget_and_the_spend_persists(tmp_path:
     assert sum(a.headers["x-mock-cassette"] == "hit" for a in replayed) == 3
 
 
+def test_a_recorder_forwards_every_balance_and_a_replay_says_when_it_was_recorded(
+    tmp_path: Path,
+) -> None:
+    def balance(url: str) -> httpx.Response:
+        return httpx.get(f"{url}/v1/get-user-credits", headers={"x-api-key": SECRET})
+
+    with serving() as (upstream, _):
+        recording = serving(
+            mode="record",
+            dir=str(tmp_path),
+            upstream=upstream,
+            max_spend_usd=2,
+            record_credits=True,
+        )
+        with recording as (front, _):
+            assert balance(front).json()["credits"] == 100.0
+            for seed in (1, 2):
+                assert post(front, f"/v1/{SLUG}", {**BODY, "seed": seed}).status_code == 200
+            after = balance(front)
+        assert after.json() == balance(upstream).json() == {"credits": 98.75, "free-credits": 0.0}
+    assert after.headers["x-mock-cassette"] == "miss"  # forwarded; the first balance is kept
+    [kept] = [
+        e
+        for e in json.loads((tmp_path / INDEX).read_text())["exchanges"]
+        if e["request"]["method"] == "GET"
+    ]
+    assert kept["response"]["json"]["credits"] == 100.0
+
+    with serving(mode="replay", dir=str(tmp_path)) as (front, _):
+        replayed = balance(front)
+        video = post(front, f"/v1/{SLUG}", {**BODY, "seed": 1})
+    assert replayed.headers["x-mock-cassette"] == "hit" and replayed.json()["credits"] == 100.0
+    assert replayed.headers["x-mock-recorded-at"] == kept["recorded_at"]
+    assert datetime.fromisoformat(video.headers["x-mock-recorded-at"]) <= datetime.now(UTC)
+
+
 @pytest.fixture(scope="module")
 def cassette(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One recorded v1 generation and one credits call."""
@@ -298,6 +336,25 @@ def status_as_text(index: dict) -> None:
     index["exchanges"][0]["response"]["status"] = "200"
 
 
+def replace_media(folder: Path, make: Any) -> None:
+    path = first_media(folder)
+    path.unlink()
+    make(path)
+
+
+def oversized(path: Path) -> None:
+    with path.open("wb") as file:  # sparse: nothing is written
+        file.truncate(MAX_MEDIA_BYTES + 1)
+
+
+def recorded_headers(**headers: str) -> Any:
+    def change(index: dict) -> None:
+        posted = next(e for e in index["exchanges"] if e["request"]["method"] == "POST")
+        posted["response"]["headers"].update(headers)
+
+    return lambda folder: edit_index(folder, change)
+
+
 HOSTILE = {
     "truncated": (
         lambda f: (f / INDEX).write_text((f / INDEX).read_text()[:300]),
@@ -308,6 +365,27 @@ HOSTILE = {
     "future version": (lambda f: edit_index(f, set_version), "format version 2"),
     "missing video": (lambda f: first_media(f).unlink(), "is missing"),
     "altered video": (lambda f: first_media(f).write_bytes(b"not the video"), "was altered"),
+    "video linked to /dev/zero": (
+        lambda f: replace_media(f, lambda p: p.symlink_to("/dev/zero")),
+        "a cassette holds regular files",
+    ),
+    "video as a FIFO": (
+        lambda f: replace_media(f, os.mkfifo),
+        "is not a regular file: a cassette holds regular files",
+    ),
+    "oversized video": (lambda f: oversized(first_media(f)), "over the limit of"),
+    "framing headers": (
+        recorded_headers(**{"content-length": "5", "transfer-encoding": "chunked"}),
+        "the header 'content-length' is not one a cassette keeps",
+    ),
+    "CRLF in a header": (
+        recorded_headers(**{"x-seed-value": "3\r\nx-injected: 1"}),
+        "the header 'x-seed-value' has a control character",
+    ),
+    "CRLF in recorded_at": (
+        lambda f: edit_index(f, lambda i: i["exchanges"][0].update(recorded_at="x\r\ny: 1")),
+        "recorded_at is not an ISO 8601 time",
+    ),
 }
 
 
@@ -321,7 +399,8 @@ def test_a_hostile_cassette_is_a_clear_error_at_start_up(
     with pytest.raises(ConfigError, match=re.escape(message)):
         create_app(make_config(cassette=CassetteConfig(mode="replay", dir=str(folder))))
     assert main(["serve", "--replay", str(folder), "--port", "0"]) == 2
-    assert capsys.readouterr().err.startswith("wan26-mock: cassette ")
+    error = capsys.readouterr().err
+    assert error.startswith("wan26-mock: cassette ") and error.count("\n") == 1
 
 
 def test_cli_settings_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,7 +30,7 @@ from wan26.contracts.core.cassette import (
     recorded_response,
 )
 from wan26.contracts.core.matching import MODEL_CALL, POLL, describe, fingerprint
-from wan26.contracts.core.money import as_json, balance_of, price_list, price_of
+from wan26.contracts.core.money import as_json, price_list, price_of
 from wan26.contracts.core.spec import ModelOperation
 from wan26.contracts.core.validation import RequestValidator
 
@@ -63,12 +63,11 @@ class Recorder:
         self.validator = RequestValidator(model.request_schema)
         self.prices = price_list(model)
         self.api_key = api_key
-        self.spent = balance_of(self.cassette.spent_usd)
         self._jobs: dict[str, _Job] = {}  # status, result and output URLs -> job
 
     def close(self) -> None:
         """Save, even with nothing recorded: the directory is a cassette afterwards."""
-        self.cassette.set_spent(as_json(self.spent))
+        self.cassette.save()
 
     def saw(
         self, method: str, path: str, query: str, key: str | None, response: httpx.Response
@@ -159,8 +158,7 @@ class Recorder:
             if self.api_key in text:
                 exchange = json.loads(text.replace(self.api_key, "***"))
         if cost:
-            self.spent += cost
-            self.cassette.spent_usd = as_json(self.spent)
+            self.cassette.add_spent(cost)
         self.cassette.add(exchange)
 
     def _price(self, call: dict[str, Any]) -> Decimal:

@@ -26,6 +26,7 @@ from wan26.contracts.core.access import fingerprint as key_hash
 from wan26.contracts.core.cassette import (
     BALANCE_HEADER,
     CREDITS_PATH,
+    RECORDED_AT_HEADER,
     RECORDED_STATUSES,
     Cassette,
     is_submit_answer,
@@ -46,7 +47,7 @@ from wan26.mockserver.config import CassetteConfig
 from wan26.mockserver.core.emulator import WORKERS_STOPPED, Emulator
 from wan26.mockserver.http.answers import answer_response, error_response
 from wan26.mockserver.http.journal import JournalEntry
-from wan26.mockserver.recording.budget import Budget
+from wan26.mockserver.recording.budget import Budget, SharedBudget
 from wan26.mockserver.recording.learning import learn
 from wan26.mockserver.recording.tapejobs import TapeJob, TapeJobs
 from wan26.mockserver.recording.upstream import Upstream, UpstreamLost, answer_headers
@@ -88,8 +89,11 @@ class CassetteFront:
         limit = None if config.max_spend_usd is None else balance_of(config.max_spend_usd)
         if limit is None and config.mode == "record":
             limit = Decimal(0)  # recording spends nothing unless told how much
-        spent = balance_of(self.cassette.spent_usd) if self.cassette else Decimal(0)
-        self.budget = Budget(limit, spent)
+        self.budget = (
+            SharedBudget(limit, self.cassette)
+            if self.cassette is not None and config.mode == "record"
+            else Budget(limit)
+        )
         time_scale = emulator.config.time_scale
         self.jobs = TapeJobs(emulator.config.queue.ttl(time_scale))
         self._accepted: dict[str, bool] = {}  # key hash -> did the upstream accept the key
@@ -142,8 +146,11 @@ class CassetteFront:
         )
         call_print = fingerprint(call)
         assert self.cassette is not None
+        if self.config.mode == "record":
+            self.cassette.refresh()  # what the directory's other recorders saved is a hit too
         exchange = self.cassette.get(call_print)
-        if exchange is not None:
+        balance = request.method == "GET" and request.url.path == CREDITS_PATH
+        if exchange is not None and not (balance and self.config.mode == "record"):
             return Outcome(await self._replay(exchange, request), "hit", call_print)
         if self.config.mode == "replay":
             miss = explain_miss(call, self.cassette.requests())
@@ -190,7 +197,7 @@ class CassetteFront:
     async def _replay(self, exchange: dict[str, Any], request: Request) -> Response:
         assert self.cassette is not None
         recorded = exchange["response"]
-        headers = dict(recorded["headers"])
+        headers = {**recorded["headers"], RECORDED_AT_HEADER: exchange["recorded_at"]}
         key = request.headers.get("x-api-key", "")
         account = await self.emulator.store.account(key)
         if "job" in exchange and recorded["status"] == 200:
@@ -233,7 +240,9 @@ class CassetteFront:
             output=output,
         )
         self.jobs.add(job)
-        return _submitted(exchange["response"]["json"], job.id, base_url)
+        answer = _submitted(exchange["response"]["json"], job.id, base_url)
+        answer.headers[RECORDED_AT_HEADER] = exchange["recorded_at"]
+        return answer
 
     async def _record(
         self, request: Request, raw: bytes, call: dict[str, Any], entry: JournalEntry | None
@@ -269,8 +278,8 @@ class CassetteFront:
             return _relay(answer), "miss"
         cost = as_json(price) if charged and price is not None else 0.0
         secret = request.headers.get("x-api-key", "")
-        self.cassette.add(self._exchange(call, answer, cost, secret))
-        return _relay(answer), "recorded"
+        kept = self.cassette.add(self._exchange(call, answer, cost, secret))
+        return _relay(answer), "recorded" if kept else "miss"
 
     def _exchange(
         self, call: dict[str, Any], answer: httpx.Response, cost: float, secret: str
@@ -393,11 +402,8 @@ class CassetteFront:
         return _relay(answer)
 
     def _settle(self, price: Decimal | None, charged: bool) -> None:
-        if price is None:
-            return
-        spent = self.budget.settle(price, charged)
-        if charged and self.cassette is not None:
-            self.cassette.set_spent(as_json(spent))
+        if price is not None:
+            self.budget.settle(price, charged)
 
     def _unreachable(self, exc: Exception) -> Response:
         assert self.upstream is not None
