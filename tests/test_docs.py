@@ -50,7 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_site_builds_strictly_with_every_page_in_the_nav(site: Path) -> None:
     pages = [page for page in site.rglob("index.html") if "search" not in page.parts]
     assert len(pages) >= 8
-    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text().replace("!!python", "#"))["nav"]
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
     assert [next(iter(section)) for section in nav] == [
         "Home",
         "Get started",
