@@ -106,3 +106,21 @@ def test_the_readme_is_a_front_page() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= README_MAX_LINES
     assert "docs/dashboard-1280x800.png" in readme
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    marker = "<!-- readme-test: skip (set-up: installs and runs this very suite) -->\n```sh\n"
+    command = readme.split(marker, 1)[1].split("\n", 1)[0]
+    assert command.endswith(".venv/bin/python -m pytest")
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_the_readmes_start_block_is_the_quick_start() -> None:
+    """The first minute: the emulator, all three commands, and calls of about a second."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    marker = "<!-- readme-test: skip (set-up: installs, then serves until stopped) -->\n```sh\n"
+    command = readme.split(marker, 1)[1].split("\n", 1)[0]
+    assert "pip install '.[mock]'" in command
+    assert command.endswith("wan26-mock serve --time-scale 0.01")
+    assert "http://127.0.0.1:8000/_mock/ui" in readme
