@@ -59,33 +59,56 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser(
-        "generate", help="make one video", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
     )
-    generate.add_argument("--image", required=True, help="an http(s) URL or a local file")
-    generate.add_argument("--prompt", required=True)
-    generate.add_argument("--out", required=True, type=Path, help="where to write the MP4")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    generate = commands.add_parser(
+        "generate",
+        help="make one video",
+        description="Make one video: submit to the v2 queue, show progress on stderr, write "
+        "the MP4, print its cost and the remaining credits. Parameters are checked against "
+        "the contract before anything is sent.",
+    )
+    generate.add_argument(
+        "--image", required=True, help="the input picture: an http(s) URL or a local file"
+    )
+    generate.add_argument(
+        "--prompt", required=True, help="the text prompt: what should happen in the video"
+    )
+    generate.add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="where to write the MP4"
+    )
     _add_contract_parameters(generate)
     generate.add_argument(
         "--sync", action="store_true", help="one blocking v1 call instead of the v2 queue"
     )
     generate.add_argument(
         "--base-url",
-        help="e.g. http://127.0.0.1:8000 for the emulator "
-        "(default: $SEGMIND_BASE_URL or https://api.segmind.com)",
+        metavar="URL",
+        help="the API, e.g. http://127.0.0.1:8000 for the emulator "
+        "(default: $SEGMIND_BASE_URL, else https://api.segmind.com)",
     )
     generate.add_argument(
         "--api-key",
-        help="default: $SEGMIND_API_KEY; for a loopback --base-url, the emulator's wan26-mock-key",
+        metavar="KEY",
+        help="the API key (default: $SEGMIND_API_KEY; for a loopback --base-url, the "
+        "emulator's wan26-mock-key)",
     )
-    generate.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for v2")
+    generate.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="seconds to wait for the v2 job (default: %(default)g)",
+    )
     generate.add_argument(
         "--poll-interval",
         type=float,
         default=5.0,
-        help="the longest wait between status polls; they start 0.25 s apart",
+        metavar="S",
+        help="the longest wait between status polls in seconds; they start 0.25 s apart "
+        "(default: %(default)g)",
     )
     return parser
 
@@ -96,7 +119,9 @@ def _add_contract_parameters(parser: argparse.ArgumentParser) -> None:
         if name in ("image", "prompt"):
             continue
         flag = "--" + name.replace("_", "-")
-        description = spec.get("description", "")
+        description = spec.get("description", "").rstrip(".")
+        if spec.get("default") not in (None, ""):
+            description += " (default: %(default)s)"
         if spec.get("type") == "boolean":
             parser.add_argument(
                 flag,

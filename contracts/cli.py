@@ -39,11 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("run", help="check a server against openapi.yaml")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser(
+        "run",
+        help="check a server against openapi.yaml",
+        description="Check a server (the emulator, any URL, or the live API with --live) "
+        "against the contract: probes of each documented behaviour, then a schemathesis "
+        "pass. Needs the [contracts] extra.",
+    )
     check.add_argument(
-        "--base-url", default=None, help=f"the server (default with --live: {LIVE_URL})"
+        "--base-url",
+        metavar="URL",
+        help=f"the server to check; required without --live (with --live: {LIVE_URL})",
     )
     check.add_argument(
         "--live",
@@ -55,10 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-spend-usd",
         type=float,
         default=0.0,
-        help="live budget; one 5 s 720p generation costs $0.625",
+        metavar="USD",
+        help="live budget; one 5 s 720p generation costs $0.625 (default: %(default)g)",
     )
-    check.add_argument("--api-key", help="default: $SEGMIND_API_KEY (or the emulator's key)")
-    check.add_argument("--image-url", help="input image for paid probes (default: a 16:9 data URI)")
+    check.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the API key (default: $SEGMIND_API_KEY, else the emulator's wan26-mock-key)",
+    )
+    check.add_argument(
+        "--image-url",
+        metavar="URL",
+        help="input image for paid probes (default: a 16:9 data URI)",
+    )
     check.add_argument(
         "--record",
         type=Path,
@@ -66,16 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="save the probes' exchanges as a cassette (the wan26-mock serve --record format: "
         "wan26-mock serve --replay DIR replays it, recording: DIR learns from it)",
     )
-    check.add_argument("--wait-s", type=float, default=1800.0, help="v2 job deadline")
+    check.add_argument(
+        "--wait-s",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="how long to wait for a v2 job to finish (default: %(default)g)",
+    )
     check.add_argument(
         "--timeout-s",
         type=float,
         default=1500.0,
-        help="read timeout of each request (default 1500; a live v1 call takes ~139 s)",
+        metavar="S",
+        help="read timeout of each request, the fuzz pass's too; a live v1 call takes about "
+        "139 s (default: %(default)g)",
     )
     check.add_argument(
         "--contract",
         type=Path,
+        metavar="FILE",
         help="the OpenAPI contract to check against (default: the bundled openapi.yaml)",
     )
     check.add_argument(
@@ -89,20 +117,32 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=10,
         metavar="N",
-        help="schemathesis examples per operation and mode (never with --live)",
+        help="schemathesis examples per operation and mode; never with --live "
+        "(default: %(default)s)",
     )
     _add_report_options(check)
-    diff = commands.add_parser("diff", help="breaking and non-breaking changes between contracts")
-    diff.add_argument("old", type=Path)
-    diff.add_argument("new", type=Path)
+    diff = commands.add_parser(
+        "diff",
+        help="breaking and non-breaking changes between contracts",
+        description="List the breaking changes (exit 1) and the non-breaking ones between two "
+        "OpenAPI files.",
+    )
+    diff.add_argument("old", type=Path, metavar="OLD", help="the contract as it was (YAML)")
+    diff.add_argument("new", type=Path, metavar="NEW", help="the contract as it is now (YAML)")
     _add_report_options(diff)
     return parser
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--report-md", type=Path)
-    parser.add_argument("--report-json", type=Path)
-    parser.add_argument("--junit", type=Path)
+    parser.add_argument(
+        "--report-md", type=Path, metavar="FILE", help="write the report as Markdown here"
+    )
+    parser.add_argument(
+        "--report-json", type=Path, metavar="FILE", help="write the report as JSON here"
+    )
+    parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write the report as JUnit XML here (for CI)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

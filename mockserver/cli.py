@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import random
 import signal
 import socket
 import sys
@@ -20,22 +21,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wan26-mock", description="Emulator of Segmind's Wan 2.6 Image To Video API."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the emulator over HTTP")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--config", help="YAML config file (default: $WAN26_MOCK_CONFIG)")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the emulator over HTTP",
+        description="Run the emulator over HTTP until Ctrl-C or SIGTERM. Settings come from "
+        "defaults, then the YAML config, then WAN26_MOCK_* environment variables, then these "
+        "flags. The banner names the dashboard, the mode and how long a call takes.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s); a non-loopback address turns "
+        "/_mock off unless control.token is set",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--config", metavar="FILE", help="YAML config file (default: $WAN26_MOCK_CONFIG)"
+    )
     serve.add_argument(
         "--time-scale",
         type=float,
-        help="multiply emulated run times by this; 0 answers at once (default 1)",
+        metavar="X",
+        help="multiply emulated run times by this: 1 is real time (about 139 s a call), "
+        "0.01 a quick start, 0 as fast as the video renders (default: 1)",
     )
-    serve.add_argument("--seed", type=int, help="seed for run times, random seeds and ids")
+    serve.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed for run times, random seeds and ids (default: random)",
+    )
     serve.add_argument(
         "--media-mode",
         choices=("lenient", "strict"),
-        help="lenient: stand-in for unreachable URLs; strict: the real 400",
+        help="lenient: a stand-in for unreachable URLs; strict: the real 400 (default: lenient)",
     )
     serve.add_argument(
         "--offline",
@@ -49,20 +77,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="fetch media from loopback/private hosts (local fixtures)",
     )
-    serve.add_argument("--recording", help="a live recording (wan26-contracts run --record)")
+    serve.add_argument(
+        "--recording",
+        metavar="DIR",
+        help="learn the real service's messages, headers and run times from a cassette "
+        "(wan26-contracts run --record DIR)",
+    )
     tape = serve.add_mutually_exclusive_group()
     tape.add_argument("--record", metavar="DIR", help="replay DIR's calls, forward and keep others")
     tape.add_argument("--replay", metavar="DIR", help="answer from the cassette in DIR")
     serve.add_argument(
-        "--upstream", metavar="URL", help="where to forward (alone: passthrough, nothing kept)"
+        "--upstream",
+        metavar="URL",
+        help="where --record forwards (default: https://api.segmind.com); alone: passthrough, "
+        "every call forwarded and nothing kept",
     )
     serve.add_argument(
-        "--max-spend-usd", type=float, help="recording budget over the cassette's life (default 0)"
+        "--max-spend-usd",
+        type=float,
+        metavar="USD",
+        help="--record: the budget over the cassette's life (0 unless given: free calls "
+        "only); passthrough: a cap for this run (none unless given)",
     )
     serve.add_argument(
         "--on-miss",
         choices=("emulate", "error"),
-        help="replay: emulate an unrecorded call (default), or refuse it",
+        help="--replay: emulate an unrecorded call, or refuse it with a 404 (default: emulate)",
     )
     state = serve.add_mutually_exclusive_group()
     state.add_argument(
@@ -80,7 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="N",
-        help="N processes on one port (needs --state-dir or --redis-url)",
+        help="N processes on one port; more than 1 needs --state-dir or --redis-url "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+        help="uvicorn's log level; info logs every request (default: %(default)s)",
     )
     serve.add_argument(
         "--allow-host",
@@ -89,7 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="a Host /_mock answers besides loopback names, e.g. http://wan26:8000 (repeatable)",
     )
-    serve.add_argument("--log-level", default="info")
     return parser
 
 
@@ -109,11 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from wan26.mockserver.server.serving import exit_after_sigterm, make_server
 
-    keys = ", ".join(mask(key.key) for key in config.keys)
     print(
-        f"wan26-mock {version()}: http://{args.host}:{listener.getsockname()[1]}  "
-        f"time scale {config.time_scale:g}  API key(s): {keys}  state: {_where(config)}"
-        + (f"  processes: {args.workers}" if args.workers > 1 else ""),
+        _banner(config, f"http://{args.host}:{listener.getsockname()[1]}", args.workers),
         file=sys.stderr,
     )
     if args.workers > 1:
@@ -129,6 +172,67 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down gracefully, then re-raises it
         return 130
     return 0
+
+
+def _banner(config: Config, base_url: str, workers: int) -> str:
+    """What a user needs first: where to look, what the emulator does, how long a call takes."""
+    keys = ", ".join(mask(key.key) for key in config.keys)
+    processes = f"   processes: {workers}" if workers > 1 else ""
+    return "\n".join(
+        (
+            f"wan26-mock {version()}: {base_url}",
+            f"  dashboard  {base_url}/_mock/ui" if config.control.enabled else "  dashboard  off",
+            f"  mode       {_mode(config.cassette)}",
+            f"  time       {_timing(config)}",
+            f"  API key(s) {keys}   state: {_where(config)}{processes}",
+        )
+    )
+
+
+def _mode(cassette: CassetteConfig) -> str:
+    upstream = without_credentials(cassette.upstream)
+    budget = cassette.max_spend_usd
+    if cassette.mode == "record":
+        return (
+            f"record into {cassette.dir}, forwarding to {upstream}; "
+            f"budget ${budget or 0:g} over the cassette's life"
+        )
+    if cassette.mode == "replay":
+        return f"replay {cassette.dir}, nothing forwarded; an unrecorded call: {cassette.on_miss}"
+    if cassette.mode == "passthrough":
+        return f"passthrough to {upstream}; budget " + (
+            f"${budget:g}" if budget is not None else "none"
+        )
+    return "emulate (no upstream, no spending)"
+
+
+def _timing(config: Config) -> str:
+    """The time scale, and what it means for a typical call (5 s of video at 720p)."""
+    from wan26.contracts.core.spec import default_contract
+    from wan26.mockserver.core.latency import LatencyModel
+
+    operation = next(iter(default_contract().models().values()))
+    model = LatencyModel(config.latency, operation.run_time_s, 1.0, random.Random())
+    real_s = model.median_for(5, "720p")
+    scale = config.time_scale
+    if scale == 0:
+        return "scale 0: a call answers as fast as its video renders (real time: --time-scale 1)"
+    if scale == 1:
+        return (
+            f"scale 1 (real time): a 5 s 720p call takes about {_seconds(real_s)} "
+            "(--time-scale 0.01 for about a second)"
+        )
+    return (
+        f"scale {scale:g}: a 5 s 720p call takes about {_seconds(real_s * scale)} "
+        f"(real time: --time-scale 1, about {_seconds(real_s)})"
+    )
+
+
+def _seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:.2g} s" if value < 10 else f"{value:.0f} s"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes} min {seconds} s"
 
 
 def _where(config: Config) -> str:

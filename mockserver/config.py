@@ -35,9 +35,9 @@ UNLIMITED = "unlimited"
 
 @dataclass
 class KeyConfig:
-    key: str
-    credits: float = 1_000_000.0
-    free_credits: float = 0.0
+    key: str  # the value clients send in x-api-key
+    credits: float = 1_000_000.0  # the balance in USD
+    free_credits: float = 0.0  # spent before credits [guess]
     # A plan name from the contract's `x-plans` ("free", "pro"), a number of
     # requests per minute, or "unlimited".
     plan: str | int = UNLIMITED
@@ -48,12 +48,13 @@ class KeyConfig:
 class LatencyConfig:
     """A lognormal run time; the median defaults to the contract's documented average."""
 
-    median_s: float | None = None
-    sigma: float = 0.12
+    median_s: float | None = None  # of a 5 s 720p run; null: the contract's 139.37 s
+    sigma: float = 0.12  # the lognormal spread
     # Draws are kept within these multiples of the median, so the tail never
     # crosses the gateway timeout by accident. [guess]
     clamp: tuple[float, float] = (0.7, 1.5)
-    reference_duration_s: float = 5.0
+    reference_duration_s: float = 5.0  # the median scales linearly with the video's seconds
+    # The median's multiple by resolution tier. [guess]
     resolution_factor: dict[str, float] = field(default_factory=lambda: {"720p": 1.0, "1080p": 1.5})
     # v1 is synchronous: a run longer than this answers 504. [guess]
     gateway_timeout_s: float = 1200.0
@@ -66,12 +67,13 @@ class MediaConfig:
     mode: Literal["lenient", "strict"] = "lenient"
     # Never fetch a URL: every one counts as unreachable (air-gapped CI, no outbound traffic).
     offline: bool = False
-    fetch_timeout_s: float = 10.0
+    fetch_timeout_s: float = 10.0  # seconds for a media URL's whole fetch
     # Loopback, private and link-local hosts are refused unless this is set
     # (local test fixtures need it).
     allow_private_addresses: bool = False
+    # Rendered videos kept for repeats (and as much for segments).
     cache_bytes: int = 512 * 1024 * 1024
-    render_threads: int = 2
+    render_threads: int = 2  # threads for decoding and assembling
     # Worker processes that encode video segments; null: one per core; 0: threads of
     # the emulator's own process (for programs that cannot start processes).
     render_processes: int | None = None
@@ -89,7 +91,7 @@ class QueueConfig:
     # Results are kept 1 hour after submission [doc], scaled by the time scale,
     # but never less than the floor, so a scaled-down run can still read them.
     result_ttl_s: float = 3600.0
-    result_ttl_floor_s: float = 300.0
+    result_ttl_floor_s: float = 300.0  # the least a result is kept, whatever the time scale
     output_store_bytes: int = 1024 * 1024 * 1024  # MP4s on disk; the oldest go first
 
     def ttl(self, time_scale: float) -> float:
@@ -100,11 +102,11 @@ class QueueConfig:
 class ControlConfig:
     """The `/_mock` control plane."""
 
-    enabled: bool = True
+    enabled: bool = True  # the /_mock routes and the dashboard
     # With a token, every control request needs `X-Mock-Token: <token>`; without
     # one, only loopback clients may use it.
     token: str | None = None
-    journal_size: int = 10_000
+    journal_size: int = 10_000  # requests kept in the journal; the oldest go first
     # Besides loopback names, the Hosts a control request may name (`host`, `host:port`
     # or `scheme://host:port`, which is also an origin the dashboard may be opened from):
     # a container's service name, e.g. `http://wan26:8000`. Any other is refused, so a web
@@ -159,8 +161,8 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 @dataclass
 class Config:
     keys: list[KeyConfig] = field(default_factory=list)
-    time_scale: float = 1.0
-    seed: int | None = None
+    time_scale: float = 1.0  # multiplies emulated run times: 1 real time, 0 at once, at most 100
+    seed: int | None = None  # seeds run times, random seeds and request ids; null: random
     latency: LatencyConfig = field(default_factory=LatencyConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
@@ -169,7 +171,7 @@ class Config:
     drift: DriftConfig = field(default_factory=DriftConfig)
     # USD per second of video by resolution; empty means the contract's `x-pricing`.
     pricing_per_second: dict[str, float] = field(default_factory=dict)
-    rate_limit_window_s: float = 60.0
+    rate_limit_window_s: float = 60.0  # counted per key from its first request [guess]
     # Larger bodies are a 413 and are not read: enough for a 10 MB image and 15 MB of
     # audio as base64 data URIs. [guess]
     max_body_bytes: int = 40 * 1024 * 1024
@@ -195,7 +197,7 @@ class Config:
     # state directory (SQLite and files) survives restarts and is shared by the processes
     # of one host; Redis is shared by every process and host pointed at it.
     state_dir: str | None = None
-    redis_url: str | None = None
+    redis_url: str | None = None  # redis://, rediss:// or unix:// URL
     # Every Redis key starts with this: emulators that must not share state can share a Redis.
     redis_prefix: str = "wan26:"
     # With Redis: a folder every process can read (shared disk) for the output MP4s;

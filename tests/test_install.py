@@ -157,6 +157,21 @@ def test_a_missing_extra_is_one_line_naming_the_install(plain: Environment) -> N
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_every_command_says_its_version_without_its_extra(plain: Environment) -> None:
+    """The quick start installs `[mock]` only: all three commands are there all the same."""
+    for command in ("wan26-mock", "wan26", "wan26-contracts"):
+        result = plain.run(command, "--version")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == [command, metadata.version(PROJECT)]
+
+
+def test_the_example_image_ships_with_the_client(plain: Environment, tmp_path: Path) -> None:
+    code = "from wan26.client import EXAMPLE_IMAGE\nprint(EXAMPLE_IMAGE.read_bytes()[:8])"
+    result = plain.run(str(plain.python), "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == repr(b"\x89PNG\r\n\x1a\n")
+
+
 def test_user_type_checkers_see_the_client_types(plain: Environment, tmp_path: Path) -> None:
     user = tmp_path / "app.py"
     user.write_text(

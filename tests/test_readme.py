@@ -1,12 +1,16 @@
-"""Every fenced code block of README.md runs as written, or says why not: the README cannot rot.
+"""Every fenced code block of README.md and of every page of the documentation site
+(docs/) runs as written, or says why not: the documentation cannot rot.
 
-Blocks are read from the README at collection time. Python and shell examples run in
-a fresh folder (with `examples/` in it, as at the repository root) against an emulator
-on a free loopback port at time scale 0, offline: `127.0.0.1:8000` in the text becomes
-that port. A Python block defining `test_...` functions runs under pytest with the
-plugin's fixtures. JSON must parse; YAML must be a valid emulator config. A block that
-cannot run offline (installs, live calls, CI files) needs
-`<!-- readme-test: skip (reason) -->` on the line before it; the test reports the skip.
+Blocks are read from the Markdown files at collection time. Python and shell examples
+run in a fresh folder against an emulator on a free loopback port at time scale 0,
+offline: `127.0.0.1:8000` in the text becomes that port. Python examples run in an empty
+folder, so they cannot depend on the repository's files (the client's `EXAMPLE_IMAGE`
+is how they find a picture); shell examples run in a folder with `examples/` in it, as
+at the repository root, where the documentation says to run them. A Python block
+defining `test_...` functions runs under pytest with the plugin's fixtures. JSON must
+parse; YAML must be a valid emulator config. A block that cannot run offline (installs,
+live calls, CI files) needs `<!-- readme-test: skip (reason) -->` on the line before it;
+the test reports the skip.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from wan26.mockserver.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 BIN = Path(sys.executable).parent
 README_ADDRESS = "127.0.0.1:8000"
 SKIP_MARKER = re.compile(r"<!--\s*readme-test:\s*skip\s*\((?P<reason>.+)\)\s*-->")
@@ -47,13 +52,18 @@ class Block:
     lang: str
     code: str
     skip: str | None  # the marker's reason
+    source: str = "README.md"
 
     @property
     def id(self) -> str:
-        return f"line{self.line}-{self.lang or 'plain'}"
+        return f"{self.source}:line{self.line}-{self.lang or 'plain'}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.source} line {self.line}"
 
 
-def readme_blocks(text: str) -> list[Block]:
+def readme_blocks(text: str, source: str = "README.md") -> list[Block]:
     """The fenced blocks of a Markdown text, each with the skip reason above it, if any."""
     lines = text.splitlines()
     found: list[Block] = []
@@ -70,14 +80,23 @@ def readme_blocks(text: str) -> list[Block]:
         previous = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
         marker = SKIP_MARKER.search(previous)
         code = "\n".join(line[indent:] for line in lines[index + 1 : end]) + "\n"
-        found.append(
-            Block(index + 1, opening["lang"], code, marker["reason"].strip() if marker else None)
-        )
+        reason = marker["reason"].strip() if marker else None
+        found.append(Block(index + 1, opening["lang"], code, reason, source))
         index = end + 1
     return found
 
 
-BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
+def documented_files() -> list[Path]:
+    """The README and every page of the site (not the hook's own files)."""
+    pages = sorted(page for page in DOCS.rglob("*.md") if "_hooks" not in page.parts)
+    return [README, *pages]
+
+
+BLOCKS = [
+    block
+    for path in documented_files()
+    for block in readme_blocks(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+]
 
 
 def clean_env() -> dict[str, str]:
@@ -129,9 +148,13 @@ def wait_for_banner(server: subprocess.Popen, log: Path) -> str:
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    """A folder that looks like the repository root to the examples (`examples/` in it)."""
-    (tmp_path / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
+    """An empty folder, away from the repository."""
     return tmp_path
+
+
+def like_the_repository_root(workdir: Path) -> None:
+    """`examples/` in the folder, for shell examples run where the docs say: the repository."""
+    (workdir / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
 
 
 def run(command: list[str], workdir: Path) -> subprocess.CompletedProcess[str]:
@@ -158,7 +181,7 @@ def api_answers(base_url: str) -> list[dict]:
 
 def assert_succeeded(result: subprocess.CompletedProcess[str], block: Block) -> None:
     assert result.returncode == 0, (
-        f"README line {block.line} ({block.lang}) exited {result.returncode}\n"
+        f"{block.where} ({block.lang}) exited {result.returncode}\n"
         f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
     )
 
@@ -173,15 +196,15 @@ def run_against_emulator(
     if self_checking:
         return
     answers = api_answers(emulator)
-    assert answers, f"README line {block.line} never reached the emulator"
+    assert answers, f"{block.where} never reached the emulator"
     failed = [(a["method"], a["path"], a["status"]) for a in answers if a["status"] >= 400]
-    assert failed == [], f"README line {block.line}: API calls failed: {failed}"
+    assert failed == [], f"{block.where}: API calls failed: {failed}"
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
 def test_readme_block(block: Block, emulator: str, workdir: Path) -> None:
     if block.skip:
-        pytest.skip(f"README line {block.line}: {block.skip}")
+        pytest.skip(f"{block.where}: {block.skip}")
     code = block.code.replace(README_ADDRESS, emulator.removeprefix("http://"))
     if block.lang == "python" and re.search(r"^(async )?def test_", code, re.MULTILINE):
         (workdir / "test_readme_example.py").write_text(code)
@@ -207,10 +230,11 @@ def test_readme_block(block: Block, emulator: str, workdir: Path) -> None:
         name = first_command(code)
         if name not in SHELL_COMMANDS:
             pytest.fail(
-                f"README line {block.line}: `{name}` is not run offline here "
+                f"{block.where}: `{name}` is not run offline here "
                 f"(only {', '.join(sorted(SHELL_COMMANDS))}); add "
                 "<!-- readme-test: skip (reason) --> on the line before the block"
             )
+        like_the_repository_root(workdir)
         command = ["bash", "-e", "-o", "pipefail", "-c", code]
         run_against_emulator(block, command, emulator, workdir, name in SELF_CHECKING)
     elif block.lang == "json":
@@ -221,7 +245,7 @@ def test_readme_block(block: Block, emulator: str, workdir: Path) -> None:
         assert load_config(config_file, env={}).keys
     else:
         pytest.fail(
-            f"README line {block.line}: no runner for ```{block.lang}; make it one of "
+            f"{block.where}: no runner for ```{block.lang}; make it one of "
             "python, sh, json, yaml or add <!-- readme-test: skip (reason) --> before it"
         )
 
@@ -241,3 +265,9 @@ def test_the_readme_has_runnable_python_and_shell_examples() -> None:
     run_here = [block for block in BLOCKS if not block.skip]
     assert {"python", "sh"} <= {block.lang for block in run_here}
     assert any(first_command(block.code) == "wan26" for block in run_here if block.lang == "sh")
+
+
+def test_the_pages_of_the_site_are_read_too() -> None:
+    sources = {block.source for block in BLOCKS if not block.skip}
+    assert {"README.md", "docs/get-started.md", "docs/reference/client.md"} <= sources
+    assert "docs/how-to/pytest-plugin.md" in sources
