@@ -15,7 +15,6 @@ from wan26.mockserver.cassette_front import CassetteFront
 from wan26.mockserver.journal import JournalEntry, entry_of
 
 TAG_HEADER = "x-mock-cassette"
-CONTROL_PREFIX = "/_mock"
 OUTPUTS_PREFIX = "/outputs/"
 
 
@@ -27,9 +26,6 @@ class CassetteMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(CONTROL_PREFIX):
-            await self.app(scope, receive, send)
-            return
         entry = entry_of(scope)
         if path.startswith(OUTPUTS_PREFIX):
             tag = self.front.output_tag(path[len(OUTPUTS_PREFIX) :])

@@ -32,6 +32,7 @@ from wan26.mockserver.media.errors import MediaError
 from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.recording import load_recording
 from wan26.mockserver.scenarios import Outcome, Scenarios
+from wan26.mockserver.shared import validator_for
 from wan26.mockserver.state import Account, configured_accounts
 from wan26.mockserver.store.backends import open_store
 from wan26.mockserver.store.base import BEAT_S, Hold, Store, StoreUnavailable
@@ -102,7 +103,7 @@ class Emulator:
         self.models = {
             slug: Model(
                 operation=operation,
-                validator=RequestValidator(operation.request_schema),
+                validator=validator_for(operation.request_schema),
                 prices=price_list(operation, config.pricing_per_second),
                 latency=LatencyModel(
                     config.latency, operation.run_time_s, config.time_scale, self.rng

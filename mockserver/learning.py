@@ -181,7 +181,8 @@ def _failure(request: dict[str, Any], status: int) -> str | None:
 
 
 class LearnedHeadersMiddleware:
-    """Adds the learned extra headers to emulated answers (never to a cassette's hits)."""
+    """Adds the learned extra headers to emulated answers (never to a cassette's hits);
+    API requests only (see `ApiOnly`)."""
 
     def __init__(self, app: ASGIApp, emulator: Any) -> None:
         self.app = app
@@ -189,9 +190,6 @@ class LearnedHeadersMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith("/_mock"):
-            await self.app(scope, receive, send)
-            return
         learned: dict[str, dict[str, str]] = self.emulator.learned.headers
         if not learned:
             await self.app(scope, receive, send)
