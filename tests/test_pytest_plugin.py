@@ -44,6 +44,7 @@ BODY = {"image": "https://example.com/cat.png", "prompt": "a cat", "seed": 1}
 
 @pytest.mark.anyio
 async def test_one_spoils_its_emulator(wan26_client, wan26_mock):
+    assert (await wan26_client.post("/v1/wan-2.6-i2v", json=BODY)).status_code == 200
     wan26_mock.set_key(credits=0)
     wan26_mock.fail_next("server-error", times=5)
     wan26_mock.chaos({"bad-gateway": 1.0})
@@ -66,7 +67,8 @@ def test_a_test_that_spoils_its_emulator_leaves_the_next_a_fresh_one(
     pytester: pytest.Pytester,
 ) -> None:
     """Apps share what never changes (segments, sounds, validators), never state: a key
-    emptied, failures queued, chaos set or calls journalled do not reach the next test."""
+    emptied, failures queued, chaos set, calls journalled or a video in the app's render
+    cache do not reach the next test."""
     pytester.makepyfile(test_isolation=ISOLATION_TESTS)
     result = pytester.runpytest_subprocess("-q")
     result.assert_outcomes(passed=2)
