@@ -14,6 +14,13 @@
    open at time scale 1.
 6. By state backend (memory, a state directory, Redis): the 400 path and v2 submits,
    and generations/s with one process against `--workers 2`.
+7. Per test through the pytest plugin (`wan26_client`, generated test files run by
+   pytest in a subprocess): a 400 test, a v1 new-seed test, a v2 submit/poll/result
+   test, against a respx stub answering a static 250 KB MP4 (the anchor).
+8. The 400 and 401 paths against a bare one-route Starlette app on the same uvicorn,
+   alternated A B A B.
+9. New seeds/s of a known 1280x720 JPEG (~200 KB) sent as a data URI and by URL (a
+   loopback image server), 4 concurrent.
 
 Usage: python benchmarks/bench.py [--seconds 8] [--connections 16] [--skip-prism]
 Needs wrk (apt-get install wrk); Prism is installed with npm into
@@ -446,6 +453,240 @@ def client_overhead(calls: int) -> dict[str, tuple[float, float]]:
     return results
 
 
+# --- Plugin per test, against a respx stub ------------------------------------------
+
+PLUGIN_TESTS = {
+    "400": """
+@pytest.mark.anyio
+@pytest.mark.parametrize("n", range({count}))
+async def test_bad_request(wan26_client, n):
+    response = await wan26_client.post("/v1/wan-2.6-i2v", json={{**BODY, "duration": 7}})
+    assert response.status_code == 400
+""",
+    "v1 new seed": """
+@pytest.mark.anyio
+@pytest.mark.parametrize("n", range({count}))
+async def test_v1_new_seed(wan26_client, n):
+    response = await wan26_client.post("/v1/wan-2.6-i2v", json={{**BODY, "seed": n}})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "video/mp4"
+""",
+    "v2 submit/poll/result": """
+@pytest.mark.anyio
+@pytest.mark.parametrize("n", range({count}))
+async def test_v2_flow(wan26_client, n):
+    job = (await wan26_client.post("/v2/wan-2.6-i2v", json={{**BODY, "seed": n}})).json()
+    for _ in range(2000):
+        status = (await wan26_client.get(job["status_url"])).json()["status"]
+        if status == "COMPLETED":
+            break
+        await anyio.sleep(0.005)
+    result = (await wan26_client.get(job["response_url"])).json()
+    assert result["status"] == "COMPLETED" and result["output"]
+""",
+}
+PLUGIN_HEADER = """
+import anyio
+import pytest
+
+BODY = {"image": "https://example.com/cat.png", "prompt": "a cat"}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+RESPX_TESTS = """
+import httpx
+import pytest
+import respx
+
+VIDEO = bytes(range(256)) * 1000  # a static ~250 KB answer
+BODY = {{"image": "https://example.com/cat.png", "prompt": "a cat"}}
+client = httpx.Client(headers={{"x-api-key": "k"}})  # shared by the module
+
+
+@pytest.fixture
+def segmind():
+    with respx.mock(base_url="https://api.segmind.com") as router:
+        router.post("/v1/wan-2.6-i2v").respond(
+            200, content=VIDEO, headers={{"content-type": "video/mp4"}}
+        )
+        yield router
+
+
+@pytest.mark.parametrize("n", range({count}))
+def test_respx(segmind, n):
+    response = client.post("https://api.segmind.com/v1/wan-2.6-i2v", json={{**BODY, "seed": n}})
+    assert response.status_code == 200 and len(response.content) == len(VIDEO)
+"""
+
+
+def pytest_ms_per_test(source: str) -> float:
+    """Mean ms per test (setup, call and teardown, from pytest's JUnit report) of a test
+    file run by pytest in a subprocess; the first test, which pays the session's one-off
+    costs (imports, worker processes), is left out."""
+    import xml.etree.ElementTree as ElementTree
+
+    with tempfile.TemporaryDirectory(prefix="bench-plugin-") as folder:
+        path = Path(folder) / "test_bench.py"
+        path.write_text(source)
+        report = Path(folder) / "report.xml"
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:xdist",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "-x",
+                f"--junitxml={report}",
+                str(path),
+            ],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SEGMIND_API_KEY": KEY},
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"the generated tests failed:\n{completed.stdout[-3000:]}")
+        times = [float(case.get("time", 0)) for case in ElementTree.parse(report).iter("testcase")]
+    return statistics.mean(times[1:]) * 1000
+
+
+def plugin_per_test(count: int, anchor_count: int) -> dict[str, float]:
+    results = {"respx": pytest_ms_per_test(RESPX_TESTS.format(count=anchor_count))}
+    for label, test in PLUGIN_TESTS.items():
+        results[label] = pytest_ms_per_test(PLUGIN_HEADER + test.format(count=count))
+    return results
+
+
+# --- The 400 and 401 paths against a bare Starlette app -------------------------------
+
+BARE_APP = """
+import json, sys
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from wan26.mockserver.server.serving import make_server
+
+KEY = sys.argv[2]
+DURATIONS = (5, 10, 15)
+
+
+async def model(request):
+    if request.headers.get("x-api-key") != KEY:
+        return JSONResponse({"error": "Unauthorized: missing or invalid API key"}, 401)
+    body = json.loads(await request.body())
+    if body.get("duration") not in DURATIONS:
+        return JSONResponse(
+            {"error": "Invalid parameter 'duration': must be one of 5, 10, 15 (got 7)"}, 400
+        )
+    return JSONResponse({"ok": True})
+
+
+app = Starlette(routes=[Route("/v1/{slug}", model, methods=["POST"])])
+make_server(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning").run()
+"""
+
+
+def bare_starlette_rates(seconds: int, connections: int, rounds: int = 2) -> dict[str, list]:
+    """req/s of the emulator and of a one-route Starlette app on the same uvicorn (the
+    emulator's `make_server`), alternated A B A B, for the 400 and the 401 request."""
+    results: dict[str, list] = {}
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+        handle.write(BARE_APP)
+    try:
+        for _ in range(rounds):
+            for name in ("emulator", "bare"):
+                port = free_port()
+                base = f"http://127.0.0.1:{port}"
+                command = (
+                    emulator_command(port, 0.0)
+                    if name == "emulator"
+                    else [sys.executable, handle.name, str(port), KEY]
+                )
+                with running_command(command, f"{base}/", {"SEGMIND_API_KEY": KEY}):
+                    for label, (headers, body) in REQUESTS.items():
+                        url = f"{base}/v1/wan-2.6-i2v"
+                        status = status_of(url, headers, body)
+                        rate = wrk(url, headers, body, seconds, connections)
+                        results.setdefault(f"{label} {name}", []).append((rate, status))
+    finally:
+        os.unlink(handle.name)
+    return results
+
+
+# --- New seeds of a known image: as a data URI, and by URL -----------------------------
+
+
+def photo_jpeg() -> bytes:
+    """A 1280x720 JPEG of about 200 KB (a noisy fractal: it does not compress away)."""
+    import numpy as np
+
+    picture = Image.effect_mandelbrot((1280, 720), (-2.2, -1.2, 1.0, 1.2), 100).convert("RGB")
+    noise = np.random.default_rng(7).integers(0, 32, (720, 1280, 3))
+    pixels = (np.asarray(picture).astype(int) + noise).clip(0, 255).astype("uint8")
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@contextmanager
+def image_server(data: bytes) -> Iterator[str]:
+    """A loopback HTTP server answering every GET with the JPEG."""
+    from starlette.responses import Response as StarletteResponse
+
+    from wan26.mockserver.server.background import running_server
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            await StarletteResponse(data, media_type="image/jpeg")(scope, receive, send)
+
+    with running_server(app) as base:
+        yield f"{base}/photo.jpg"
+
+
+async def known_image_rates(
+    data: bytes, url: str, concurrency: int = 4, rounds: int = 6
+) -> dict[str, float]:
+    """New seeds/s (5 s 720p, `concurrency` at a time) of one image sent as a data URI,
+    then by URL; each way warms up first (the image's segment library fills)."""
+    import base64
+
+    from wan26.mockserver.config import MediaConfig
+
+    media = MediaConfig(allow_private_addresses=True)
+    app = create_app(Config(keys=[KeyConfig(key=KEY)], time_scale=0.0, media=media))
+    uri = "data:image/jpeg;base64," + base64.b64encode(data).decode()
+    results: dict[str, float] = {}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://bench",
+        headers={"x-api-key": KEY},
+        timeout=120,
+    ) as client:
+
+        async def generate(image: str, seed: int) -> None:
+            body = {"image": image, "prompt": "b", "seed": seed, "duration": 5}
+            response = await client.post("/v1/wan-2.6-i2v", json=body)
+            assert response.status_code == 200, response.text
+
+        for label, image, base_seed in (("data URI", uri, 0), ("URL", url, 50_000)):
+            for seed in range(12):  # the image's library fills as seeds come
+                await generate(image, base_seed + seed)
+            count = concurrency * rounds
+            started = time.perf_counter()
+            for first in range(0, count, concurrency):
+                seeds = range(base_seed + 1000 + first, base_seed + 1000 + first + concurrency)
+                await asyncio.gather(*(generate(image, seed) for seed in seeds))
+            results[label] = count / (time.perf_counter() - started)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per measurement")
@@ -453,6 +694,7 @@ def main() -> int:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--cached-runs", type=int, default=20)
     parser.add_argument("--skip-prism", action="store_true")
+    parser.add_argument("--plugin-tests", type=int, default=100, help="tests per plugin case")
     parser.add_argument(
         "--only",
         choices=SECTIONS,
@@ -546,6 +788,54 @@ def client(args: argparse.Namespace) -> None:
         )
 
 
+def plugin(args: argparse.Namespace) -> None:
+    count = args.plugin_tests
+    print(f"\nper test through the pytest plugin ({count} tests each; respx: 300), ms")
+    results = plugin_per_test(count, 300)
+    anchor = results.pop("respx")
+    print(f"  {'respx stub (anchor)':24} {anchor:8.2f} ms")
+    for label, target in (("400", 3), ("v1 new seed", 10), ("v2 submit/poll/result", 10)):
+        ratio = results[label] / anchor
+        verdict = "ok" if ratio <= target else "OVER TARGET"
+        print(
+            f"  {label:24} {results[label]:8.2f} ms   {ratio:5.1f}x respx"
+            f"   target <= {target}x  {verdict}"
+        )
+
+
+def bare(args: argparse.Namespace) -> None:
+    print(
+        f"\nrequests/s against a bare Starlette app on the same uvicorn, "
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s, A B A B"
+    )
+    results = bare_starlette_rates(args.seconds, args.connections)
+    for label in REQUESTS:
+        emulator = [rate for rate, _ in results[f"{label} emulator"]]
+        starlette = [rate for rate, _ in results[f"{label} bare"]]
+        statuses = {status for _, status in results[f"{label} emulator"] + results[f"{label} bare"]}
+        share = sum(emulator) / sum(starlette)
+        verdict = "ok" if share >= 0.65 else "UNDER TARGET"
+        print(
+            f"  {label:16} emulator {' / '.join(f'{r:.0f}' for r in emulator)}"
+            f"   bare {' / '.join(f'{r:.0f}' for r in starlette)}   (HTTP {sorted(statuses)})"
+            f"   emulator {share:.0%} of bare   target >= 65%  {verdict}"
+        )
+
+
+def known_image(args: argparse.Namespace) -> None:
+    print("\nnew seeds of a known 1280x720 JPEG, 5 s 720p, 4 concurrent (time scale 0)")
+    data = photo_jpeg()
+    with image_server(data) as url:
+        rates = asyncio.run(known_image_rates(data, url))
+    ratio = rates["data URI"] / rates["URL"]
+    verdict = "ok" if ratio >= 0.7 and rates["data URI"] >= 30 else "UNDER TARGET"
+    print(
+        f"  image of {len(data) / 1024:.0f} KB: as a data URI {rates['data URI']:6.1f}/s"
+        f"   by URL {rates['URL']:6.1f}/s   ratio {ratio:.0%}"
+        f"   target >= 70% and >= 30/s  {verdict}"
+    )
+
+
 SECTIONS = {
     "renders": renders,
     "error-paths": error_paths,
@@ -553,6 +843,9 @@ SECTIONS = {
     "load": load,
     "client": client,
     "backends": backends,
+    "plugin": plugin,
+    "bare": bare,
+    "known-image": known_image,
 }
 
 

@@ -36,6 +36,44 @@ def test_a_users_tests_get_the_fixtures_from_the_entry_point(pytester: pytest.Py
     result.assert_outcomes(passed=2)
 
 
+ISOLATION_TESTS = """
+import pytest
+
+BODY = {"image": "https://example.com/cat.png", "prompt": "a cat", "seed": 1}
+
+
+@pytest.mark.anyio
+async def test_one_spoils_its_emulator(wan26_client, wan26_mock):
+    assert (await wan26_client.post("/v1/wan-2.6-i2v", json=BODY)).status_code == 200
+    wan26_mock.set_key(credits=0)
+    wan26_mock.fail_next("server-error", times=5)
+    wan26_mock.chaos({"bad-gateway": 1.0})
+    assert (await wan26_client.post("/v1/wan-2.6-i2v", json=BODY)).status_code == 500
+    assert wan26_mock.journal()
+
+
+@pytest.mark.anyio
+async def test_two_gets_a_fresh_one(wan26_client, wan26_mock):
+    assert wan26_mock.journal() == []
+    assert wan26_mock.balance() == 1_000_000
+    video = await wan26_client.post("/v1/wan-2.6-i2v", json=BODY)
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    stats = (await wan26_client.get("/_mock/stats")).json()
+    assert stats["render_cache"] == {"hits": 0, "misses": 1}
+"""
+
+
+def test_a_test_that_spoils_its_emulator_leaves_the_next_a_fresh_one(
+    pytester: pytest.Pytester,
+) -> None:
+    """Apps share what never changes (segments, sounds, validators), never state: a key
+    emptied, failures queued, chaos set, calls journalled or a video in the app's render
+    cache do not reach the next test."""
+    pytester.makepyfile(test_isolation=ISOLATION_TESTS)
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=2)
+
+
 @pytest.mark.anyio
 async def test_project_tests_use_the_in_process_fixtures(
     wan26_client: httpx.AsyncClient, wan26_mock

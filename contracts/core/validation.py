@@ -48,7 +48,8 @@ def parse_json(raw: bytes) -> Any:
         raise RequestInvalid(_TOO_DEEP) from None
     except (UnicodeDecodeError, json.JSONDecodeError, RequestInvalid) as exc:
         raise RequestInvalid(f"Invalid JSON body: {exc}") from None
-    if _depth_over(value, MAX_DEPTH):
+    # Deeper nesting needs more brackets than the limit: most bodies are not walked at all.
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth_over(value, MAX_DEPTH):
         raise RequestInvalid(_TOO_DEEP)
     return value
 

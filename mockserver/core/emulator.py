@@ -29,6 +29,7 @@ from wan26.mockserver.core.jobs import STORE_RETRY_S, Job, JobState, Workers
 from wan26.mockserver.core.latency import LatencyModel, RunTime
 from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, Scenarios
+from wan26.mockserver.core.shared import validator_for
 from wan26.mockserver.http.journal import JournalEntry
 from wan26.mockserver.media.errors import MediaError
 from wan26.mockserver.media.render import WORKERS
@@ -102,7 +103,7 @@ class Emulator:
         self.models = {
             slug: Model(
                 operation=operation,
-                validator=RequestValidator(operation.request_schema),
+                validator=validator_for(operation.request_schema),
                 prices=price_list(operation, config.pricing_per_second),
                 latency=LatencyModel(
                     config.latency, operation.run_time_s, config.time_scale, self.rng

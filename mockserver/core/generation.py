@@ -16,13 +16,14 @@ from PIL import Image
 from wan26.contracts.core.spec import ModelOperation
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.core.drift import DriftConfig
+from wan26.mockserver.core.shared import known_images, segment_library, sound_cache
 from wan26.mockserver.media import audio as audio_track
 from wan26.mockserver.media.cache import RenderCache
 from wan26.mockserver.media.errors import MediaError, Unreachable
 from wan26.mockserver.media.fetch import decode_data_uri, fetch_client, fetch_url
 from wan26.mockserver.media.image import open_image, standin_image, to_rgb
+from wan26.mockserver.media.known import KnownImage
 from wan26.mockserver.media.render import (
-    SegmentLibrary,
     VideoSpec,
     assemble_mp4,
     encode_sound,
@@ -30,8 +31,6 @@ from wan26.mockserver.media.render import (
     plan_segments,
 )
 from wan26.mockserver.media.segments import Picture
-
-SOUND_CACHE_BYTES = 64 * 1024 * 1024
 
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
@@ -61,8 +60,8 @@ class Generator:
         self.media = media
         self.drift = drift or DriftConfig()
         self.cache = RenderCache(media.cache_bytes)
-        self.sounds = RenderCache(SOUND_CACHE_BYTES)
-        self.segments = SegmentLibrary(media.cache_bytes, media.encoding_processes)
+        self.sounds = sound_cache()  # these two are the process's, shared by every app
+        self.segments = segment_library(media.cache_bytes, media.encoding_processes)
         self._limiter = anyio.CapacityLimiter(max(1, media.render_threads))
         self._http = fetch_client(media.fetch_timeout_s)
 
@@ -73,12 +72,17 @@ class Generator:
         """Raises `MediaError` (a 400) when an input breaks the contract's media rules."""
         image_rules = self.operation.media_rules("image")
         source = params["image"]
-        raw = await self._bytes_of("image", source, image_rules["max_bytes"])
-        if raw is None:
+        rules_key = json.dumps(image_rules, sort_keys=True)  # another model, other rules
+        known = known_images().get(source, rules_key) if source.startswith("data:") else None
+        if known is not None:
+            inputs = Inputs(known.open(), known.digest)
+        elif (raw := await self._bytes_of("image", source, image_rules["max_bytes"])) is None:
             image = await self._in_thread(standin_image, source)
             inputs = Inputs(image, _digest(b"standin:" + source.encode()), standins=["image"])
         else:
             inputs = Inputs(open_image(raw, image_rules), _digest(raw))
+            if source.startswith("data:"):
+                known_images().put(source, rules_key, KnownImage(raw, inputs.image_digest))
         if params.get("audio"):
             audio_rules = self.operation.media_rules("audio")
             raw = await self._bytes_of("audio", params["audio"], audio_rules["max_bytes"])

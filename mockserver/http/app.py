@@ -29,6 +29,7 @@ from wan26.mockserver.core.jobs import JobState
 from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, UnknownScenario
 from wan26.mockserver.http.answers import answer_response, error_response, refusal_response
+from wan26.mockserver.http.apionly import ApiOnly
 from wan26.mockserver.http.drift import DriftMiddleware
 from wan26.mockserver.http.faults import FaultyResponse
 from wan26.mockserver.http.journal import JournalEntry, JournalMiddleware, entry_of
@@ -44,7 +45,9 @@ Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
 def create_app(config: Config | None = None, contract: Contract | None = None) -> Starlette:
     config = config or load_config()
     emulator = Emulator(config, drifted_contract(contract or default_contract(), config.drift))
-    middleware = [
+    # The journal outermost, so it sees every answer; the catch-all answers an error of
+    # any layer inside it. The control plane has only the catch-all.
+    api_layers = [
         Middleware(JournalMiddleware, store=emulator.store),
         Middleware(CatchAllMiddleware),
         Middleware(LearnedHeadersMiddleware, emulator=emulator),
@@ -52,13 +55,14 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
     front = None
     if config.cassette.mode != "off":
         front = CassetteFront(config.cassette, emulator)  # a bad cassette fails here
-        middleware.append(
+        api_layers.append(
             Middleware(CassetteMiddleware, front=front, max_body_bytes=config.max_body_bytes)
         )
     if config.drift.rewrites_answers:
-        middleware.append(
+        api_layers.append(
             Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.store.put_output)
         )
+    middleware = [Middleware(ApiOnly, api=api_layers, control=[Middleware(CatchAllMiddleware)])]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -17,7 +17,7 @@ class DriftMiddleware:
         self.store_output = store_output  # async: bytes -> name under /outputs/
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/_mock", "/outputs")):
+        if scope["path"].startswith("/outputs"):
             await self.app(scope, receive, send)
             return
         start: Message = {}

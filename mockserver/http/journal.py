@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from wan26.mockserver.store.base import Store
 
 SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
-CONTROL_PREFIX = "/_mock"
 ERROR_BODY_LIMIT = 16 * 1024  # error answers are short; a longer one is not read for `error`
 
 
@@ -97,18 +96,15 @@ def find_entries(
 
 
 class JournalMiddleware:
-    """Keeps an entry in the store when a request arrives and again when it is answered.
-    A store that cannot be reached does not stop the request: the API answers it (a 503)
-    and the journal misses it."""
+    """Keeps an entry in the store when a request arrives and again when it is answered
+    (API requests only: `ApiOnly` keeps the control plane's away). A store that cannot be
+    reached does not stop the request: the API answers it (a 503) and the journal misses it."""
 
     def __init__(self, app: ASGIApp, store: Store) -> None:
         self.app = app
         self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
-            await self.app(scope, receive, send)
-            return
         entry = JournalEntry(
             id=0,
             at=time.time(),

@@ -4,14 +4,22 @@ A render is shared by every request for its key, so it belongs to none of them: 
 runs in a shielded scope and stops early only when every request waiting for it has
 been cancelled. The request that started it hosts it, and if cancelled while others
 still wait, ends when the render does (its work is then kept, not thrown away).
+
+One cache may serve apps on several event loops (tests run an app in process and another
+on a server thread): finished items are shared by all, a render in progress only with
+requests of its own loop, whose events it uses.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 import anyio
+import anyio.lowlevel
+
+Pending = tuple[object, str]  # the event loop's token and the key
 
 
 class _Render:
@@ -36,26 +44,31 @@ class RenderCache:
         self.max_bytes = max_bytes
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
-        self._pending: dict[str, _Render] = {}
+        self._pending: dict[Pending, _Render] = {}
+        self._lock = threading.Lock()  # the items, for loops on other threads
         self.hits = 0
         self.misses = 0
 
     async def get_or_render(self, key: str, render: Callable[[], Awaitable[bytes]]) -> bytes:
         """Concurrent requests for one key share a single render."""
-        if key in self._items:
+        data = self._items.get(key)
+        if data is not None:
             self.hits += 1
-            self._items.move_to_end(key)
-            return self._items[key]
-        shared = self._pending.get(key)
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+            return data
+        pending = (anyio.lowlevel.current_token(), key)
+        shared = self._pending.get(pending)
         if shared is not None:
             self.hits += 1
-            await self._wait(key, shared)
+            await self._wait(pending, shared)
             return shared.outcome()
         self.misses += 1
-        shared = self._pending[key] = _Render()
+        shared = self._pending[pending] = _Render()
         async with anyio.create_task_group() as group:
-            group.start_soon(self._render, key, shared, render)
-            await self._wait(key, shared)
+            group.start_soon(self._render, pending, shared, render)
+            await self._wait(pending, shared)
         return shared.outcome()  # raised here, not in the task group's exception group
 
     def peek(self, key: str) -> bytes | None:
@@ -63,11 +76,12 @@ class RenderCache:
         return self._items.get(key)
 
     def clear(self) -> None:
-        self._items.clear()
-        self._size = 0
+        with self._lock:
+            self._items.clear()
+            self._size = 0
 
     async def _render(
-        self, key: str, shared: _Render, render: Callable[[], Awaitable[bytes]]
+        self, pending: Pending, shared: _Render, render: Callable[[], Awaitable[bytes]]
     ) -> None:
         try:
             with shared.scope:
@@ -76,12 +90,12 @@ class RenderCache:
                 except Exception as exc:  # every waiter raises it
                     shared.error = exc
                 else:
-                    self._store(key, shared.data)
+                    self._store(pending[1], shared.data)
         finally:
-            self._forget(key, shared)
+            self._forget(pending, shared)
             shared.done.set()
 
-    async def _wait(self, key: str, shared: _Render) -> None:
+    async def _wait(self, pending: Pending, shared: _Render) -> None:
         """Until the render ends; the last waiter to be cancelled cancels the render."""
         shared.waiting += 1
         try:
@@ -90,18 +104,21 @@ class RenderCache:
             shared.waiting -= 1
             if not shared.waiting:
                 shared.scope.cancel()
-                self._forget(key, shared)  # a request coming now starts a render of its own
+                self._forget(pending, shared)  # a request coming now starts a render of its own
             raise
 
-    def _forget(self, key: str, shared: _Render) -> None:
-        if self._pending.get(key) is shared:
-            del self._pending[key]
+    def _forget(self, pending: Pending, shared: _Render) -> None:
+        if self._pending.get(pending) is shared:
+            del self._pending[pending]
 
     def _store(self, key: str, data: bytes) -> None:
         if len(data) > self.max_bytes:
             return
-        self._items[key] = data
-        self._size += len(data)
-        while self._size > self.max_bytes:
-            _, evicted = self._items.popitem(last=False)
-            self._size -= len(evicted)
+        with self._lock:
+            if key in self._items:  # rendered meanwhile on another loop
+                return
+            self._items[key] = data
+            self._size += len(data)
+            while self._size > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)

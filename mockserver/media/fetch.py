@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import ssl
 from urllib.parse import urljoin
 
 import anyio
@@ -24,8 +26,17 @@ MAX_REDIRECTS = 3
 def fetch_client(timeout_s: float) -> httpx.AsyncClient:
     """The client `fetch_url` expects: no proxies from the environment, no kept connections."""
     return httpx.AsyncClient(
-        timeout=timeout_s, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
+        timeout=timeout_s,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+        verify=_tls_context(),
     )
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One for the process: loading the CA bundle costs ~5 ms, and every app makes a client."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def decode_data_uri(uri: str, field: str, max_bytes: int) -> bytes:

@@ -18,15 +18,14 @@ import math
 import multiprocessing
 import random
 import sys
-import tempfile
 import types
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
@@ -42,6 +41,7 @@ from wan26.mockserver.media.segments import (
     Picture,
     Segment,
     encode_segment,
+    spool_dir,
     start_worker,
 )
 
@@ -166,56 +166,73 @@ def encode_sound(audio: np.ndarray) -> bytes:
 def assemble_mp4(segments: list[bytes], sound: bytes) -> bytes:
     """The segments' pictures one after another, with the sound: packets copied, nothing
     encoded."""
-    with tempfile.TemporaryDirectory(prefix="wan26-render-") as folder:
-        # A file, not a buffer: "faststart" rewrites it to put the index first, for players.
-        path = Path(folder) / "out.mp4"
-        sources = [av.open(io.BytesIO(data), mode="r") for data in segments]
-        audio = av.open(io.BytesIO(sound), mode="r")
-        try:
-            with av.open(
-                str(path), mode="w", format="mp4", container_options=_MUXER_OPTIONS
-            ) as container:
-                video = container.add_stream_from_template(sources[0].streams.video[0])
-                track = container.add_stream_from_template(audio.streams.audio[0])
-                packets = list(_video_packets(sources, video))
-                packets += _copied(audio.demux(audio.streams.audio[0]), track)
-                packets.sort(key=_mux_order)
-                for packet in packets:
-                    container.mux(packet)
-        finally:
-            for source in (*sources, audio):
-                source.close()
+    # A file, not a buffer: "faststart" rewrites it to put the index first, for players.
+    # In the process's spool folder: a folder made and removed per video costs more.
+    path = spool_dir() / f"{uuid.uuid4().hex}.mp4"
+    sources = [av.open(io.BytesIO(data), mode="r") for data in segments]
+    audio = av.open(io.BytesIO(sound), mode="r")
+    try:
+        with av.open(str(path), mode="w", format="mp4", container_options=_MUXER_OPTIONS) as out:
+            video = out.add_stream_from_template(sources[0].streams.video[0])
+            track = out.add_stream_from_template(audio.streams.audio[0])
+            sound_stream = audio.streams.audio[0]
+            bases = [sound_stream.time_base, *(s.streams.video[0].time_base for s in sources)]
+            scale = math.lcm(*(_known(base).denominator for base in bases))
+            timed = [(dts, 0, packet) for dts, packet in _video_packets(sources, video, scale)]
+            timed += (
+                (dts, 1, packet)
+                for dts, packet in _copied(audio.demux(sound_stream), track, scale, 0)
+            )
+            timed.sort(key=_mux_order)
+            for _, _, packet in timed:
+                out.mux(packet)
         return path.read_bytes()
+    finally:
+        for source in (*sources, audio):
+            source.close()
+        path.unlink(missing_ok=True)
 
 
 # A packet's type names its stream's; these are moved from one stream to another: Any.
-def _mux_order(packet: av.Packet[Any]) -> tuple[Fraction, int]:
-    assert packet.dts is not None  # _copied keeps only packets with one
-    return packet.dts * packet.time_base, packet.stream.index
+Timed = tuple[int, int, "av.Packet[Any]"]  # the time on a common scale, the stream, the packet
+
+
+def _mux_order(timed: Timed) -> tuple[int, int]:
+    """By time, then stream (video first): the order the packets are muxed in."""
+    return timed[0], timed[1]
+
+
+def _known(base: Fraction | None) -> Fraction:
+    assert base is not None  # a demuxed stream always has one
+    return base
 
 
 def _video_packets(
-    sources: list[av.container.InputContainer], video: av.VideoStream
-) -> Iterator[av.Packet[Any]]:
+    sources: list[av.container.InputContainer], video: av.VideoStream, scale: int
+) -> Iterator[tuple[int, av.Packet[Any]]]:
     for index, source in enumerate(sources):
         stream = source.streams.video[0]
-        assert stream.time_base is not None  # a demuxed stream always has one
-        offset = index * round(1 / stream.time_base)  # each segment is one second
-        yield from _copied(source.demux(stream), video, offset)
+        offset = index * round(1 / _known(stream.time_base))  # each segment is one second
+        yield from _copied(source.demux(stream), video, scale, offset)
 
 
 def _copied(
-    packets: Iterator[av.Packet[Any]], stream: av.stream.Stream, offset: int = 0
-) -> list[av.Packet[Any]]:
-    copied: list[av.Packet[Any]] = []
+    packets: Iterator[av.Packet[Any]], stream: av.stream.Stream, scale: int, offset: int
+) -> list[tuple[int, av.Packet[Any]]]:
+    """The packets moved to `stream`, `offset` later, each with its decoding time in units
+    of 1/`scale` s (integers: exact, and far cheaper to sort than fractions)."""
+    copied: list[tuple[int, av.Packet[Any]]] = []
+    base: Fraction | None = None
     for packet in packets:
         if packet.dts is None:
             continue  # the demuxer's end-of-stream marker
         assert packet.pts is not None  # MP4 gives every stored packet both times
+        if base is None:
+            base = _known(packet.time_base)
         packet.pts += offset
         packet.dts += offset
         packet.stream = stream
-        copied.append(packet)
+        copied.append((packet.dts * base.numerator * (scale // base.denominator), packet))
     return copied
 
 

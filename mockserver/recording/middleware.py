@@ -19,7 +19,6 @@ from wan26.mockserver.recording.front import CassetteFront
 from wan26.mockserver.recording.learning import CASSETTE_TAG, kind_of
 
 TAG_HEADER = "x-mock-cassette"
-CONTROL_PREFIX = "/_mock"
 OUTPUTS_PREFIX = "/outputs/"
 
 
@@ -31,9 +30,6 @@ class CassetteMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(CONTROL_PREFIX):
-            await self.app(scope, receive, send)
-            return
         entry = entry_of(scope)
         if path.startswith(OUTPUTS_PREFIX):
             tag = self.front.output_tag(path[len(OUTPUTS_PREFIX) :])
@@ -102,7 +98,8 @@ def _tagged(send: Send, tag: str, entry: JournalEntry | None) -> Send:
 
 
 class LearnedHeadersMiddleware:
-    """Adds the learned extra headers to emulated answers (never to a cassette's hits)."""
+    """Adds the learned extra headers to emulated answers (never to a cassette's hits);
+    API requests only (see `ApiOnly`)."""
 
     def __init__(self, app: ASGIApp, emulator: Any) -> None:
         self.app = app
@@ -110,9 +107,6 @@ class LearnedHeadersMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith("/_mock"):
-            await self.app(scope, receive, send)
-            return
         learned: dict[str, dict[str, str]] = self.emulator.learned.headers
         if not learned:
             await self.app(scope, receive, send)
