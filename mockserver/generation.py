@@ -30,8 +30,10 @@ from wan26.mockserver.media.render import (
     plan_segments,
 )
 from wan26.mockserver.media.segments import Picture
+from wan26.mockserver.media.target import check_url
 
 SOUND_CACHE_BYTES = 64 * 1024 * 1024
+MEDIA_FIELDS = ("image", "audio")
 
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
@@ -69,6 +71,24 @@ class Generator:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def check(self, params: dict[str, Any]) -> None:
+        """Raises `MediaError` (a 400 at submit, v1 and v2 alike) for whatever the request
+        itself shows to be invalid: a URL's syntax, an IP address the policy refuses, a data
+        URI that is not base64, declares another kind of file, is too large or holds no
+        readable image or sound. Only what a URL serves is left to the run.
+
+        URLs are checked inline (cheap); data URIs are decoded in a thread of anyio's
+        default pool, so a submit never waits behind a render."""
+        for field_name in MEDIA_FIELDS:
+            source = params.get(field_name)
+            if not source:
+                continue
+            if source.startswith("data:"):
+                rules = self.operation.media_rules(field_name)
+                await anyio.to_thread.run_sync(_check_data_uri, field_name, source, rules)
+            else:
+                check_url(source, field_name, self.media.allow_private_addresses)
+
     async def load_inputs(self, params: dict[str, Any]) -> Inputs:
         """Raises `MediaError` (a 400) when an input breaks the contract's media rules."""
         image_rules = self.operation.media_rules("image")
@@ -78,7 +98,7 @@ class Generator:
             image = await self._in_thread(standin_image, source)
             inputs = Inputs(image, _digest(b"standin:" + source.encode()), standins=["image"])
         else:
-            inputs = Inputs(open_image(raw, image_rules), _digest(raw))
+            inputs = Inputs(await self._in_thread(open_image, raw, image_rules), _digest(raw))
         if params.get("audio"):
             audio_rules = self.operation.media_rules("audio")
             raw = await self._bytes_of("audio", params["audio"], audio_rules["max_bytes"])
@@ -136,9 +156,10 @@ class Generator:
     async def _bytes_of(self, field_name: str, source: str, max_bytes: int) -> bytes | None:
         """The input's bytes; None when the URL is unreachable and the mode allows a stand-in."""
         if source.startswith("data:"):
-            return decode_data_uri(source, field_name, max_bytes)
+            return await self._in_thread(decode_data_uri, source, field_name, max_bytes)
         try:
             if self.media.offline:
+                check_url(source, field_name, self.media.allow_private_addresses)
                 raise Unreachable("offline mode fetches no URL")
             return await fetch_url(
                 self._http,
@@ -155,6 +176,14 @@ class Generator:
 
     async def _in_thread(self, function: Callable[[*_Args], _T], *args: *_Args) -> _T:
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+
+def _check_data_uri(field_name: str, source: str, rules: dict[str, Any]) -> None:
+    raw = decode_data_uri(source, field_name, rules["max_bytes"])
+    if field_name == "image":
+        open_image(raw, rules)
+    else:
+        audio_track.decode_audio(raw, rules)
 
 
 def _spool(image: Image.Image) -> Picture:
