@@ -33,7 +33,6 @@ from wan26.mockserver.media.segments import Picture
 from wan26.mockserver.media.target import check_url
 
 SOUND_CACHE_BYTES = 64 * 1024 * 1024
-MEDIA_FIELDS = ("image", "audio")
 
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
@@ -79,9 +78,9 @@ class Generator:
 
         URLs are checked inline (cheap); data URIs are decoded in a thread of anyio's
         default pool, so a submit never waits behind a render."""
-        for field_name in MEDIA_FIELDS:
+        for field_name, spec in self.operation.properties.items():
             source = params.get(field_name)
-            if not source:
+            if "x-media" not in spec or not source:
                 continue
             if source.startswith("data:"):
                 rules = self.operation.media_rules(field_name)
@@ -180,7 +179,7 @@ class Generator:
 
 def _check_data_uri(field_name: str, source: str, rules: dict[str, Any]) -> None:
     raw = decode_data_uri(source, field_name, rules["max_bytes"])
-    if field_name == "image":
+    if rules["kind"] == "image":
         open_image(raw, rules)
     else:
         audio_track.decode_audio(raw, rules)

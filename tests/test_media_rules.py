@@ -202,6 +202,8 @@ MALFORMED = [
     "http://example.com/a b.png",
     "http://example.com/%zz",
     "http://user@",
+    "http://example.com:0/a.png",
+    "http://example.com:65536/a.png",
     "data:HW;base64,H\u000bkP",
     "data:image/png;base64,AAA",
     "data:image/png,AAAA",
