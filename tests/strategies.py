@@ -83,7 +83,9 @@ def breaches(name: str, spec: dict[str, Any]) -> list[st.SearchStrategy[Any]]:
     if "maximum" in spec:
         found.append(st.integers(spec["maximum"] + 1, spec["maximum"] + 1000))
     if "pattern" in spec:
-        found.append(st.sampled_from(["ftp://host/file.png", "not a url", "data:image/png,raw"]))
+        malformed = ["ftp://host/file.png", "not a url", "data:image/png,raw", "http://%zz"]
+        malformed += ["http://[", "https://exa<mple>.com/x", "data:image/png;base64,AA\vAA"]
+        found.append(st.sampled_from(malformed))
     return found
 
 

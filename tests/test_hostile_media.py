@@ -249,22 +249,25 @@ def emulator(client_for, **media: object) -> httpx.AsyncClient:
 
 # ---- URLs that parsers disagree on ---------------------------------------------------------------
 
+SYNTAX = "Invalid parameter 'image': must be an http(s) URL"  # the contract's pattern
 ODD_URLS = {
     "http://0100.0.0.1/": "URL host 0100.0.0.1 is not a canonical IPv4 address",
     "http://010.010.010.010/": "URL host 010.010.010.010 is not a canonical IPv4 address",
     "http://2130706433/": "URL host 2130706433 is not a canonical IPv4 address",
     "http://0x7f.1/": "URL host 0x7f.1 is not a canonical IPv4 address",
     "http://127.1/": "URL host 127.1 is not a canonical IPv4 address",
-    "http://%31%32%37.0.0.1/": "URL host %31%32%37.0.0.1 is not a canonical IPv4 address",
+    "http://%31%32%37.0.0.1/": SYNTAX,
     "http://[::ffff:127.0.0.1]/": "resolves to ::ffff:7f00:1 (IPv4-mapped IPv6 address)",
     "http://a@127.0.0.1/": "URLs with a user name or password are not fetched",
-    "http://evil.example\\@127.0.0.1/": "URLs with a user name or password are not fetched",
-    "http://:80/": "the URL has no host",
-    "http://example.com:99999999/": "the URL's host or port is malformed",
-    "http://example.com:0/": "the URL's host or port is malformed",
-    "http://[::1/": "the URL's host or port is malformed",
+    "http://evil.example\\@127.0.0.1/": SYNTAX,
+    "http://:80/": SYNTAX,
+    "http://example.com:99999999/": SYNTAX,
+    "http://example.com:65536/": SYNTAX,
+    "http://example.com:0/": SYNTAX,
+    "http://[::1/": SYNTAX,
     "http://[fe80::1%25eth0]/": "URL host [fe80::1%25eth0] is not an IPv6 address",
-    "http://-dash.example/": "URL host -dash.example is not a valid name",
+    "http://-dash.example/": SYNTAX,
+    "http://under_score.example/": SYNTAX,
     "http://a\u200db.example/": "is not a valid name",
 }
 
@@ -278,7 +281,7 @@ async def test_odd_urls_are_a_json_400_whatever_the_setting(
     response = await generate(client, image=url)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error.startswith("Invalid image: ") and ODD_URLS[url] in error
+    assert error.startswith(("Invalid image: ", SYNTAX)) and ODD_URLS[url] in error
 
 
 @pytest.mark.parametrize(

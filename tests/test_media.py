@@ -186,7 +186,9 @@ async def test_repeated_request_is_served_from_the_cache(app_factory, client_for
         (data_uri(b"definitely not an image", "image/png"), "not a decodable JPEG, PNG, BMP"),
         (data_uri(image_bytes(640, 480, "PNG")[:200], "image/png"), "Invalid image"),
         ("data:image/png;base64,@@@@", "must be an http(s) URL or a base64 data URI"),
-        ("data:image/png;base64,AAA", "data URI is not valid base64"),
+        ("data:image/png;base64,AAA", "then padded base64 with no whitespace"),
+        ("data:image/png;base64,AA\nAA", "then padded base64 with no whitespace"),
+        ("data:text/plain;base64,AAAA", "data URI declares type text/plain; expected image/"),
         ("data:image/png," + "A" * 10, "must be an http(s) URL or a base64 data URI"),
     ],
 )

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import API_KEY, OFFLINE_IMAGE, probe
 from mediafiles import data_uri, image_bytes
-from wan26.mockserver.config import KeyConfig, QueueConfig
+from wan26.mockserver.config import KeyConfig, MediaConfig, QueueConfig
 from wan26.mockserver.store.outputs import OutputStore
 
 # Every test here runs on each state backend (memory, a state directory, Redis).
@@ -136,8 +136,16 @@ async def test_failed_job_is_422_on_every_job_url(client: httpx.AsyncClient, url
     assert credits == 1_000_000.0
 
 
-async def test_unusable_media_fails_the_job(client: httpx.AsyncClient) -> None:
+async def test_unusable_media_in_the_request_is_400_at_submit(client: httpx.AsyncClient) -> None:
     small = data_uri(image_bytes(200, 200), "image/png")
+    response = await client.post("/v2/wan-2.6-i2v", json={**BODY, "image": small})
+    assert response.status_code == 400
+    assert "each side must be 360-2000 px" in response.json()["error"]
+
+
+async def test_unusable_media_at_a_url_fails_the_job(app_factory, client_for, media_server) -> None:
+    client = client_for(app_factory(media=MediaConfig(allow_private_addresses=True)))
+    small = media_server.url_for(image_bytes(200, 200), "image/png")
     job = (await client.post("/v2/wan-2.6-i2v", json={**BODY, "image": small})).json()
     response = await wait_for(client, job["status_url"])
     assert response.status_code == 422
@@ -212,6 +220,7 @@ def test_output_store_keeps_within_its_size_evicting_the_oldest() -> None:
         assert store.path(names[1]).read_bytes() == bytes([1]) * 100
         assert store.path(names[2]) is not None
         assert store.put(bytes([2]) * 100) == names[2]  # same content, same file
+        kept = [store.path(name) for name in names[1:]]
     finally:
         store.close()
-    assert not store.folder.exists()
+    assert not any(path.exists() for path in kept)  # the process's folder stays; its files go

@@ -138,8 +138,22 @@ class RequestValidator:
         if keyword == "minimum":
             return prefix + f"must be at least {rule} (got {_short(got)})"
         if keyword == "pattern" and spec.get("format") == "uri":
-            return prefix + "must be an http(s) URL or a base64 data URI"
+            return prefix + "must be an http(s) URL or a base64 data URI" + _uri_hint(got)
         return prefix + f"breaks the contract's '{keyword}' rule (got {_short(got)})"
+
+
+def _uri_hint(got: Any) -> str:
+    """What the contract's media pattern asks of the form that was sent."""
+    if not isinstance(got, str):
+        return ""
+    if got.startswith("data:"):
+        return " (data:<type>/<subtype>;base64, then padded base64 with no whitespace)"
+    if got.startswith(("http://", "https://")):
+        return (
+            " (a host name of letters, digits and inner hyphens, or an IP address, an optional"
+            " port, then a path with no spaces, control characters or malformed %-escapes)"
+        )
+    return ""
 
 
 def _refuse_constant(name: str) -> Any:

@@ -226,6 +226,10 @@ class Emulator:
             raise Refusal(Forced.PAYLOAD_TOO_LARGE, limit=self.config.max_body_bytes) from None
         except RequestInvalid as exc:
             raise Refusal(Forced.BAD_REQUEST, message=str(exc)) from None
+        try:
+            await model.generator.check(params)
+        except MediaError as exc:
+            raise Refusal(Forced.BAD_REQUEST, message=str(exc)) from None
         reset_at = await self.store.count_request(
             account.key, self.clock(), self.config.rate_limit_window_s
         )

@@ -31,6 +31,7 @@ from wan26.mockserver.media.render import (
     plan_segments,
 )
 from wan26.mockserver.media.segments import Picture
+from wan26.mockserver.media.target import check_url
 
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
@@ -68,11 +69,31 @@ class Generator:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def check(self, params: dict[str, Any]) -> None:
+        """Raises `MediaError` (a 400 at submit, v1 and v2 alike) for whatever the request
+        itself shows to be invalid: a URL's syntax, an IP address the policy refuses, a data
+        URI that is not base64, declares another kind of file, is too large or holds no
+        readable image or sound. Only what a URL serves is left to the run.
+
+        URLs are checked inline (cheap); data URIs are decoded in a thread of anyio's
+        default pool, so a submit never waits behind a render."""
+        for field_name, spec in self.operation.properties.items():
+            source = params.get(field_name)
+            if "x-media" not in spec or not source:
+                continue
+            if source.startswith("data:"):
+                rules = self.operation.media_rules(field_name)
+                if field_name == "image" and known_images().get(source, _rules_key(rules)):
+                    continue  # checked when it was first seen
+                await anyio.to_thread.run_sync(_check_data_uri, field_name, source, rules)
+            else:
+                check_url(source, field_name, self.media.allow_private_addresses)
+
     async def load_inputs(self, params: dict[str, Any]) -> Inputs:
         """Raises `MediaError` (a 400) when an input breaks the contract's media rules."""
         image_rules = self.operation.media_rules("image")
         source = params["image"]
-        rules_key = json.dumps(image_rules, sort_keys=True)  # another model, other rules
+        rules_key = _rules_key(image_rules)
         known = known_images().get(source, rules_key) if source.startswith("data:") else None
         if known is not None:
             inputs = Inputs(known.open(), known.digest)
@@ -80,7 +101,7 @@ class Generator:
             image = await self._in_thread(standin_image, source)
             inputs = Inputs(image, _digest(b"standin:" + source.encode()), standins=["image"])
         else:
-            inputs = Inputs(open_image(raw, image_rules), _digest(raw))
+            inputs = Inputs(await self._in_thread(open_image, raw, image_rules), _digest(raw))
             if source.startswith("data:"):
                 known_images().put(source, rules_key, KnownImage(raw, inputs.image_digest))
         if params.get("audio"):
@@ -140,9 +161,10 @@ class Generator:
     async def _bytes_of(self, field_name: str, source: str, max_bytes: int) -> bytes | None:
         """The input's bytes; None when the URL is unreachable and the mode allows a stand-in."""
         if source.startswith("data:"):
-            return decode_data_uri(source, field_name, max_bytes)
+            return await self._in_thread(decode_data_uri, source, field_name, max_bytes)
         try:
             if self.media.offline:
+                check_url(source, field_name, self.media.allow_private_addresses)
                 raise Unreachable("offline mode fetches no URL")
             return await fetch_url(
                 self._http,
@@ -161,9 +183,22 @@ class Generator:
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
 
+def _check_data_uri(field_name: str, source: str, rules: dict[str, Any]) -> None:
+    raw = decode_data_uri(source, field_name, rules["max_bytes"])
+    if rules["kind"] == "image":
+        open_image(raw, rules)
+    else:
+        audio_track.decode_audio(raw, rules)
+
+
 def _spool(image: Image.Image) -> Picture:
     return Picture.spool(to_rgb(image))
 
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _rules_key(rules: dict[str, Any]) -> str:
+    """Known images are kept per rule set: another model may have other limits."""
+    return json.dumps(rules, sort_keys=True)

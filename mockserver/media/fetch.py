@@ -40,13 +40,21 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def decode_data_uri(uri: str, field: str, max_bytes: int) -> bytes:
+    """The bytes of a base64 data URI whose declared type is of the field's kind (`image/…`
+    for `image`) or `application/octet-stream`; no whitespace is skipped."""
     header, _, payload = uri.partition(",")
     if not header.endswith(";base64"):
         raise MediaError(f"Invalid {field}: data URI must be base64-encoded")
+    declared = header.removeprefix("data:").partition(";")[0].lower()
+    if not declared.startswith(f"{field}/") and declared != "application/octet-stream":
+        raise MediaError(
+            f"Invalid {field}: data URI declares type {declared or 'none'}; "
+            f"expected {field}/<subtype>"
+        )
     if len(payload) * 3 // 4 > max_bytes + 3:
         raise MediaError(f"Invalid {field}: larger than {_megabytes(max_bytes)}")
     try:
-        data = base64.b64decode("".join(payload.split()), validate=True)
+        data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise MediaError(f"Invalid {field}: data URI is not valid base64") from None
     if len(data) > max_bytes:

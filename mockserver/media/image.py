@@ -16,6 +16,12 @@ from wan26.mockserver.media.errors import MediaError
 # Pillow's names for the contract's format names.
 _PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}
 STANDIN_SIZE = (1280, 720)
+# Pillow walks PNG chunks and JPEG markers (and each junk byte between them) one Python
+# step at a time. A real image takes a few dozen steps; a 10 MB PNG cut into libpng's
+# 8 KB IDAT chunks about 1,300. A file that needs more is refused before Pillow sees it.
+MAX_SEGMENTS = 10_000
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_UNREADABLE = "Invalid image: not a decodable JPEG, PNG, BMP or WEBP file"
 
 
 def open_image(data: bytes, rules: dict[str, Any]) -> Image.Image:
@@ -29,6 +35,8 @@ def open_image(data: bytes, rules: dict[str, Any]) -> Image.Image:
     """
     allowed = {_PILLOW_FORMATS[name] for name in rules["formats"]}
     low, high = rules["min_side"], rules["max_side"]
+    if _segments(data) > MAX_SEGMENTS:
+        raise MediaError(_UNREADABLE)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -40,7 +48,7 @@ def open_image(data: bytes, rules: dict[str, Any]) -> Image.Image:
             f"each side must be {low}-{high} px"
         ) from None
     except (OSError, SyntaxError, ValueError):
-        raise MediaError("Invalid image: not a decodable JPEG, PNG, BMP or WEBP file") from None
+        raise MediaError(_UNREADABLE) from None
     if image_format not in allowed:
         names = ", ".join(name.upper() for name in rules["formats"])
         raise MediaError(f"Invalid image: format {image_format} is not supported (use {names})")
@@ -57,6 +65,43 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return image.convert("RGB")
     except (OSError, SyntaxError, ValueError):
         raise MediaError("Invalid image: the file is truncated or corrupt") from None
+
+
+def _segments(data: bytes) -> int:
+    """How many steps Pillow's PNG or JPEG parser would take, counted up to one past the cap."""
+    if data.startswith(_PNG_SIGNATURE):
+        return _png_chunks(data)
+    if data.startswith(b"\xff\xd8"):
+        return _jpeg_steps(data)
+    return 0
+
+
+def _png_chunks(data: bytes) -> int:
+    count, offset = 0, len(_PNG_SIGNATURE)
+    while offset + 8 <= len(data) and count <= MAX_SEGMENTS:
+        count += 1
+        if data[offset + 4 : offset + 8] == b"IEND":
+            break
+        offset += 12 + int.from_bytes(data[offset : offset + 4], "big")
+    return count
+
+
+def _jpeg_steps(data: bytes) -> int:
+    """Markers, fill and junk bytes up to the first scan (libjpeg reads the rest, in C)."""
+    count, offset = 0, 2
+    while offset + 4 <= len(data) and count <= MAX_SEGMENTS:
+        count += 1
+        if data[offset] != 0xFF or data[offset + 1] == 0xFF:
+            offset += 1  # junk, or a fill byte before a marker
+            continue
+        marker = data[offset + 1]
+        if marker == 0xDA:
+            break
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            offset += 2
+        else:
+            offset += 2 + int.from_bytes(data[offset + 2 : offset + 4], "big")
+    return count
 
 
 def _has_alpha(image: Image.Image) -> bool:

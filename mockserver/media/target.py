@@ -24,7 +24,8 @@ import idna
 from wan26.mockserver.media.addresses import IPAddress, refusal
 from wan26.mockserver.media.errors import MediaError, Unreachable
 
-_HOST_NAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?$")
+# RFC 1123 labels: letters, digits and inner hyphens, none empty (IDNA ones are mapped first).
+_HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _QUERY_SAFE = "%=&+/?:@!$'()*,;~"
 
@@ -72,17 +73,30 @@ def parse_target(url: str, field: str) -> Target:
     )
 
 
+def check_url(url: str, field: str, allow_private: bool) -> Target:
+    """What the URL itself shows, checked in every mode (offline too): its syntax and, for
+    an IP address, the address policy. A name is not resolved here."""
+    target = parse_target(url, field)
+    if target.literal is not None:
+        _check_address(target, target.literal, field, allow_private)
+    return target
+
+
 async def pin(target: Target, field: str, allow_private: bool) -> IPAddress:
     """The one address the request will go to, after every resolved address passed the policy."""
     addresses = [target.literal] if target.literal else await resolve(target.host, target.port)
     for address in addresses:
-        reason = refusal(address, allow_private)
-        if reason is not None:
-            raise MediaError(
-                f"Invalid {field}: URL host {target.host} resolves to {address} "
-                f"({reason} address), which is not fetched"
-            )
+        _check_address(target, address, field, allow_private)
     return addresses[0]
+
+
+def _check_address(target: Target, address: IPAddress, field: str, allow_private: bool) -> None:
+    reason = refusal(address, allow_private)
+    if reason is not None:
+        raise MediaError(
+            f"Invalid {field}: URL host {target.host} resolves to {address} "
+            f"({reason} address), which is not fetched"
+        )
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:

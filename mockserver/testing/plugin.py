@@ -75,9 +75,11 @@ def wan26_cassette(request: pytest.FixtureRequest) -> CassetteConfig:
 
 @pytest.fixture
 def wan26_config(wan26_cassette: CassetteConfig) -> Config:
-    """No delays and no internet (every URL gets the stand-in); the key is
-    `$SEGMIND_API_KEY` or `wan26-mock-key`. To change a setting, override it and
-    start from this one: `def wan26_config(wan26_config): return wan26_config.replace(...)`."""
+    """No delays and no internet (a URL the media rules accept gets the stand-in; as
+    against the real service, loopback and private addresses are a 400 unless
+    `media.allow_private_addresses` is set); the key is `$SEGMIND_API_KEY` or
+    `wan26-mock-key`. To change a setting, override it and start from this one:
+    `def wan26_config(wan26_config): return wan26_config.replace(...)`."""
     require("mock")
     from wan26.mockserver.config import Config, MediaConfig
 
