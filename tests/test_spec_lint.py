@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ["openapi.yaml", "mockserver/control-plane.yaml"]
@@ -101,3 +102,19 @@ def test_spectral_finds_no_error_even_with_nothing_waived(tmp_path: Path) -> Non
 def test_spectral_with_the_committed_ruleset_finds_no_error_or_warning(tmp_path: Path) -> None:
     found = [r for r in spectral(ROOT / ".spectral.yaml", tmp_path) if r["severity"] <= 1]
     assert found == [], _listed(found)
+
+
+def _stray_keys(node: Any, where: str) -> list[str]:
+    """Keys an unquoted comma in a flow mapping makes: `{description: a, b}` reads as
+    `description: a` plus a key `b` with no value."""
+    if isinstance(node, list):
+        return [k for i, item in enumerate(node) for k in _stray_keys(item, f"{where}/{i}")]
+    if not isinstance(node, dict):
+        return []
+    found = [f"{where}/{key}" for key, value in node.items() if value is None and " " in key]
+    return found + [k for key, value in node.items() for k in _stray_keys(value, f"{where}/{key}")]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_no_unquoted_comma_made_a_stray_key(spec: str) -> None:
+    assert _stray_keys(yaml.safe_load((ROOT / spec).read_text(encoding="utf-8")), "#") == []
