@@ -23,6 +23,8 @@ from wan26.mockserver.background import running_server
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PACKAGE = "wan26_generated"
+# Generating (and formatting) the client, then two renders: about 15 s on 2 cores.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

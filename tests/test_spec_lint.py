@@ -76,6 +76,7 @@ def _listed(problems: list[dict[str, Any]]) -> str:
     )
 
 
+@pytest.mark.slow  # Node.js linters: 3-8 s a run
 def test_redocly_finds_no_error_even_with_nothing_waived(tmp_path: Path) -> None:
     bare = tmp_path / "redocly.yaml"
     bare.write_text("extends:\n  - recommended\n")
@@ -84,6 +85,7 @@ def test_redocly_finds_no_error_even_with_nothing_waived(tmp_path: Path) -> None
     assert errors == [], _listed(errors)
 
 
+@pytest.mark.slow  # Node.js linters: 3-8 s a run
 def test_redocly_with_the_committed_config_finds_nothing() -> None:
     reports = redocly(ROOT / "redocly.yaml")
     problems = [p for report in reports for p in report["problems"]]
@@ -92,6 +94,7 @@ def test_redocly_with_the_committed_config_finds_nothing() -> None:
     assert all(report["totals"]["ignored"] == 0 for report in reports)
 
 
+@pytest.mark.slow  # Node.js linters: 3-8 s a run
 def test_spectral_finds_no_error_even_with_nothing_waived(tmp_path: Path) -> None:
     bare = tmp_path / "spectral.yaml"
     bare.write_text('extends: ["spectral:oas"]\n')
@@ -99,6 +102,7 @@ def test_spectral_finds_no_error_even_with_nothing_waived(tmp_path: Path) -> Non
     assert errors == [], _listed(errors)
 
 
+@pytest.mark.slow  # Node.js linters: 3-8 s a run
 def test_spectral_with_the_committed_ruleset_finds_no_error_or_warning(tmp_path: Path) -> None:
     found = [r for r in spectral(ROOT / ".spectral.yaml", tmp_path) if r["severity"] <= 1]
     assert found == [], _listed(found)
