@@ -26,6 +26,7 @@ from wan26.mockserver.jobs import JobState
 from wan26.mockserver.journal import JournalMiddleware, entry_of
 from wan26.mockserver.learning import LearnedHeadersMiddleware
 from wan26.mockserver.lifecycle import unless_client_leaves
+from wan26.mockserver.matching import call_fingerprint
 from wan26.mockserver.outcomes import Forced
 from wan26.mockserver.routing import AnyMethodRoute
 from wan26.mockserver.safety import CatchAllMiddleware
@@ -38,7 +39,11 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
     config = config or load_config()
     emulator = Emulator(config, drifted_contract(contract or default_contract(), config.drift))
     middleware = [
-        Middleware(JournalMiddleware, store=emulator.store),
+        Middleware(
+            JournalMiddleware,
+            store=emulator.store,
+            entry_bytes=config.control.journal_entry_bytes,
+        ),
         Middleware(CatchAllMiddleware),
         Middleware(LearnedHeadersMiddleware, emulator=emulator),
     ]
@@ -131,6 +136,8 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 await emulator.forced(outcome, slug, request.headers, body)
             response = await handler(request, outcome)
         except Refusal as refusal:
+            if entry is not None:
+                entry.failure = refusal.name
             response = emulator.messages.render(refusal)
         if outcome is not None and outcome.is_network:
             seconds = 5.0 if outcome.seconds is None else outcome.seconds
@@ -155,8 +162,21 @@ def model_call(queued: bool) -> Handler:
             lambda: capped_body(request, emulator.config.max_body_bytes),
             owner=emulator.job_owner(job_id) if job_id else None,
         )
+        entry = entry_of(request.scope)
+        if entry is not None:
+            entry.admitted(
+                entry.cassette_fingerprint
+                or call_fingerprint(
+                    request.method,
+                    request.url.path,
+                    request.url.query,
+                    request.headers.get("content-type"),
+                    call.params,
+                ),
+                as_json(call.cost),
+            )
         if job_id:
-            job = await emulator.submit_v2(job_id, call, outcome, entry_of(request.scope))
+            job = await emulator.submit_v2(job_id, call, outcome, entry)
             return JSONResponse(
                 {
                     "request_id": job.id,
@@ -167,7 +187,7 @@ def model_call(queued: bool) -> Handler:
                 }
             )
         return await unless_client_leaves(
-            request.receive, lambda: emulator.run_v1(call, outcome, entry_of(request.scope))
+            request.receive, lambda: emulator.run_v1(call, outcome, entry)
         )
 
     return handler
@@ -181,6 +201,7 @@ async def job_status(request: Request, outcome: Outcome | None) -> Response:
         request.headers,
         lambda name: output_url(request, name),
         full=False,
+        entry=entry_of(request.scope),
     )
 
 
@@ -192,6 +213,7 @@ async def job_result(request: Request, outcome: Outcome | None) -> Response:
         request.headers,
         lambda name: output_url(request, name),
         full=True,
+        entry=entry_of(request.scope),
     )
 
 

@@ -32,6 +32,7 @@ from wan26.mockserver.emulator import Emulator
 from wan26.mockserver.errors import error_response, method_not_allowed_json
 from wan26.mockserver.jobs import Job, JobState
 from wan26.mockserver.journal import JournalEntry, find_entries
+from wan26.mockserver.report import build_report
 from wan26.mockserver.routing import AnyMethodRoute
 from wan26.mockserver.safety import answering_errors
 from wan26.mockserver.scenarios import (
@@ -263,6 +264,15 @@ async def stats(request: Request) -> Response:
     )
 
 
+async def report(request: Request) -> Response:
+    """The integration report over the journal (see report.py), for `?key=` or every key."""
+    emulator = _emulator(request)
+    built = build_report(
+        await emulator.store.journal(), emulator.config.report, request.query_params.get("key")
+    )
+    return JSONResponse(built.as_json())
+
+
 async def _job_counts(emulator: Emulator) -> dict[str, int]:
     counts = {state.value: 0 for state in JobState}
     for job in await emulator.store.jobs():
@@ -356,6 +366,7 @@ ROUTES = [
     ControlRoute("/settings", settings, ["GET", "PUT"], name="settings"),
     ControlRoute("/jobs", jobs, ["GET"], name="jobs"),
     ControlRoute("/stats", stats, ["GET"], name="stats"),
+    ControlRoute("/report", report, ["GET"], name="report"),
     # The dashboard's files and videos: no token (see `ControlRoute`).
     ControlRoute("/ui", dashboard.page, ["GET"], name="ui", token_needed=False),
     ControlRoute("/ui/{name}", dashboard.asset, ["GET"], name="ui_asset", token_needed=False),
