@@ -141,6 +141,7 @@ async def journal(request: Request) -> Response:
         outcome=query.get("outcome"),
         charged=_bool(query.get("charged")),
         limit=_limit(query.get("limit")),
+        entry_id=_int(query.get("id"), "id"),
     )
     jobs = {job.journal_id: job for job in await emulator.store.jobs() if job.journal_id}
     for entry in entries:

@@ -92,6 +92,7 @@ def find_entries(
     outcome: str | None = None,
     charged: bool | None = None,
     limit: int | None = None,
+    entry_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Matching entries, oldest first, in readable form with secrets redacted.
 
@@ -107,6 +108,7 @@ def find_entries(
             and (wanted_key is None or view["key"] == wanted_key)
             and (outcome is None or view["outcome"] == outcome)
             and (charged is None or (view["charged_usd"] > 0) == charged)
+            and (entry_id is None or view["id"] == entry_id)
         ):
             found.append(view)
             if limit and len(found) == limit:
