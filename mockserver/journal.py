@@ -137,7 +137,13 @@ class JournalMiddleware:
         )
         entry.path = _cut(entry, "path", scope["path"], shares.part)
         entry.query = _cut(entry, "query", scope.get("query_string", b""), shares.part)
-        entry.headers = _kept_headers(entry, scope.get("headers", []), shares.headers)
+        headers = scope.get("headers", [])
+        header_bytes = sum(len(name) + len(value) for name, value in headers)
+        if header_bytes <= shares.headers:  # nearly every request: kept as they came
+            entry.headers = list(headers)
+        else:
+            entry.headers = _kept_headers(entry, headers, shares.headers)
+            header_bytes = sum(len(name) + len(value) for name, value in entry.headers)
         try:
             await self.store.journal_start(entry)
         except StoreUnavailable:
@@ -145,7 +151,7 @@ class JournalMiddleware:
             return
         scope.setdefault("state", {})["journal_entry"] = entry
         started = time.perf_counter()
-        body = ElidedBody(shares.body(entry))
+        body = ElidedBody(shares.body(len(entry.path) + len(entry.query) + header_bytes))
         answer: bytearray | None = None  # the body of a 4xx or 5xx answer
 
         async def receive_and_record() -> Message:
@@ -198,8 +204,8 @@ class Shares:
     def part(self) -> int:
         return self.entry_bytes // 16
 
-    def body(self, entry: JournalEntry) -> int:
-        taken = len(entry.path) + len(entry.query) + sum(len(n) + len(v) for n, v in entry.headers)
+    def body(self, taken: int) -> int:
+        """What is left for the body once the request line and headers took `taken`."""
         return max(0, self.entry_bytes - 2 * self.part - 1024 - taken)
 
 
@@ -214,8 +220,10 @@ def _cut(entry: JournalEntry, part: str, value: Any, limit: int) -> Any:
 def _kept_headers(
     entry: JournalEntry, headers: list[tuple[bytes, bytes]], budget: int
 ) -> list[tuple[bytes, bytes]]:
-    """The headers in order, secrets masked, within `budget` bytes; the first of each
-    secret header is always kept (masked, it is short), so the key is never lost."""
+    """Headers over `budget` bytes cut to it, in order, secrets masked; the first of each
+    secret header is always kept (masked, it is short), so the key is never lost. (Headers
+    within it are kept as they came: secrets are masked wherever an entry is shown or
+    stored.)"""
     kept: list[tuple[bytes, bytes]] = []
     used = dropped = 0
     secrets_seen: set[bytes] = set()
