@@ -32,6 +32,7 @@ from wan26.mockserver.routing import AnyMethodRoute
 from wan26.mockserver.safety import CatchAllMiddleware
 from wan26.mockserver.scenarios import Outcome, UnknownScenario
 
+RESET_AT_HEADER = "x-rate-limit-reset-at-utc"
 Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
 
 
@@ -138,6 +139,7 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except Refusal as refusal:
             if entry is not None:
                 entry.failure = refusal.name
+                entry.reset_at = (refusal.headers or {}).get(RESET_AT_HEADER)
             response = emulator.messages.render(refusal)
         if outcome is not None and outcome.is_network:
             seconds = 5.0 if outcome.seconds is None else outcome.seconds

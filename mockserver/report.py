@@ -13,14 +13,17 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from wan26.mockserver.access import mask
 from wan26.mockserver.config import ReportConfig
+from wan26.mockserver.emulator import RESET_AT_FORMAT
 from wan26.mockserver.errors import BY_STATUS
 from wan26.mockserver.journal import JournalEntry, entry_key
 from wan26.mockserver.lifecycle import CLIENT_GONE
+from wan26.mockserver.matching import MODEL_CALL
 from wan26.mockserver.outcomes import Forced
 
 # A v2 job's URLs: its status (`/v2/requests/{id}/status`) and its result
@@ -50,6 +53,11 @@ ADVICE = {
     "over-polling": (
         "The job was polled more often than the real service needs: wait at least 1 s "
         "between polls (the official SDK does), backing off for long jobs."
+    ),
+    "retry-before-reset": (
+        "A model call was sent after a 429 before the time its x-rate-limit-reset-at-utc "
+        "header named: the real service refuses it again. Wait until that time (there is "
+        "no Retry-After) before sending the next call."
     ),
     "poll-after-expiry": (
         "The job's record had expired (results are kept one hour after submission): fetch "
@@ -172,6 +180,7 @@ def _findings(entries: list[JournalEntry], settings: ReportConfig) -> dict[str, 
         if entry.status == CLIENT_GONE:
             at_risk = entry.price_usd if settings.abandoned_billed else 0.0
             found["abandoned-paid-call"].flag(at_risk, entry)
+    _early_retries(found, entries)
     submits = {e.job_id: e for e in paid if e.job_id and not JOB_URL.match(e.path)}
     reads: dict[str, list[JournalEntry]] = defaultdict(list)
     for entry in entries:
@@ -209,6 +218,19 @@ def _job_findings(
     )
     if completed and not fetched:
         found["unfetched-result"].flag(submit.price_usd, submit)
+
+
+def _early_retries(found: dict[str, _Tally], entries: list[JournalEntry]) -> None:
+    """Model calls sent after a 429 and before the reset time it named."""
+    reset_at: float | None = None
+    for entry in entries:
+        if entry.method != "POST" or not MODEL_CALL.match(entry.path):
+            continue
+        if reset_at is not None and entry.at < reset_at:
+            found["retry-before-reset"].flag(0.0, entry)
+        if entry.reset_at:
+            stamp = datetime.strptime(entry.reset_at, RESET_AT_FORMAT).replace(tzinfo=UTC)
+            reset_at = stamp.timestamp()
 
 
 def _outcomes_met(entry: JournalEntry) -> set[Forced]:

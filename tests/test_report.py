@@ -156,6 +156,17 @@ def test_forced_and_met_failures_count_as_exercised(emulator: httpx.Client) -> N
     assert set(outcomes["exercised"]).isdisjoint(outcomes["never"])
 
 
+def test_a_call_sent_before_the_rate_limit_resets_is_flagged(emulator: httpx.Client) -> None:
+    refused = emulator.post(V1, json=body(1), headers={"x-mock-scenario": "rate-limited"})
+    assert refused.status_code == 429
+    assert emulator.post(V2, json=body(1)).status_code == 200  # at once, not at the reset
+    finding = kinds(report(emulator))["retry-before-reset"]
+    assert finding["count"] == 1 and finding["usd_at_risk"] == 0
+    journal = emulator.get("/_mock/journal").json()["entries"]
+    assert journal[0]["reset_at"] == refused.headers["x-rate-limit-reset-at-utc"]
+    assert finding["entries"] == [journal[1]["id"]]
+
+
 def test_our_client_used_as_documented_gets_no_finding(emulator: httpx.Client) -> None:
     client = Wan26Client(api_key=OTHER_KEY, base_url=str(emulator.base_url))
     with client:

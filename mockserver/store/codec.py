@@ -55,6 +55,7 @@ _SPARSE_ENTRY_FIELDS: dict[str, Any] = {
     "job_id": None,
     "job_state": None,
     "truncated": {},
+    "reset_at": None,
 }
 
 
