@@ -90,8 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--url", required=True, help="the emulator, e.g. http://127.0.0.1:8000")
     report.add_argument("--key", help="only this key's calls (default: every key)")
-    report.add_argument("--format", choices=("text", "json", "junit"), default="text")
-    report.add_argument("--max-waste-usd", type=float, help="exit 1 when more than this is at risk")
+    report.add_argument(
+        "--format",
+        choices=("text", "json", "junit"),
+        default="text",
+        help="text (default), the route's JSON, or JUnit XML (a failing case per finding)",
+    )
+    report.add_argument(
+        "--max-waste-usd", type=float, metavar="USD", help="exit 1 when more than this is at risk"
+    )
     report.add_argument(
         "--token", help="the control plane's token (default: $WAN26_MOCK_CONTROL_TOKEN)"
     )
@@ -178,7 +185,7 @@ def _fetch_report(url: str, key: str | None, token: str | None) -> dict[str, Any
             headers={"x-mock-token": token} if token else None,
             timeout=30,
         )
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from None
     if answer.status_code != 200:
         raise ValueError(f"HTTP {answer.status_code} {answer.text[:200]}".strip())

@@ -226,9 +226,10 @@ def test_the_cli_prints_the_report_as_text_json_and_junit(
 def test_the_cli_refuses_an_unreachable_emulator_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert cli_main(["report", "--url", f"http://127.0.0.1:{free_port()}"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("wan26-mock report: ") and err.count("\n") == 1
+    for url in (f"http://127.0.0.1:{free_port()}", "http://[::1", "ftp://127.0.0.1"):
+        assert cli_main(["report", "--url", url]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("wan26-mock report: no report from ") and err.count("\n") == 1
 
 
 # ---- issue 17, defect 4: journal entries have a byte limit --------------------------------------
