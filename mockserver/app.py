@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -167,14 +168,7 @@ def model_call(queued: bool) -> Handler:
         entry = entry_of(request.scope)
         if entry is not None:
             entry.admitted(
-                entry.cassette_fingerprint
-                or call_fingerprint(
-                    request.method,
-                    request.url.path,
-                    request.url.query,
-                    request.headers.get("content-type"),
-                    call.params,
-                ),
+                entry.cassette_fingerprint or await fingerprint_of(request, call.params),
                 as_json(call.cost),
             )
         if job_id:
@@ -193,6 +187,21 @@ def model_call(queued: bool) -> Handler:
         )
 
     return handler
+
+
+async def fingerprint_of(request: Request, params: dict[str, Any]) -> str:
+    """An admitted call's fingerprint, for the report. Media sent as data URIs are hashed
+    (up to 25 MB) in a worker thread, off the event loop."""
+    call = (
+        request.method,
+        request.url.path,
+        request.url.query,
+        request.headers.get("content-type"),
+        params,
+    )
+    if any(isinstance(value, str) and value.startswith("data:") for value in params.values()):
+        return await anyio.to_thread.run_sync(call_fingerprint, *call)
+    return call_fingerprint(*call)
 
 
 async def job_status(request: Request, outcome: Outcome | None) -> Response:

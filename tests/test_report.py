@@ -3,11 +3,13 @@ documented failures its calls never met (`GET /_mock/report`, `wan26-mock report
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +31,7 @@ V1, V2 = "/v1/wan-2.6-i2v", "/v2/wan-2.6-i2v"
 # A time scale at which a generation takes 2 to 4 s: longer than a 0.3 s client timeout
 # and than a second of polling, short enough for a test.
 SCALE = 0.02
+CAT = Path(__file__).parent.parent / "examples" / "cat.png"
 
 
 def body(seed: int) -> dict[str, Any]:
@@ -285,13 +288,16 @@ async def test_an_admitted_call_keeps_the_cassettes_fingerprint(
     app_factory: Callable[..., Starlette],
     client_for: Callable[[Starlette], httpx.AsyncClient],
 ) -> None:
+    """Media as a URL or as a data URI (hashed off the event loop), defaults filled."""
     app = app_factory()
     client = client_for(app)
-    sent = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 3}
-    assert (await client.post(V1, json=sent)).status_code == 200
-    entry = (await client.get("/_mock/journal")).json()["entries"][-1]
     validator = app.state.emulator.models["wan-2.6-i2v"].validator
-    raw = json.dumps(sent).encode()
-    expected = fingerprint(describe("POST", V1, "", "valid", "application/json", raw, validator))
-    assert entry["fingerprint"] == expected
-    assert entry["price_usd"] == 0.625
+    cat = "data:image/png;base64," + base64.b64encode(CAT.read_bytes()).decode()
+    for image in (OFFLINE_IMAGE, cat):
+        sent = {"image": image, "prompt": "a cat", "seed": 3}
+        assert (await client.post(V1, json=sent)).status_code == 200
+        entry = (await client.get("/_mock/journal")).json()["entries"][-1]
+        raw = json.dumps(sent).encode()
+        call = describe("POST", V1, "", "valid", "application/json", raw, validator)
+        assert entry["fingerprint"] == fingerprint(call)
+        assert entry["price_usd"] == 0.625
