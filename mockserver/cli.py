@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
+import os
 import random
 import signal
 import socket
@@ -136,11 +138,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="a Host /_mock answers besides loopback names, e.g. http://wan26:8000 (repeatable)",
     )
+    report = commands.add_parser(
+        "report", help="what a running emulator's callers would waste on the real service"
+    )
+    report.add_argument("--url", required=True, help="the emulator, e.g. http://127.0.0.1:8000")
+    report.add_argument("--key", help="only this key's calls (default: every key)")
+    report.add_argument(
+        "--format",
+        choices=("text", "json", "junit"),
+        default="text",
+        help="text (default), the route's JSON, or JUnit XML (a failing case per finding)",
+    )
+    report.add_argument(
+        "--max-waste-usd", type=float, metavar="USD", help="exit 1 when more than this is at risk"
+    )
+    report.add_argument(
+        "--token", help="the control plane's token (default: $WAN26_MOCK_CONTROL_TOKEN)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "report":
+        return _report(args)
     try:
         require("mock")
         from wan26.mockserver.http.app import create_app
@@ -233,6 +254,59 @@ def _seconds(value: float) -> str:
         return f"{value:.2g} s" if value < 10 else f"{value:.0f} s"
     minutes, seconds = divmod(round(value), 60)
     return f"{minutes} min {seconds} s"
+
+
+def _report(args: argparse.Namespace) -> int:
+    """`wan26-mock report`: light (httpx only), so CI can run it next to any emulator.
+    Exit 0, or 1 when `--max-waste-usd` is given and exceeded; 2 when it cannot ask."""
+    from wan26.mockserver import report_format
+
+    url = args.url.rstrip("/")
+    token = args.token or os.environ.get("WAN26_MOCK_CONTROL_TOKEN")
+    try:
+        report = _fetch_report(url, args.key, token)
+    except ValueError as exc:
+        print(f"wan26-mock report: no report from {url}: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    elif args.format == "junit":
+        print(report_format.junit(report, url))
+    else:
+        print(report_format.text(report, [f"on {url}"]))
+    wasted = report_format.at_risk(report)
+    if args.max_waste_usd is not None and wasted > args.max_waste_usd:
+        print(
+            f"wan26-mock report: {report_format.usd(wasted)} at risk exceeds "
+            f"--max-waste-usd {args.max_waste_usd:g}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _fetch_report(url: str, key: str | None, token: str | None) -> dict[str, Any]:
+    """`GET /_mock/report`; a ValueError saying why there is none."""
+    import httpx
+
+    try:
+        answer = httpx.get(
+            f"{url}/_mock/report",
+            params={"key": key} if key else None,
+            headers={"x-mock-token": token} if token else None,
+            timeout=30,
+        )
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from None
+    if answer.status_code != 200:
+        raise ValueError(f"HTTP {answer.status_code} {answer.text[:200]}".strip())
+    try:
+        report = answer.json()
+    except ValueError:
+        raise ValueError("the answer is not JSON: is this a wan26-mock emulator?") from None
+    if not isinstance(report, dict) or not {"findings", "outcomes"} <= set(report):
+        raise ValueError("the answer is not a report: is this a wan26-mock emulator?")
+    return report
 
 
 def _where(config: Config) -> str:

@@ -31,6 +31,7 @@ _Settings = TypeVar("_Settings", bound=_Dataclass)
 # Emulated run times multiplied by more than this would hold a call for days.
 MAX_TIME_SCALE = 100.0
 UNLIMITED = "unlimited"
+MIN_JOURNAL_ENTRY_BYTES = 4096
 
 
 @dataclass
@@ -112,13 +113,40 @@ class ControlConfig:
     # a container's service name, e.g. `http://wan26:8000`. Any other is refused, so a web
     # page cannot reach `/_mock` through a DNS name of its own (DNS rebinding).
     allowed_hosts: list[str] = field(default_factory=list)
+    # What one journal entry keeps at most (headers, path, query, body, error): past it,
+    # each part is cut and marked `truncated`, so the journal holds at most
+    # journal_size x journal_entry_bytes.
+    journal_entry_bytes: int = 16 * 1024
 
     def __post_init__(self) -> None:
+        if self.journal_entry_bytes < MIN_JOURNAL_ENTRY_BYTES:
+            raise ConfigError(f"control.journal_entry_bytes must be >= {MIN_JOURNAL_ENTRY_BYTES}")
         for entry in self.allowed_hosts:
             try:
                 Place.parse(entry)
             except ValueError as exc:
                 raise ConfigError(f"control.allowed_hosts: {exc}") from None
+
+
+@dataclass
+class ReportConfig:
+    """The integration report (`GET /_mock/report`, see mockserver/report.py)."""
+
+    # The same paid body sent again by a key within this time is a duplicate.
+    duplicate_window_s: float = 600.0
+    # A job polled at least `over_polling_min_polls` times with a mean gap (wall clock)
+    # under this is over-polled; the official SDK waits 1 s between polls.
+    over_polling_mean_gap_s: float = 0.5
+    over_polling_min_polls: int = 5
+    # Whether a call its client abandoned counts as billed: the real service keeps
+    # running it, and whether it bills is not documented. [guess]
+    abandoned_billed: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.duplicate_window_s >= 0 or not self.over_polling_mean_gap_s >= 0:
+            raise ConfigError("report.duplicate_window_s and over_polling_mean_gap_s must be >= 0")
+        if self.over_polling_min_polls < 2:
+            raise ConfigError("report.over_polling_min_polls must be at least 2")
 
 
 CASSETTE_MODES = ("off", "record", "replay", "passthrough")
@@ -167,6 +195,7 @@ class Config:
     media: MediaConfig = field(default_factory=MediaConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     # Misbehaving on purpose, to prove drift detection (see mockserver/drift.py).
     drift: DriftConfig = field(default_factory=DriftConfig)
     # USD per second of video by resolution; empty means the contract's `x-pricing`.

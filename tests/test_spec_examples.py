@@ -10,9 +10,10 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from wan26.contracts.core.spec import CONTROL_PLANE_FILE, Contract, contract_path, load_contract
+from wan26.contracts.core.spec import Contract, contract_path, load_contract
+from wan26.mockserver.control.plane import SPEC_PATH
 
-SPECS = {"api": contract_path(), "control": contract_path(CONTROL_PLANE_FILE)}
+SPECS = {"api": contract_path(), "control": SPEC_PATH}
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 

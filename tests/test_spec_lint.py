@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = ["openapi.yaml", "mockserver/control-plane.yaml"]
+SPECS = ["openapi.yaml", "mockserver/control/control-plane.yaml"]
 TOOLS = ROOT / ".ci" / "lint-tools" / "node_modules" / ".bin"
 INSTALL = "npm install --prefix .ci/lint-tools @redocly/cli@2.77.0 @stoplight/spectral-cli@6.16.3"
 # Redocly would otherwise try to send telemetry and look for a newer release.

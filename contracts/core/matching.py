@@ -47,6 +47,16 @@ def describe(
     }
 
 
+def call_fingerprint(
+    method: str, path: str, query: str, content_type: str | None, params: dict[str, Any]
+) -> str:
+    """The fingerprint of a model call the emulator admitted (so its key was valid), from
+    its parameters as validated, defaults filled: what `describe` gives for its raw body."""
+    description = describe(method, path, query, "valid", content_type, b"", None)
+    description["body"] = _media_by_hash(params)
+    return fingerprint(description)
+
+
 def normalized_body(raw: bytes, validator: RequestValidator | None) -> Any:
     if not raw:
         return None

@@ -31,6 +31,7 @@ from wan26.contracts.core.spec import load_contract
 from wan26.contracts.core.validation import RequestInvalid, RequestValidator
 from wan26.mockserver.config import ConfigError
 from wan26.mockserver.control import browsers, dashboard
+from wan26.mockserver.control.report import build_report
 from wan26.mockserver.core.accounts import Account, changed_account
 from wan26.mockserver.core.emulator import Emulator
 from wan26.mockserver.core.jobs import Job, JobState
@@ -154,6 +155,7 @@ async def journal(request: Request) -> Response:
         outcome=query.get("outcome"),
         charged=_bool(query.get("charged")),
         limit=_limit(query.get("limit")),
+        entry_id=_int(query.get("id"), "id"),
     )
     jobs = {job.journal_id: job for job in await emulator.store.jobs() if job.journal_id}
     for entry in entries:
@@ -277,6 +279,15 @@ async def stats(request: Request) -> Response:
     )
 
 
+async def report(request: Request) -> Response:
+    """The integration report over the journal (see report.py), for `?key=` or every key."""
+    emulator = _emulator(request)
+    built = build_report(
+        await emulator.store.journal(), emulator.config.report, request.query_params.get("key")
+    )
+    return JSONResponse(built.as_json())
+
+
 async def _job_counts(emulator: Emulator) -> dict[str, int]:
     counts = {state.value: 0 for state in JobState}
     for job in await emulator.store.jobs():
@@ -370,6 +381,7 @@ ROUTES = [
     ControlRoute("/settings", settings, ["GET", "PUT"], name="settings"),
     ControlRoute("/jobs", jobs, ["GET"], name="jobs"),
     ControlRoute("/stats", stats, ["GET"], name="stats"),
+    ControlRoute("/report", report, ["GET"], name="report"),
     # The dashboard's files and videos: no token (see `ControlRoute`).
     ControlRoute("/ui", dashboard.page, ["GET"], name="ui", token_needed=False),
     ControlRoute("/ui/{name}", dashboard.asset, ["GET"], name="ui_asset", token_needed=False),

@@ -309,6 +309,8 @@ class Emulator:
             failure_message=outcome.message if outcome else "",
             journal_id=entry.id if entry is not None else None,
         )
+        if entry is not None:
+            entry.job_id = job.id
         await self.store.add_job(job)
         self.workers.wake()
         return job
@@ -370,16 +372,20 @@ class Emulator:
         headers: Mapping[str, str],
         output_url: Callable[[str], str],
         full: bool,
+        entry: JournalEntry | None = None,
     ) -> Answer:
         """`GET /v2/requests/{id}[/status]`: FAILED is a 422 on both, as the real API does.
 
-        `output_url` is the public URL of a finished job's file (the app's `/outputs`)."""
+        `output_url` is the public URL of a finished job's file (the app's `/outputs`); the
+        journal entry is told the job and the state answered."""
         account = await self.authenticate(headers)
         if method not in READ_METHODS:
             raise method_not_allowed(READ_METHODS)
         job = await self.store.job(job_id)
         if job is None or job.key != account.key or job.submitted_at <= self._expired_before():
             raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
+        if entry is not None:
+            entry.job_id, entry.job_state = job.id, job.state.value
         metrics = {"inference_time": job.run.emulated_s} if job.finished else {}
         if job.state is JobState.FAILED:
             return Answer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -12,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from wan26.contracts.core.matching import call_fingerprint
 from wan26.contracts.core.money import as_json
 from wan26.contracts.core.spec import Contract, default_contract
 from wan26.mockserver.config import Config, load_config
@@ -39,6 +41,7 @@ from wan26.mockserver.http.safety import CatchAllMiddleware
 from wan26.mockserver.recording.front import CassetteFront
 from wan26.mockserver.recording.middleware import CassetteMiddleware, LearnedHeadersMiddleware
 
+RESET_AT_HEADER = "x-rate-limit-reset-at-utc"
 Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
 
 
@@ -48,7 +51,11 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
     # The journal outermost, so it sees every answer; the catch-all answers an error of
     # any layer inside it. The control plane has only the catch-all.
     api_layers = [
-        Middleware(JournalMiddleware, store=emulator.store),
+        Middleware(
+            JournalMiddleware,
+            store=emulator.store,
+            entry_bytes=config.control.journal_entry_bytes,
+        ),
         Middleware(CatchAllMiddleware),
         Middleware(LearnedHeadersMiddleware, emulator=emulator),
     ]
@@ -142,6 +149,9 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 await emulator.forced(outcome, slug, request.headers, body)
             response = await handler(request, outcome)
         except Refusal as refusal:
+            if entry is not None:
+                entry.failure = refusal.name
+                entry.reset_at = (refusal.headers or {}).get(RESET_AT_HEADER)
             response = refusal_response(emulator.messages, refusal)
         if outcome is not None and outcome.is_network:
             seconds = 5.0 if outcome.seconds is None else outcome.seconds
@@ -166,8 +176,14 @@ def model_call(queued: bool) -> Handler:
             lambda: capped_body(request, emulator.config.max_body_bytes),
             owner=emulator.job_owner(job_id) if job_id else None,
         )
+        entry = entry_of(request.scope)
+        if entry is not None:
+            entry.admitted(
+                entry.cassette_fingerprint or await fingerprint_of(request, call.params),
+                as_json(call.cost),
+            )
         if job_id:
-            job = await emulator.submit_v2(job_id, call, outcome, entry_of(request.scope))
+            job = await emulator.submit_v2(job_id, call, outcome, entry)
             return JSONResponse(
                 {
                     "request_id": job.id,
@@ -178,7 +194,7 @@ def model_call(queued: bool) -> Handler:
                 }
             )
         return await unless_client_leaves(
-            request.receive, lambda: video_answer(emulator, call, outcome, entry_of(request.scope))
+            request.receive, lambda: video_answer(emulator, call, outcome, entry)
         )
 
     return handler
@@ -190,6 +206,21 @@ async def video_answer(
     return answer_response(await emulator.run_v1(call, outcome, entry))
 
 
+async def fingerprint_of(request: Request, params: dict[str, Any]) -> str:
+    """An admitted call's fingerprint, for the report. Media sent as data URIs are hashed
+    (up to 25 MB) in a worker thread, off the event loop."""
+    call = (
+        request.method,
+        request.url.path,
+        request.url.query,
+        request.headers.get("content-type"),
+        params,
+    )
+    if any(isinstance(value, str) and value.startswith("data:") for value in params.values()):
+        return await anyio.to_thread.run_sync(call_fingerprint, *call)
+    return call_fingerprint(*call)
+
+
 async def job_status(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
     answer = await emulator.job_response(
@@ -198,6 +229,7 @@ async def job_status(request: Request, outcome: Outcome | None) -> Response:
         request.headers,
         lambda name: output_url(request, name),
         full=False,
+        entry=entry_of(request.scope),
     )
     return answer_response(answer)
 
@@ -210,6 +242,7 @@ async def job_result(request: Request, outcome: Outcome | None) -> Response:
         request.headers,
         lambda name: output_url(request, name),
         full=True,
+        entry=entry_of(request.scope),
     )
     return answer_response(answer)
 

@@ -1,11 +1,18 @@
 """The request journal: what each API request was, and what the emulator did with it.
 
 A pure ASGI middleware (no BaseHTTPMiddleware: it would buffer every MP4) that
-records method, path, headers with secrets redacted, the body with data-URI
+records method, path, headers with secrets masked, the body with data-URI
 payloads elided (see elide.py), status, the `error` message of a failed answer
 and timing. The entry is a `JournalEntry` on the request's state
 (`scope["state"]["journal_entry"]`, read with `entry_of`); handlers set what they
-decide on it (the forced outcome, the charge, the cassette's answer).
+decide on it (the forced outcome, the failure answered, the charge, an admitted
+call's fingerprint and price, the cassette's answer).
+
+An entry keeps at most `entry_bytes` of text (`control.journal_entry_bytes`): each
+part past its share is cut, and `truncated` says how many bytes of which part were
+left out, so the journal's size is bounded by its length times that. What later
+readers need of the whole body (the report's duplicate check) is the fingerprint,
+taken when the call is admitted.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
 
 SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
 ERROR_BODY_LIMIT = 16 * 1024  # error answers are short; a longer one is not read for `error`
+ENTRY_BYTES = 16 * 1024  # the default of `control.journal_entry_bytes`
 
 
 @dataclass
@@ -54,6 +62,18 @@ class JournalEntry:
     cassette: str | None = None  # hit, recorded or miss, when record/replay is on
     cassette_fingerprint: str | None = None
     cassette_miss: dict[str, Any] | None = field(default=None)
+    # A model call that passed every check: its fingerprint (the cassette's rule: defaults
+    # filled, media by hash, no key) and list price, held when it was admitted.
+    fingerprint: str | None = None
+    price_usd: float = 0.0
+    failure: str | None = None  # the catalogue failure answered, forced or met
+    job_id: str | None = None  # a v2 submit's job, or the job a poll asked about
+    job_state: str | None = None  # the state a poll of a job answered
+    reset_at: str | None = None  # a 429's `x-rate-limit-reset-at-utc`
+    truncated: dict[str, int] = field(default_factory=dict)  # bytes left out, by part
+
+    def admitted(self, fingerprint: str, price_usd: float) -> None:
+        self.fingerprint, self.price_usd = fingerprint, price_usd
 
 
 def entry_of(scope: Scope) -> JournalEntry | None:
@@ -72,6 +92,7 @@ def find_entries(
     outcome: str | None = None,
     charged: bool | None = None,
     limit: int | None = None,
+    entry_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Matching entries, oldest first, in readable form with secrets redacted.
 
@@ -87,6 +108,7 @@ def find_entries(
             and (wanted_key is None or view["key"] == wanted_key)
             and (outcome is None or view["outcome"] == outcome)
             and (charged is None or (view["charged_usd"] > 0) == charged)
+            and (entry_id is None or view["id"] == entry_id)
         ):
             found.append(view)
             if limit and len(found) == limit:
@@ -100,19 +122,25 @@ class JournalMiddleware:
     (API requests only: `ApiOnly` keeps the control plane's away). A store that cannot be
     reached does not stop the request: the API answers it (a 503) and the journal misses it."""
 
-    def __init__(self, app: ASGIApp, store: Store) -> None:
+    def __init__(self, app: ASGIApp, store: Store, entry_bytes: int = ENTRY_BYTES) -> None:
         self.app = app
         self.store = store
+        self.shares = Shares(entry_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        shares = self.shares
         entry = JournalEntry(
-            id=0,
-            at=time.time(),
-            method=scope["method"],
-            path=scope["path"],
-            query=scope.get("query_string", b""),
-            headers=list(scope.get("headers", [])),
+            id=0, at=time.time(), method=scope["method"][:16], path="", query=b"", headers=[]
         )
+        entry.path = _cut(entry, "path", scope["path"], shares.part)
+        entry.query = _cut(entry, "query", scope.get("query_string", b""), shares.part)
+        headers = scope.get("headers", [])
+        header_bytes = sum(len(name) + len(value) for name, value in headers)
+        if header_bytes <= shares.headers:  # nearly every request: kept as they came
+            entry.headers = list(headers)
+        else:
+            entry.headers = _kept_headers(entry, headers, shares.headers)
+            header_bytes = sum(len(name) + len(value) for name, value in entry.headers)
         try:
             await self.store.journal_start(entry)
         except StoreUnavailable:
@@ -120,7 +148,7 @@ class JournalMiddleware:
             return
         scope.setdefault("state", {})["journal_entry"] = entry
         started = time.perf_counter()
-        body = ElidedBody()
+        body = ElidedBody(shares.body(len(entry.path) + len(entry.query) + header_bytes))
         answer: bytearray | None = None  # the body of a 4xx or 5xx answer
 
         async def receive_and_record() -> Message:
@@ -143,7 +171,10 @@ class JournalMiddleware:
         finally:
             entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
             entry.body = body.text()
-            entry.error = _error_message(answer)
+            if body.dropped:
+                entry.truncated["body"] = body.dropped
+            entry.error = _cut(entry, "error", _error_message(answer), shares.part)
+            _bound_miss(entry, shares.part)
             with contextlib.suppress(StoreUnavailable):
                 leaving = sys.exc_info()[1]
                 if leaving is not None and not isinstance(leaving, Exception):
@@ -153,6 +184,90 @@ class JournalMiddleware:
                         await self.store.journal_finish(entry)
                 else:
                     await self.store.journal_finish(entry)
+
+
+@dataclass(frozen=True)
+class Shares:
+    """How an entry's `entry_bytes` are shared: headers a quarter, path, query, error and
+    a cassette miss a sixteenth each, 1 KB for the other fields, the body what is left."""
+
+    entry_bytes: int
+
+    @property
+    def headers(self) -> int:
+        return self.entry_bytes // 4
+
+    @property
+    def part(self) -> int:
+        return self.entry_bytes // 16
+
+    def body(self, taken: int) -> int:
+        """What is left for the body once the request line and headers took `taken`."""
+        return max(0, self.entry_bytes - 2 * self.part - 1024 - taken)
+
+
+def _cut(entry: JournalEntry, part: str, value: Any, limit: int) -> Any:
+    """`value` (text or bytes) cut to `limit`, the cut noted in `entry.truncated`."""
+    if value is None or len(value) <= limit:
+        return value
+    entry.truncated[part] = len(value) - limit
+    return value[:limit]
+
+
+def _kept_headers(
+    entry: JournalEntry, headers: list[tuple[bytes, bytes]], budget: int
+) -> list[tuple[bytes, bytes]]:
+    """Headers over `budget` bytes cut to it, in order, secrets masked; the first of each
+    secret header is always kept (masked, it is short), so the key is never lost. (Headers
+    within it are kept as they came: secrets are masked wherever an entry is shown or
+    stored.)"""
+    kept: list[tuple[bytes, bytes]] = []
+    used = dropped = 0
+    secrets_seen: set[bytes] = set()
+    for name, value in headers:
+        secret = name.decode("latin-1") in SECRET_HEADERS
+        if secret:
+            value = mask(value.decode("latin-1")).encode("latin-1")
+        room = budget - used
+        if len(name) + len(value) <= room or (secret and name not in secrets_seen):
+            kept.append((name, value))
+            used += len(name) + len(value)
+        elif room > len(name) and not secret:
+            kept.append((name, value[: room - len(name)]))
+            dropped += len(value) - (room - len(name))
+            used = budget
+        else:
+            dropped += len(name) + len(value)
+        if secret:
+            secrets_seen.add(name)
+    if dropped:
+        entry.truncated["headers"] = dropped
+    return kept
+
+
+def _bound_miss(entry: JournalEntry, limit: int) -> None:
+    """A replay miss names each field that differs: as many as fit in `limit`."""
+    miss = entry.cassette_miss
+    if not miss or not isinstance(miss.get("differs"), list):
+        return
+    kept, used = [], 0
+    for line in miss["differs"]:
+        used += len(line)
+        if used > limit:
+            break
+        kept.append(line)
+    left_out = sum(len(line) for line in miss["differs"][len(kept) :])
+    if left_out:
+        entry.cassette_miss = {**miss, "differs": kept}
+        entry.truncated["cassette_miss"] = left_out
+
+
+def entry_key(entry: JournalEntry) -> str | None:
+    """The caller's key, masked (as every entry keeps it)."""
+    for name, value in entry.headers:
+        if name == b"x-api-key":
+            return mask(value.decode("latin-1"))
+    return None
 
 
 def _readable(entry: JournalEntry) -> dict[str, Any]:

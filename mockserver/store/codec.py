@@ -46,8 +46,24 @@ def load_job(text: str | bytes) -> Job:
     return Job(**data)
 
 
+# What the report reads (see journal.py), left out while at its default: most entries
+# have none of it, and their records stay as small as before.
+_SPARSE_ENTRY_FIELDS: dict[str, Any] = {
+    "fingerprint": None,
+    "price_usd": 0.0,
+    "failure": None,
+    "job_id": None,
+    "job_state": None,
+    "truncated": {},
+    "reset_at": None,
+}
+
+
 def dump_entry(entry: JournalEntry) -> str:
     data = asdict(entry)
+    for name, default in _SPARSE_ENTRY_FIELDS.items():
+        if data[name] == default:
+            del data[name]
     data["query"] = entry.query.decode("latin-1")
     # Kept outside the process (a file, Redis): secrets leave it masked, as they are shown.
     data["headers"] = [

@@ -11,18 +11,27 @@ file, so it imports the emulator only inside the fixtures that use it.
 - `wan26_mock`: a handle to force outcomes and read the journal and accounts;
 - `wan26_cassette`: the cassette the emulator answers from: `--wan26-replay DIR`
   (CI) or `--wan26-record DIR` (a developer, with `$SEGMIND_API_KEY`); off by default.
+
+At the end of a session whose tests called the emulator, the integration report (see
+mockserver/report.py) of every test's emulator, added up over pytest-xdist workers, is
+printed; `--wan26-no-report` turns it off and `--wan26-max-waste-usd X` fails the
+session when more than X is at risk.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from wan26.contracts.core.extras import require
+from wan26.mockserver.control import report_format
+from wan26.mockserver.core.outcomes import Forced
 
 if TYPE_CHECKING:
     import httpx
@@ -46,6 +55,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--wan26-on-miss", choices=("emulate", "error"), help="replay: an unrecorded call"
+    )
+    group.addoption(
+        "--wan26-no-report",
+        action="store_true",
+        help="no integration report at the end of the session",
+    )
+    group.addoption(
+        "--wan26-max-waste-usd",
+        type=float,
+        metavar="USD",
+        help="fail the session when the integration report puts more than this at risk",
     )
 
 
@@ -87,7 +107,7 @@ def wan26_config(wan26_cassette: CassetteConfig) -> Config:
 
 
 @pytest.fixture
-def wan26_app(wan26_config: Config) -> Iterator[Starlette]:
+def wan26_app(wan26_config: Config, request: pytest.FixtureRequest) -> Iterator[Starlette]:
     from wan26.mockserver.http.app import create_app
     from wan26.mockserver.store.memory import MemoryStore
 
@@ -96,8 +116,11 @@ def wan26_app(wan26_config: Config) -> Iterator[Starlette]:
     config = wan26_config.replace(control=dataclasses.replace(control, allowed_hosts=hosts))
     app = create_app(config.with_default_key(os.environ))
     yield app
-    if isinstance(app.state.emulator.store, MemoryStore):
-        app.state.emulator.store.outputs.close()
+    store = app.state.emulator.store
+    if isinstance(store, MemoryStore):
+        if not request.config.getoption("--wan26-no-report"):
+            _keep_report(request.config, request.node.nodeid, app)
+        store.outputs.close()
 
 
 @pytest.fixture
@@ -132,3 +155,101 @@ def wan26_mock(wan26_app: Starlette) -> MockHandle:
     from wan26.mockserver.testing.handle import MockHandle
 
     return MockHandle(wan26_app.state.emulator)
+
+
+# ---- the integration report, added up over the session ----------------------------------------
+
+_REPORTS = pytest.StashKey[list[dict[str, Any]]]()
+_WORKER_OUTPUT = "wan26_reports"
+
+
+def _reports(config: pytest.Config) -> list[dict[str, Any]]:
+    return config.stash.setdefault(_REPORTS, [])
+
+
+def _keep_report(config: pytest.Config, test: str, app: Starlette) -> None:
+    """This test's emulator's report, if it saw calls (read from the memory store, the
+    plugin's: its journal is plain data)."""
+    from wan26.mockserver.control.report import build_report
+
+    emulator = app.state.emulator
+    report = build_report(list(emulator.store.entries), emulator.config.report)
+    if not report.calls:
+        return
+    _reports(config).append({"test": test, **report.as_json()})
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller adds them up
+        workeroutput[_WORKER_OUTPUT] = json.dumps(_reports(config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker's reports, to the controller's."""
+    sent = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT)
+    if sent:
+        _reports(node.config).extend(json.loads(sent))
+
+
+def _session_report(config: pytest.Config) -> dict[str, Any] | None:
+    """Every test's report added up: findings by kind with the tests that showed them,
+    outcomes never exercised by any test."""
+    reports = _reports(config)
+    if not reports or hasattr(config, "workerinput"):
+        return None
+    findings: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        for finding in report["findings"]:
+            total = findings.setdefault(
+                finding["kind"],
+                {**finding, "count": 0, "usd_at_risk": 0.0, "entries": [], "tests": []},
+            )
+            total["count"] += finding["count"]
+            total["usd_at_risk"] = _add(total["usd_at_risk"], finding["usd_at_risk"])
+            total["tests"].append(report["test"])
+    met = {name for report in reports for name in report["outcomes"]["exercised"]}
+    kinds = reports[0]["kinds"]
+    return {
+        "calls": sum(report["calls"] for report in reports),
+        "spent_usd": float(sum((Decimal(str(r["spent_usd"])) for r in reports), Decimal(0))),
+        "kinds": kinds,
+        "findings": [findings[kind] for kind in kinds if kind in findings],
+        "outcomes": {
+            "exercised": [name.value for name in Forced if name.value in met],
+            "never": [name.value for name in Forced if name.value not in met],
+        },
+        "tests": len({report["test"] for report in reports}),
+    }
+
+
+def _add(a: float, b: float) -> float:
+    return float(Decimal(str(a)) + Decimal(str(b)))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Past `--wan26-max-waste-usd`, the session fails (exit code 1)."""
+    limit = session.config.getoption("--wan26-max-waste-usd")
+    report = _session_report(session.config)
+    if limit is None or report is None:
+        return
+    if report_format.at_risk(report) > limit and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    report = _session_report(config)
+    if report is None:
+        return
+    terminalreporter.write_sep("=", report_format.TITLE)
+    where = f"on the emulators of {report['tests']} test(s)"
+    for line in report_format.text(report, [where]).splitlines():
+        terminalreporter.write_line(line)
+    limit = config.getoption("--wan26-max-waste-usd")
+    wasted = report_format.at_risk(report)
+    if limit is not None and wasted > limit:
+        terminalreporter.write_line(
+            f"wan26: {report_format.usd(wasted)} at risk exceeds --wan26-max-waste-usd "
+            f"{limit:g}: the session fails",
+            red=True,
+            bold=True,
+        )

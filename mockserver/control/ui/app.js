@@ -519,6 +519,67 @@ function drawChart(minutes) {
   $("chart").replaceChildren(chart);
 }
 
+// ---- integration report -------------------------------------------------------------
+// Its own poll, slower than the page's: the report is computed from the whole journal.
+
+const REPORT_POLL_MS = 3000;
+const REPORT_ENTRY_LINKS = 12;
+let reportTimer = null;
+let lastReport = "";
+
+async function pollReport() {
+  clearTimeout(reportTimer);
+  if (!waitingForToken && !document.hidden) {
+    try {
+      renderReport(await api("/_mock/report"));
+    } catch {
+      // the page's own poll says what is wrong
+    }
+  }
+  reportTimer = setTimeout(pollReport, REPORT_POLL_MS);
+}
+
+function renderReport(report) {
+  const signature = JSON.stringify(report);
+  if (signature === lastReport) return;
+  lastReport = signature;
+  $("report-summary").textContent =
+    `${report.calls} calls · ${usd(report.spent_usd)} spent · ${usd(report.usd_at_risk)} at risk (list price)`;
+  $("report-findings").replaceChildren(...report.findings.map(findingItem));
+  $("report-none").hidden = report.findings.length > 0 || report.calls === 0;
+  $("report-never").textContent = report.outcomes.never.join(", ") || "none: every outcome was met";
+}
+
+function findingItem(finding) {
+  const links = finding.entries.slice(0, REPORT_ENTRY_LINKS).map((id) => {
+    const link = el("button", { type: "button", class: "linkish", title: `Show request ${id}` }, `#${id}`);
+    link.addEventListener("click", () => showEntry(id));
+    return link;
+  });
+  const more = finding.entries.length - links.length;
+  return el(
+    "li",
+    { class: "finding" },
+    el("p", {}, el("strong", {}, finding.kind), ` x ${finding.count} · ${usd(finding.usd_at_risk)} at risk`),
+    el("p", { class: "advice" }, finding.advice),
+    ...finding.notes.map((note) => el("p", { class: "muted" }, note)),
+    el("p", { class: "entries" }, "Requests: ", ...links, more > 0 ? ` and ${more} more` : null),
+  );
+}
+
+async function showEntry(id) {
+  if (!entriesById.has(id)) {
+    const found = await api(`/_mock/journal?id=${id}`);
+    if (!found.entries.length) return;
+    entriesById.set(id, found.entries[0]);
+  }
+  showDetail(id);
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) pollReport();
+});
+
 // ---- polling ------------------------------------------------------------------------
 
 let timer = null;
@@ -564,3 +625,4 @@ document.addEventListener("visibilitychange", () => {
 });
 
 poll();
+pollReport();
