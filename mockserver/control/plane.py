@@ -1,6 +1,6 @@
 """The `/_mock` control plane: journal, state, scenarios and chaos over HTTP.
 
-Described in `mockserver/control-plane.yaml`. Off when `control.enabled` is
+Described in `mockserver/control/control-plane.yaml`. Off when `control.enabled` is
 false; with `control.token` set every call needs `X-Mock-Token`; without a
 token only loopback clients may call it. Whatever the token, what a web page may
 have sent is refused (see `browsers.py`). `/_mock/health` answers anyone, always.
