@@ -184,6 +184,26 @@ async def test_a_database_locked_past_the_timeout_is_unavailable_not_a_traceback
         open_store(tmp_path / "a-file" / "state")
 
 
+async def test_a_hold_whose_release_met_a_locked_database_is_released_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_S", 0.05)
+    store = await started(tmp_path, credits="1.25")
+    hold = await store.hold("k", Decimal("0.625"), store.owner)
+    assert isinstance(hold, Hold)
+    other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreUnavailable, match="locked"):
+        await store.release(hold)  # a failed v1 call gives its hold back while locked
+    other.execute("ROLLBACK")
+    other.close()
+    # This process lives on, so no one reaps its hold: the next call gets the whole balance.
+    got = await store.account("k")
+    assert got is not None and got.balance == Decimal("1.25")
+    assert isinstance(await store.hold("k", Decimal("1.25"), store.owner), Hold)
+    await store.aclose()
+
+
 async def test_outputs_are_shared_and_capped_oldest_first(tmp_path: Path) -> None:
     one = await started(tmp_path, output_bytes=10)
     two = open_store(tmp_path, "two", output_bytes=10)

@@ -114,8 +114,9 @@ return {1, 0}
 
 _RELEASE = _PRELUDE + "release(ARGV[2])"
 
-# ARGV: prefix, hold ids whose hold() never answered: released if they landed, refused if
-# they land later (a script sent to a paused server still runs once it resumes).
+# ARGV: prefix, hold ids owed back: ones whose hold() never answered (released if they
+# landed, refused if they land later: a script sent to a paused server still runs once it
+# resumes) and ones whose release() failed.
 _CANCEL = (
     _PRELUDE
     + """
@@ -534,9 +535,11 @@ class RedisStore:
         self._take_scenario, self._scenarios = script(_TAKE_SCENARIO), script(_SCENARIOS)
         self._clear_scenarios = script(_CLEAR_SCENARIOS)
         self._journal_start, self._journal_update = script(_JOURNAL_START), script(_JOURNAL_UPDATE)
-        # Holds asked for whose answer never came (a timeout, a cancelled request): no caller
-        # knows them, so they are cancelled at the next beat or on closing.
-        self._doubtful: set[str] = set()
+        # Holds this process owes back: ones asked for whose answer never came (a timeout, a
+        # cancelled request; no caller knows them) and ones whose release failed (Redis was
+        # down). A live process's holds are never reaped, so they are given back here: before
+        # the next hold, at the next beat, or on closing.
+        self._owed: set[str] = set()
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -552,13 +555,13 @@ class RedisStore:
     async def beat(self) -> None:
         self._joined = True
         await self._run(self._beat, self.owner, _seconds(self.clock()), _seconds(GONE_AFTER_S))
-        await self._cancel_doubtful()
+        await self._give_back_owed()
 
-    async def _cancel_doubtful(self) -> None:
-        if self._doubtful:
-            doubtful = sorted(self._doubtful)
-            await self._run(self._cancel, *doubtful)
-            self._doubtful.difference_update(doubtful)
+    async def _give_back_owed(self) -> None:
+        if self._owed:
+            owed = sorted(self._owed)
+            await self._run(self._cancel, *owed)
+            self._owed.difference_update(owed)
 
     async def aclose(self) -> None:
         """Gone by choice, like a process gone for good: its holds are released and its jobs
@@ -584,7 +587,7 @@ class RedisStore:
 
     @_reaching
     async def _leave_shared(self) -> None:
-        await self._cancel_doubtful()
+        await self._give_back_owed()
         await self._run(self._leave, self.owner)
 
     @_reaching
@@ -643,16 +646,21 @@ class RedisStore:
     async def hold(self, key: str, amount: Decimal, owner: str) -> Hold | Decimal:
         hold_id = uuid.uuid4().hex  # never reused, so a hold from before a reset stays gone
         self._joined = True
+        await self._give_back_owed()  # so the credits this process owes back are available
         try:
             granted, available = await self._run(self._hold, key, _micro(amount), owner, hold_id)
         except BaseException:  # the script may run, or have run, all the same
-            self._doubtful.add(hold_id)
+            self._owed.add(hold_id)
             raise
         return Hold(hold_id, key, amount, owner) if granted else _usd(available)
 
     @_reaching
     async def release(self, hold: Hold) -> None:
-        await self._run(self._release, hold.id)
+        try:
+            await self._run(self._release, hold.id)
+        except BaseException:  # owed until Redis answers (releasing one that is gone is nothing)
+            self._owed.add(hold.id)
+            raise
 
     @_reaching
     async def charge(self, hold: Hold) -> Decimal | None:

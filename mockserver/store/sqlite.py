@@ -168,6 +168,9 @@ class SqliteStore:
         self.owner = owner
         self.clock = clock
         self._closed = False
+        # Holds whose release failed (the database was locked or gone): a live process's holds
+        # are never reaped, so they are given back by its next write step.
+        self._owed: set[str] = set()
         try:
             self.outputs.mkdir(parents=True, exist_ok=True)
             # Autocommit (isolation_level=None): every transaction is an explicit step.
@@ -263,7 +266,10 @@ class SqliteStore:
                     db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
                 await anyio.sleep(LOCK_RETRY_S)
             with self._committed(db):
+                owed = sorted(self._owed)
+                db.executemany("DELETE FROM holds WHERE id = ?", [(hold,) for hold in owed])
                 yield db
+            self._owed.difference_update(owed)
         except sqlite3.Error as error:
             raise self._unavailable(error) from error
 
@@ -442,7 +448,11 @@ class SqliteStore:
         return hold
 
     async def release(self, hold: Hold) -> None:
-        self._rows("DELETE FROM holds WHERE id = ?", (hold.id,))
+        try:
+            self._rows("DELETE FROM holds WHERE id = ?", (hold.id,))
+        except StoreUnavailable:
+            self._owed.add(hold.id)
+            raise
 
     async def charge(self, hold: Hold) -> Decimal | None:
         async with self._write() as db:
