@@ -14,7 +14,7 @@ import contextlib
 import json
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wan26.mockserver.access import mask
 from wan26.mockserver.elide import ElidedBody
+from wan26.mockserver.records import JournalEntry as JournalEntry
 from wan26.mockserver.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -31,30 +32,6 @@ if TYPE_CHECKING:
 SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
 CONTROL_PREFIX = "/_mock"
 ERROR_BODY_LIMIT = 16 * 1024  # error answers are short; a longer one is not read for `error`
-
-
-@dataclass
-class JournalEntry:
-    """One API request: what came in, what went out, and what the emulator decided.
-
-    Raw as recorded (headers as bytes): made readable only when listed."""
-
-    id: int
-    at: float
-    method: str
-    path: str
-    query: bytes
-    headers: list[tuple[bytes, bytes]]
-    body: str = ""
-    status: int | None = None
-    error: str | None = None
-    duration_ms: float | None = None
-    outcome: str | None = None
-    charged_usd: float = 0.0
-    render: str | None = None  # a v1 video's key in the render cache (the dashboard plays it)
-    cassette: str | None = None  # hit, recorded or miss, when record/replay is on
-    cassette_fingerprint: str | None = None
-    cassette_miss: dict[str, Any] | None = field(default=None)
 
 
 def entry_of(scope: Scope) -> JournalEntry | None:

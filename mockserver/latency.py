@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 
 from wan26.mockserver.config import LatencyConfig
 from wan26.mockserver.learning import RunTimeFit, RunTimes
-
-
-@dataclass(frozen=True)
-class RunTime:
-    emulated_s: float  # what the real service would take; reported in x-generation-time
-    wall_s: float  # what the emulator waits: emulated_s x time scale
+from wan26.mockserver.records import RunTime as RunTime
 
 
 class LatencyModel:

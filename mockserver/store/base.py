@@ -12,15 +12,14 @@ concurrent requests in different processes cannot overspend or double-claim.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from wan26.mockserver.jobs import Job
-    from wan26.mockserver.journal import JournalEntry
-    from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.records import Account as Account
+from wan26.mockserver.records import Chaos as Chaos
+from wan26.mockserver.records import Hold as Hold
+from wan26.mockserver.records import Job, JournalEntry, Outcome, QueuedScenario
 
 BEAT_S = 2.0  # how often a process says it is alive and takes back what dead ones left
 # A process silent this long is taken for dead (SQLite also checks whether its pid runs).
@@ -30,52 +29,6 @@ GONE_AFTER_S = 10.0
 class StoreUnavailable(Exception):
     """The backend cannot be reached (Redis went away, the state directory is locked or
     gone). The API answers 503 and nothing is charged; the store recovers by itself."""
-
-
-@dataclass
-class Account:
-    """A key's settings and money as the store last saw them (a snapshot outside memory)."""
-
-    key: str
-    credits: Decimal
-    free_credits: Decimal
-    requests_per_minute: int | None
-    models: list[str]
-    held: Decimal = field(default_factory=Decimal)  # reserved by calls in flight
-    window_start: float = 0.0
-    window_count: int = 0
-
-    @property
-    def balance(self) -> Decimal:
-        return self.credits + self.free_credits
-
-    @property
-    def available(self) -> Decimal:
-        return self.balance - self.held
-
-    def may_call(self, slug: str) -> bool:
-        return "*" in self.models or slug in self.models
-
-
-@dataclass(frozen=True)
-class Hold:
-    """Credits reserved for one call. `owner` is the process (a v1 call) or the job
-    (`job:<id>`) it belongs to: a dead process's holds are released, a job's stay with
-    the job whoever works it."""
-
-    id: str
-    key: str
-    amount: Decimal
-    owner: str
-
-
-@dataclass(frozen=True)
-class Chaos:
-    """Seeded random outcomes: a rate per outcome name."""
-
-    rates: dict[str, float] = field(default_factory=dict)
-    seed: int | None = None
-    nonce: str = ""  # new each time chaos is set: the seeded sequence starts again
 
 
 class Store(Protocol):

@@ -9,12 +9,19 @@ from decimal import Decimal
 from typing import Any
 
 from wan26.mockserver.access import mask
-from wan26.mockserver.jobs import Job, JobState
-from wan26.mockserver.journal import SECRET_HEADERS, JournalEntry
-from wan26.mockserver.latency import RunTime
+from wan26.mockserver.journal import SECRET_HEADERS
 from wan26.mockserver.outcomes import Forced
-from wan26.mockserver.scenarios import Outcome, QueuedScenario
-from wan26.mockserver.store.base import Account, Chaos, Hold
+from wan26.mockserver.records import (
+    Account,
+    Chaos,
+    Hold,
+    Job,
+    JobState,
+    JournalEntry,
+    Outcome,
+    QueuedScenario,
+    RunTime,
+)
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -13,11 +13,17 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from wan26.mockserver.jobs import Job, JobState
-from wan26.mockserver.journal import JournalEntry
 from wan26.mockserver.outputs import OutputStore
-from wan26.mockserver.scenarios import Outcome, QueuedScenario
-from wan26.mockserver.store.base import Account, Chaos, Hold
+from wan26.mockserver.records import (
+    Account,
+    Chaos,
+    Hold,
+    Job,
+    JobState,
+    JournalEntry,
+    Outcome,
+    QueuedScenario,
+)
 
 
 class MemoryStore:

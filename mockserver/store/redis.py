@@ -55,9 +55,7 @@ from redis.exceptions import DataError, RedisError, ResponseError
 from redis.typing import EncodableT
 
 from wan26.mockserver.access import without_credentials
-from wan26.mockserver.jobs import Job, JobState
-from wan26.mockserver.journal import JournalEntry
-from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.records import Job, JobState, JournalEntry, Outcome, QueuedScenario
 from wan26.mockserver.store import codec
 from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, StoreUnavailable
 

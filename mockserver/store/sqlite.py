@@ -31,9 +31,7 @@ from typing import Any
 
 import anyio
 
-from wan26.mockserver.jobs import Job, JobState
-from wan26.mockserver.journal import JournalEntry
-from wan26.mockserver.scenarios import Outcome, QueuedScenario
+from wan26.mockserver.records import Job, JobState, JournalEntry, Outcome, QueuedScenario
 from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, StoreUnavailable
 from wan26.mockserver.store.codec import (
     dump_chaos,
