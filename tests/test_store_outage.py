@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import OFFLINE_IMAGE
 from tests.test_v2_queue import wait_for
-from wan26.mockserver.store import sqlite as sqlite_store
+from wan26.mockserver.store import sqlite_db
 
 pytestmark = pytest.mark.anyio
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 4}
@@ -28,7 +28,7 @@ async def test_a_locked_state_directory_is_503s_and_the_queue_goes_on_after(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_S", 0.2)
     app = app_factory(state_dir=str(tmp_path), time_scale=0.005)  # a job runs about 0.7 s
     client = client_for(app)
     job = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()["request_id"]
