@@ -41,7 +41,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -55,9 +55,18 @@ from redis.exceptions import DataError, RedisError, ResponseError
 from redis.typing import EncodableT
 
 from wan26.mockserver.access import without_credentials
-from wan26.mockserver.records import Job, JobState, JournalEntry, Outcome, QueuedScenario
+from wan26.mockserver.records import Job, JournalEntry, Outcome, QueuedScenario
 from wan26.mockserver.store import codec
 from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, StoreUnavailable
+from wan26.mockserver.store.redis_fields import (
+    account_from,
+    flat,
+    job_args,
+    job_from,
+    micro,
+    seconds,
+    usd,
+)
 
 TIMEOUT_S = 2.0  # connect, read, and wait for a pooled connection: a dead Redis answers 503
 MAX_CONNECTIONS = 32
@@ -82,7 +91,6 @@ def _script(client: Redis, name: str, after_prelude: bool = False) -> AsyncScrip
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Reply = bytes | str  # as redis-py types its answers; bytes here (responses are not decoded)
 
 
 def _unusable(exc: RedisError) -> bool:
@@ -117,67 +125,6 @@ def _reaching(
             raise StoreUnavailable(f"Redis at {store.where} is unavailable: {detail}") from exc
 
     return guarded
-
-
-def _micro(amount: Decimal) -> str:
-    micro = amount.scaleb(6)
-    if micro != micro.to_integral_value():
-        raise ValueError(f"{amount} USD is not a whole number of micro-dollars")
-    return str(int(micro))
-
-
-def _usd(micro: Reply | int) -> Decimal:
-    return Decimal(int(micro)).scaleb(-6)
-
-
-def _seconds(value: float) -> str:
-    return repr(float(value))
-
-
-def _text(value: Reply | None) -> str:
-    return value.decode() if isinstance(value, bytes) else value or ""
-
-
-def _account_from(fields: Mapping[Reply, Reply]) -> Account | None:
-    if not fields:
-        return None
-    account = codec.load_account(fields[b"settings"])
-    account.credits = _usd(fields[b"credits"])
-    account.free_credits = _usd(fields[b"free"])
-    account.held = _usd(fields[b"held"])
-    account.window_start = float(fields[b"wstart"])
-    account.window_count = int(fields[b"wcount"])
-    return account
-
-
-def _flat(pairs: list[Reply]) -> dict[Reply, Reply]:
-    return dict(zip(pairs[::2], pairs[1::2], strict=True))
-
-
-def _job_from(fields: Sequence[Reply | None]) -> Job | None:
-    data, state, worker, started = fields
-    if data is None:
-        return None
-    job = codec.load_job(data)
-    job.state = JobState(_text(state))
-    job.worker = _text(worker) or None
-    job.started_at = float(started) if started else None
-    return job
-
-
-def _job_args(job: Job) -> list[str]:
-    claimable = job.state is JobState.QUEUED or (
-        job.state is JobState.PROCESSING and job.worker is None
-    )
-    started = "" if job.started_at is None else _seconds(job.started_at)
-    return [
-        job.id,
-        codec.dump_job(job),
-        job.state.value,
-        job.worker or "",
-        started,
-        "1" if claimable else "0",
-    ]
 
 
 def _check_writable(folder: Path) -> None:
@@ -276,7 +223,7 @@ class RedisStore:
     @_reaching
     async def beat(self) -> None:
         self._joined = True
-        await self._run(self._beat, self.owner, _seconds(self.clock()), _seconds(GONE_AFTER_S))
+        await self._run(self._beat, self.owner, seconds(self.clock()), seconds(GONE_AFTER_S))
         await self._give_back_owed()
 
     async def _give_back_owed(self) -> None:
@@ -328,18 +275,18 @@ class RedisStore:
     def _money(account: Account) -> list[str]:
         rpm = account.requests_per_minute
         return [
-            _micro(account.credits),
-            _micro(account.free_credits),
+            micro(account.credits),
+            micro(account.free_credits),
             "" if rpm is None else str(rpm),
         ]
 
     @_reaching
     async def account(self, key: str) -> Account | None:
-        return _account_from(await self._redis.hgetall(self._key("account", key)))
+        return account_from(await self._redis.hgetall(self._key("account", key)))
 
     @_reaching
     async def accounts(self) -> list[Account]:
-        found = [_account_from(_flat(fields)) for fields in await self._run(self._accounts)]
+        found = [account_from(flat(fields)) for fields in await self._run(self._accounts)]
         return sorted((a for a in found if a is not None), key=lambda a: a.key)
 
     @_reaching
@@ -347,7 +294,7 @@ class RedisStore:
         fields = await self._run(
             self._put_account, account.key, codec.dump_account(account), *self._money(account)
         )
-        kept = _account_from(_flat(fields))
+        kept = account_from(flat(fields))
         assert kept is not None
         return kept
 
@@ -361,7 +308,7 @@ class RedisStore:
 
     @_reaching
     async def count_request(self, key: str, now: float, window_s: float) -> float | None:
-        start = await self._run(self._count_request, key, _seconds(now), _seconds(window_s))
+        start = await self._run(self._count_request, key, seconds(now), seconds(window_s))
         return None if start is None else float(start) + window_s
 
     @_reaching
@@ -370,11 +317,11 @@ class RedisStore:
         self._joined = True
         await self._give_back_owed()  # so the credits this process owes back are available
         try:
-            granted, available = await self._run(self._hold, key, _micro(amount), owner, hold_id)
+            granted, available = await self._run(self._hold, key, micro(amount), owner, hold_id)
         except BaseException:  # the script may run, or have run, all the same
             self._owed.add(hold_id)
             raise
-        return Hold(hold_id, key, amount, owner) if granted else _usd(available)
+        return Hold(hold_id, key, amount, owner) if granted else usd(available)
 
     @_reaching
     async def release(self, hold: Hold) -> None:
@@ -387,37 +334,37 @@ class RedisStore:
     @_reaching
     async def charge(self, hold: Hold) -> Decimal | None:
         balance = await self._run(self._charge, hold.id)
-        return None if balance is None else _usd(balance)
+        return None if balance is None else usd(balance)
 
     @_reaching
     async def add_job(self, job: Job) -> None:
-        await self._run(self._add_job, *_job_args(job), job.hold.id, _seconds(job.submitted_at))
+        await self._run(self._add_job, *job_args(job), job.hold.id, seconds(job.submitted_at))
 
     @_reaching
     async def job(self, job_id: str) -> Job | None:
         fields = await self._redis.hmget(
             self._key("job", job_id), ["data", "state", "worker", "started"]
         )
-        return _job_from(fields)
+        return job_from(fields)
 
     @_reaching
     async def jobs(self) -> list[Job]:
-        found = [_job_from(fields) for fields in await self._run(self._jobs)]
+        found = [job_from(fields) for fields in await self._run(self._jobs)]
         return [job for job in found if job is not None]
 
     @_reaching
     async def claim_job(self, now: float) -> Job | None:
         self._joined = True
-        fields = await self._run(self._claim_job, _seconds(now), self.owner)
-        return None if fields is None else _job_from(fields)
+        fields = await self._run(self._claim_job, seconds(now), self.owner)
+        return None if fields is None else job_from(fields)
 
     @_reaching
     async def save_job(self, job: Job) -> bool:
-        return bool(await self._run(self._save_job, *_job_args(job)))
+        return bool(await self._run(self._save_job, *job_args(job)))
 
     @_reaching
     async def expire_jobs(self, submitted_before: float) -> list[str]:
-        dropped = await self._run(self._expire_jobs, _seconds(submitted_before))
+        dropped = await self._run(self._expire_jobs, seconds(submitted_before))
         return [job_id.decode() for job_id in dropped]
 
     @_reaching
