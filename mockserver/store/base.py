@@ -31,7 +31,9 @@ class StoreUnavailable(Exception):
     gone). The API answers 503 and nothing is charged; the store recovers by itself."""
 
 
-class Store(Protocol):
+class Lifecycle(Protocol):
+    """A process's life with the backend, and the reset every concern takes part in."""
+
     owner: str  # this process, as holds and claimed jobs name it
 
     async def start(self) -> None:
@@ -48,7 +50,10 @@ class Store(Protocol):
         """Everything back to the configured accounts, for every process: holds, rate
         windows, jobs, scenarios, chaos, the journal and outputs are cleared."""
 
-    # Accounts and money. Amounts are Decimal micro-dollars (see billing.py).
+
+class Accounts(Protocol):
+    """Accounts and money. Amounts are Decimal micro-dollars (see billing.py)."""
+
     async def account(self, key: str) -> Account | None: ...
 
     async def accounts(self) -> list[Account]: ...
@@ -72,7 +77,10 @@ class Store(Protocol):
         """Turn a hold into a charge (free credits first) and return the balance after;
         None when the hold is gone (a reset came in between): nothing is charged."""
 
-    # The v2 queue. Times are epoch seconds, so they mean the same after a restart.
+
+class Jobs(Protocol):
+    """The v2 queue. Times are epoch seconds, so they mean the same after a restart."""
+
     async def add_job(self, job: Job) -> None: ...
 
     async def job(self, job_id: str) -> Job | None: ...
@@ -91,7 +99,10 @@ class Store(Protocol):
     async def expire_jobs(self, submitted_before: float) -> list[str]:
         """Drop the jobs submitted before the time, releasing the holds they still have."""
 
-    # Forced outcomes queued through the control plane, and chaos.
+
+class Scenarios(Protocol):
+    """Forced outcomes queued through the control plane, and chaos."""
+
     async def add_scenario(self, scenario: QueuedScenario) -> None: ...
 
     async def scenarios(self) -> list[QueuedScenario]: ...
@@ -109,7 +120,10 @@ class Store(Protocol):
     async def clear_scenarios(self) -> None:
         """Queued scenarios and chaos."""
 
-    # The request journal, capped at the configured size (the oldest go first).
+
+class Journal(Protocol):
+    """The request journal, capped at the configured size (the oldest go first)."""
+
     async def journal_start(self, entry: JournalEntry) -> None:
         """Add a request as it arrives; sets `entry.id`."""
 
@@ -124,9 +138,16 @@ class Store(Protocol):
 
     async def clear_journal(self) -> None: ...
 
-    # Finished jobs' MP4s.
+
+class Outputs(Protocol):
+    """Finished jobs' MP4s."""
+
     async def put_output(self, data: bytes) -> str:
         """Keep a video; its name (content-addressed, so the same video is kept once)."""
 
     async def output_path(self, name: str) -> Path | None:
         """A local file holding the video, for FileResponse (Range works); None if unknown."""
+
+
+class Store(Lifecycle, Accounts, Jobs, Scenarios, Journal, Outputs, Protocol):
+    """Everything the emulator keeps; each backend answers every concern."""
