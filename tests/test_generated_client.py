@@ -16,7 +16,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, OFFLINE_IMAGE, make_config
+from conftest import API_KEY, OFFLINE_IMAGE, make_config
 from wan26.mockserver import create_app
 from wan26.mockserver.server.background import running_server
 

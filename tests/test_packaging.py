@@ -75,3 +75,13 @@ def test_the_wheel_ships_typing_markers_and_both_specs() -> None:
         assert (ROOT / data["package-dir"][package] / "py.typed").is_file()
     assert "openapi.yaml" in data["package-data"]["wan26.contracts.core"]
     assert "control-plane.yaml" in data["package-data"]["wan26.mockserver.control"]
+
+
+def test_the_wheel_ships_every_subpackage_and_the_redis_scripts() -> None:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for package, folder in data["package-dir"].items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            name = ".".join([package, *init.parent.relative_to(ROOT / folder).parts])
+            assert name in data["packages"], name
+    assert "scripts/*.lua" in data["package-data"]["wan26.mockserver.store"]
+    assert list((ROOT / "mockserver" / "store" / "scripts").glob("*.lua"))

@@ -3,8 +3,8 @@ the outcomes never exercised (headless Chromium, as tests/test_dashboard.py)."""
 
 from __future__ import annotations
 
-from tests.conftest import make_config
-from tests.test_dashboard import BODY, WAIT_MS, browser, open_dashboard, playwright
+from conftest import make_config
+from test_dashboard import BODY, WAIT_MS, browser, open_dashboard, playwright
 
 __all__ = ["browser", "open_dashboard"]  # the fixtures this module uses
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -14,7 +14,8 @@ import pytest
 from starlette.applications import Starlette
 
 from conftest import OFFLINE_IMAGE
-from wan26.mockserver.store import sqlite as sqlite_store
+from test_v2_queue import wait_for
+from wan26.mockserver.store import sqlite_db
 
 pytestmark = pytest.mark.anyio
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 4}
@@ -27,33 +28,42 @@ async def test_a_locked_state_directory_is_503s_and_the_queue_goes_on_after(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_S", 0.2)
     app = app_factory(state_dir=str(tmp_path), time_scale=0.005)  # a job runs about 0.7 s
     client = client_for(app)
     job = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()["request_id"]
-    while (await client.get(f"/v2/requests/{job}")).json()["status"] != "PROCESSING":
-        await anyio.sleep(0.01)
+
+    async def processing() -> bool:
+        return (await client.get(f"/v2/requests/{job}")).json()["status"] == "PROCESSING"
+
+    async def job_met_the_lock() -> bool:
+        return f"job {job} waits for the store" in caplog.text
+
+    await until(processing)
     other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
     try:
         refused = await client.post("/v1/wan-2.6-i2v", json=BODY)
         assert refused.status_code == 503
         assert refused.json()["error"].startswith("Service temporarily unavailable")
-        await anyio.sleep(2.5)  # the job ends meanwhile: its worker meets the lock
+        await until(job_met_the_lock)  # the job ends meanwhile: its worker meets the lock
     finally:
         other.execute("COMMIT")
         other.close()
-    assert f"job {job} waits for the store" in caplog.text
     assert app.state.emulator.workers.running
-    deadline = time.monotonic() + 30
-    while (status := (await client.get(f"/v2/requests/{job}")).json()["status"]) != "COMPLETED":
-        assert time.monotonic() < deadline, status
-        await anyio.sleep(0.05)
+    assert (await wait_for(client, f"/v2/requests/{job}", 60)).json()["status"] == "COMPLETED"
     assert (await client.post("/v1/wan-2.6-i2v", json=BODY)).status_code == 200
     second = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()["request_id"]
-    while (await client.get(f"/v2/requests/{second}")).json()["status"] != "COMPLETED":
-        assert time.monotonic() < deadline
-        await anyio.sleep(0.05)
+    completed = await wait_for(client, f"/v2/requests/{second}", 60)
+    assert completed.json()["status"] == "COMPLETED"
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
+    """Wait for a condition, not for a guess of how long it takes on a busy machine."""
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, f"{check.__name__} still false after {seconds} s"
+        await anyio.sleep(0.02)
 
 
 async def test_a_damaged_job_record_does_not_stop_the_workers(
@@ -74,8 +84,5 @@ async def test_a_damaged_job_record_does_not_stop_the_workers(
 
     monkeypatch.setattr(store, "claim_job", claim_once_damaged)
     job = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()["request_id"]
-    deadline = time.monotonic() + 30
-    while (await client.get(f"/v2/requests/{job}")).json()["status"] != "COMPLETED":
-        assert time.monotonic() < deadline
-        await anyio.sleep(0.05)
+    assert (await wait_for(client, f"/v2/requests/{job}", 60)).json()["status"] == "COMPLETED"
     assert app.state.emulator.workers.running

@@ -19,7 +19,7 @@ import pytest
 
 from test_store_backends import entry, job
 from wan26.mockserver.core.jobs import JobState
-from wan26.mockserver.store import sqlite
+from wan26.mockserver.store import sqlite_db
 from wan26.mockserver.store.base import Account, Hold, StoreUnavailable
 from wan26.mockserver.store.sqlite import SqliteStore
 
@@ -166,7 +166,7 @@ async def test_money_is_kept_exactly(tmp_path: Path) -> None:
 async def test_a_database_locked_past_the_timeout_is_unavailable_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_S", 0.05)
     store = await started(tmp_path)
     other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -182,6 +182,26 @@ async def test_a_database_locked_past_the_timeout_is_unavailable_not_a_traceback
     (tmp_path / "a-file").write_text("")
     with pytest.raises(StoreUnavailable, match="a-file"):
         open_store(tmp_path / "a-file" / "state")
+
+
+async def test_a_hold_whose_release_met_a_locked_database_is_released_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_S", 0.05)
+    store = await started(tmp_path, credits="1.25")
+    hold = await store.hold("k", Decimal("0.625"), store.owner)
+    assert isinstance(hold, Hold)
+    other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreUnavailable, match="locked"):
+        await store.release(hold)  # a failed v1 call gives its hold back while locked
+    other.execute("ROLLBACK")
+    other.close()
+    # This process lives on, so no one reaps its hold: the next call gets the whole balance.
+    got = await store.account("k")
+    assert got is not None and got.balance == Decimal("1.25")
+    assert isinstance(await store.hold("k", Decimal("1.25"), store.owner), Hold)
+    await store.aclose()
 
 
 async def test_outputs_are_shared_and_capped_oldest_first(tmp_path: Path) -> None:
@@ -229,7 +249,7 @@ async def test_a_new_database_is_stamped_and_one_of_another_version_is_refused(
     store = await started(tmp_path / "new")
     await store.aclose()
     db = sqlite3.connect(tmp_path / "new" / "state.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone() == (sqlite.SCHEMA_VERSION,)
+    assert db.execute("PRAGMA user_version").fetchone() == (sqlite_db.SCHEMA_VERSION,)
     db.execute("PRAGMA user_version = 2")
     db.close()
     with pytest.raises(StoreUnavailable, match=r"another version of wan26-mock.*use a new folder"):
@@ -287,7 +307,7 @@ async def test_closing_never_fails_and_closes_the_connection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wan26.mockserver")
-    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_S", 0.05)
     store = await started(tmp_path)
     other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")

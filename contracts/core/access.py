@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 # The emulator's documented key: public, so it is the one key shown whole.
 DEFAULT_API_KEY = "wan26-mock-key"
+# Headers whose values are secrets: masked wherever a request is shown or kept.
+SECRET_HEADERS = frozenset({"x-api-key", "x-mock-token", "authorization"})
 PUBLIC_KEYS = frozenset({DEFAULT_API_KEY})
 # A key in a control-plane path (`/_mock/keys/<key>`) or a query (`?key=`, `token=`).
 _SECRET_IN_URL = re.compile(r"(/_mock/keys/|[?&](?:key|api_key|token)=)([^/?&#\s\"]+)")

@@ -28,9 +28,9 @@ from wan26.mockserver.core.in_flight import InFlight
 from wan26.mockserver.core.jobs import STORE_RETRY_S, Job, JobState, Workers
 from wan26.mockserver.core.latency import LatencyModel, RunTime
 from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.core.records import JournalEntry
 from wan26.mockserver.core.scenarios import Outcome, Scenarios
 from wan26.mockserver.core.shared import validator_for
-from wan26.mockserver.http.journal import JournalEntry
 from wan26.mockserver.media.errors import MediaError
 from wan26.mockserver.media.render import WORKERS
 from wan26.mockserver.recording.learning import Learned

@@ -9,70 +9,20 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from decimal import Decimal
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskStatus
 
-from wan26.mockserver.core.latency import RunTime
-from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.core.records import Job as Job
+from wan26.mockserver.core.records import JobState as JobState
 from wan26.mockserver.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
-    from wan26.mockserver.store.base import Hold, Store
+    from wan26.mockserver.store.base import Store
 
 STORE_RETRY_S = 1.0  # how soon a worker tries the store again after it could not reach it
 logger = logging.getLogger("wan26.mockserver")
-
-
-class JobState(StrEnum):
-    QUEUED = "QUEUED"
-    PROCESSING = "PROCESSING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-
-
-@dataclass
-class Job:
-    """A queued model call, plain data so that any backend can keep it and any process can
-    work it; it moves itself through its states."""
-
-    id: str
-    key: str
-    slug: str
-    params: dict[str, Any]
-    cost: Decimal
-    seed: int
-    run: RunTime
-    hold: Hold  # the job's credits, charged on COMPLETED and released otherwise
-    submitted_at: float  # epoch seconds, like every time here: they survive a restart
-    started_at: float | None = None  # when a worker first took it
-    finished_at: float | None = None
-    outcome: Forced | None = None  # job-failed or job-hang, when forced
-    failure_message: str = ""
-    state: JobState = JobState.QUEUED
-    error: str | None = None
-    output: str | None = None  # name of the MP4 in the output store
-    journal_id: int | None = None  # the submit's journal entry, which gets the charge
-    worker: str | None = None  # the process working it
-
-    @property
-    def finished(self) -> bool:
-        return self.state in (JobState.COMPLETED, JobState.FAILED)
-
-    def start(self, now: float, worker: str) -> None:
-        self.state, self.worker = JobState.PROCESSING, worker
-        if self.started_at is None:
-            self.started_at = now
-
-    def complete(self, output: str, now: float) -> None:
-        self.state, self.output, self.finished_at = JobState.COMPLETED, output, now
-
-    def fail(self, error: str, now: float) -> None:
-        self.state, self.error, self.finished_at = JobState.FAILED, error, now
 
 
 class Workers:

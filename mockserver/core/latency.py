@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 
 from wan26.mockserver.config import LatencyConfig
+from wan26.mockserver.core.records import RunTime as RunTime
 
 
 @dataclass(frozen=True)
@@ -19,12 +20,6 @@ class RunTimeFit:
 
 
 RunTimes = dict[tuple[float, str], RunTimeFit]
-
-
-@dataclass(frozen=True)
-class RunTime:
-    emulated_s: float  # what the real service would take; reported in x-generation-time
-    wall_s: float  # what the emulator waits: emulated_s x time scale
 
 
 class LatencyModel:

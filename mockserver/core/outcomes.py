@@ -33,3 +33,15 @@ class Forced(StrEnum):
     # v2 job outcomes
     JOB_FAILED = "job-failed"
     JOB_HANG = "job-hang"
+
+
+NETWORK_FAULTS = {
+    Forced.CONNECTION_RESET: "the connection is reset after the request was processed",
+    Forced.EMPTY_RESPONSE: "the connection closes without a response",
+    Forced.TRUNCATED_BODY: "Content-Length promised, half the body sent, connection closed",
+    Forced.SLOW_BODY: "the body dribbles out over `seconds` (default 5)",
+}
+JOB_OUTCOMES = {
+    Forced.JOB_FAILED: "the v2 job ends FAILED with `message` (served as 422)",
+    Forced.JOB_HANG: "the v2 job stays PROCESSING until it expires",
+}

@@ -17,30 +17,21 @@ import math
 import random
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
 from wan26.mockserver.core.errors import BY_STATUS, CATALOGUE
-from wan26.mockserver.core.outcomes import Forced
-from wan26.mockserver.store.base import Chaos
+from wan26.mockserver.core.outcomes import JOB_OUTCOMES, NETWORK_FAULTS, Forced
+from wan26.mockserver.core.records import DEFAULT_JOB_FAILURE as DEFAULT_JOB_FAILURE
+from wan26.mockserver.core.records import Chaos
+from wan26.mockserver.core.records import Outcome as Outcome
+from wan26.mockserver.core.records import QueuedScenario as QueuedScenario
 
 if TYPE_CHECKING:
     from wan26.mockserver.store.base import Store
 
 SCENARIO_HEADER = "x-mock-scenario"
 SUCCESS = "success"
-NETWORK_FAULTS = {
-    Forced.CONNECTION_RESET: "the connection is reset after the request was processed",
-    Forced.EMPTY_RESPONSE: "the connection closes without a response",
-    Forced.TRUNCATED_BODY: "Content-Length promised, half the body sent, connection closed",
-    Forced.SLOW_BODY: "the body dribbles out over `seconds` (default 5)",
-}
-JOB_OUTCOMES = {
-    Forced.JOB_FAILED: "the v2 job ends FAILED with `message` (served as 422)",
-    Forced.JOB_HANG: "the v2 job stays PROCESSING until it expires",
-}
 MAX_FORCED_SECONDS = 3600  # a forced slow body or gateway timeout never holds longer
-DEFAULT_JOB_FAILURE = "Inference failed: the model could not generate a video for this input"
 
 
 class UnknownScenario(ValueError):
@@ -52,27 +43,6 @@ def known_outcomes() -> dict[str, str]:
     described: dict[str, str] = {SUCCESS: "the normal path"}
     described |= {name: f"{f.status}: {f.summary}" for name, f in CATALOGUE.items()}
     return described | NETWORK_FAULTS | JOB_OUTCOMES
-
-
-@dataclass(frozen=True)
-class Outcome:
-    name: Forced
-    # slow-body: how long the body dribbles (default 5 s); gateway-timeout: how long it
-    # waits before the 504 (default the scaled gateway timeout).
-    seconds: float | None = None
-    message: str = DEFAULT_JOB_FAILURE  # job-failed
-
-    @property
-    def is_failure(self) -> bool:
-        return self.name in CATALOGUE
-
-    @property
-    def is_network(self) -> bool:
-        return self.name in NETWORK_FAULTS
-
-    @property
-    def is_job(self) -> bool:
-        return self.name in JOB_OUTCOMES
 
 
 class _OutcomeOptions(TypedDict, total=False):
@@ -137,22 +107,6 @@ def _preferred_code(prefer: str) -> int | None:
                 raise UnknownScenario(f"Prefer: code={value!r} is not a status code")
             return int(value)
     return None
-
-
-@dataclass
-class QueuedScenario:
-    outcome: Outcome
-    remaining: int
-    key: str | None = None  # only requests with this API key
-    path: str | None = None  # only requests whose path starts with this
-    method: str | None = None
-
-    def matches(self, method: str, path: str, key: str | None) -> bool:
-        return (
-            (self.key is None or self.key == key)
-            and (self.path is None or path.startswith(self.path))
-            and (self.method is None or self.method.upper() == method)
-        )
 
 
 class Scenarios:

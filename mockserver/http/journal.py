@@ -21,13 +21,14 @@ import contextlib
 import json
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from wan26.contracts.core.access import mask
+from wan26.contracts.core.access import SECRET_HEADERS, mask
+from wan26.mockserver.core.records import JournalEntry as JournalEntry
 from wan26.mockserver.http.asgi import ASGIApp, Message, Receive, Scope, Send
 from wan26.mockserver.http.elide import ElidedBody
 from wan26.mockserver.store.base import StoreUnavailable
@@ -35,45 +36,8 @@ from wan26.mockserver.store.base import StoreUnavailable
 if TYPE_CHECKING:
     from wan26.mockserver.store.base import Store
 
-SECRET_HEADERS = {"x-api-key", "x-mock-token", "authorization"}
 ERROR_BODY_LIMIT = 16 * 1024  # error answers are short; a longer one is not read for `error`
 ENTRY_BYTES = 16 * 1024  # the default of `control.journal_entry_bytes`
-
-
-@dataclass
-class JournalEntry:
-    """One API request: what came in, what went out, and what the emulator decided.
-
-    Raw as recorded (headers as bytes): made readable only when listed."""
-
-    id: int
-    at: float
-    method: str
-    path: str
-    query: bytes
-    headers: list[tuple[bytes, bytes]]
-    body: str = ""
-    status: int | None = None
-    error: str | None = None
-    duration_ms: float | None = None
-    outcome: str | None = None
-    charged_usd: float = 0.0
-    render: str | None = None  # a v1 video's key in the render cache (the dashboard plays it)
-    cassette: str | None = None  # hit, recorded or miss, when record/replay is on
-    cassette_fingerprint: str | None = None
-    cassette_miss: dict[str, Any] | None = field(default=None)
-    # A model call that passed every check: its fingerprint (the cassette's rule: defaults
-    # filled, media by hash, no key) and list price, held when it was admitted.
-    fingerprint: str | None = None
-    price_usd: float = 0.0
-    failure: str | None = None  # the catalogue failure answered, forced or met
-    job_id: str | None = None  # a v2 submit's job, or the job a poll asked about
-    job_state: str | None = None  # the state a poll of a job answered
-    reset_at: str | None = None  # a 429's `x-rate-limit-reset-at-utc`
-    truncated: dict[str, int] = field(default_factory=dict)  # bytes left out, by part
-
-    def admitted(self, fingerprint: str, price_usd: float) -> None:
-        self.fingerprint, self.price_usd = fingerprint, price_usd
 
 
 def entry_of(scope: Scope) -> JournalEntry | None:

@@ -12,15 +12,14 @@ concurrent requests in different processes cannot overspend or double-claim.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from wan26.mockserver.core.jobs import Job
-    from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
-    from wan26.mockserver.http.journal import JournalEntry
+from wan26.mockserver.core.records import Account as Account
+from wan26.mockserver.core.records import Chaos as Chaos
+from wan26.mockserver.core.records import Hold as Hold
+from wan26.mockserver.core.records import Job, JournalEntry, Outcome, QueuedScenario
 
 BEAT_S = 2.0  # how often a process says it is alive and takes back what dead ones left
 # A process silent this long is taken for dead (SQLite also checks whether its pid runs).
@@ -32,53 +31,9 @@ class StoreUnavailable(Exception):
     gone). The API answers 503 and nothing is charged; the store recovers by itself."""
 
 
-@dataclass
-class Account:
-    """A key's settings and money as the store last saw them (a snapshot outside memory)."""
+class Lifecycle(Protocol):
+    """A process's life with the backend, and the reset every concern takes part in."""
 
-    key: str
-    credits: Decimal
-    free_credits: Decimal
-    requests_per_minute: int | None
-    models: list[str]
-    held: Decimal = field(default_factory=Decimal)  # reserved by calls in flight
-    window_start: float = 0.0
-    window_count: int = 0
-
-    @property
-    def balance(self) -> Decimal:
-        return self.credits + self.free_credits
-
-    @property
-    def available(self) -> Decimal:
-        return self.balance - self.held
-
-    def may_call(self, slug: str) -> bool:
-        return "*" in self.models or slug in self.models
-
-
-@dataclass(frozen=True)
-class Hold:
-    """Credits reserved for one call. `owner` is the process (a v1 call) or the job
-    (`job:<id>`) it belongs to: a dead process's holds are released, a job's stay with
-    the job whoever works it."""
-
-    id: str
-    key: str
-    amount: Decimal
-    owner: str
-
-
-@dataclass(frozen=True)
-class Chaos:
-    """Seeded random outcomes: a rate per outcome name."""
-
-    rates: dict[str, float] = field(default_factory=dict)
-    seed: int | None = None
-    nonce: str = ""  # new each time chaos is set: the seeded sequence starts again
-
-
-class Store(Protocol):
     owner: str  # this process, as holds and claimed jobs name it
 
     async def start(self) -> None:
@@ -95,7 +50,10 @@ class Store(Protocol):
         """Everything back to the configured accounts, for every process: holds, rate
         windows, jobs, scenarios, chaos, the journal and outputs are cleared."""
 
-    # Accounts and money. Amounts are Decimal micro-dollars (see billing.py).
+
+class Accounts(Protocol):
+    """Accounts and money. Amounts are Decimal micro-dollars (see billing.py)."""
+
     async def account(self, key: str) -> Account | None: ...
 
     async def accounts(self) -> list[Account]: ...
@@ -119,7 +77,10 @@ class Store(Protocol):
         """Turn a hold into a charge (free credits first) and return the balance after;
         None when the hold is gone (a reset came in between): nothing is charged."""
 
-    # The v2 queue. Times are epoch seconds, so they mean the same after a restart.
+
+class Jobs(Protocol):
+    """The v2 queue. Times are epoch seconds, so they mean the same after a restart."""
+
     async def add_job(self, job: Job) -> None: ...
 
     async def job(self, job_id: str) -> Job | None: ...
@@ -138,7 +99,10 @@ class Store(Protocol):
     async def expire_jobs(self, submitted_before: float) -> list[str]:
         """Drop the jobs submitted before the time, releasing the holds they still have."""
 
-    # Forced outcomes queued through the control plane, and chaos.
+
+class Scenarios(Protocol):
+    """Forced outcomes queued through the control plane, and chaos."""
+
     async def add_scenario(self, scenario: QueuedScenario) -> None: ...
 
     async def scenarios(self) -> list[QueuedScenario]: ...
@@ -156,7 +120,10 @@ class Store(Protocol):
     async def clear_scenarios(self) -> None:
         """Queued scenarios and chaos."""
 
-    # The request journal, capped at the configured size (the oldest go first).
+
+class Journal(Protocol):
+    """The request journal, capped at the configured size (the oldest go first)."""
+
     async def journal_start(self, entry: JournalEntry) -> None:
         """Add a request as it arrives; sets `entry.id`."""
 
@@ -171,9 +138,16 @@ class Store(Protocol):
 
     async def clear_journal(self) -> None: ...
 
-    # Finished jobs' MP4s.
+
+class Outputs(Protocol):
+    """Finished jobs' MP4s."""
+
     async def put_output(self, data: bytes) -> str:
         """Keep a video; its name (content-addressed, so the same video is kept once)."""
 
     async def output_path(self, name: str) -> Path | None:
         """A local file holding the video, for FileResponse (Range works); None if unknown."""
+
+
+class Store(Lifecycle, Accounts, Jobs, Scenarios, Journal, Outputs, Protocol):
+    """Everything the emulator keeps; each backend answers every concern."""

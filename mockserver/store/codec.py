@@ -8,13 +8,19 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from wan26.contracts.core.access import mask
-from wan26.mockserver.core.jobs import Job, JobState
-from wan26.mockserver.core.latency import RunTime
+from wan26.contracts.core.access import SECRET_HEADERS, mask
 from wan26.mockserver.core.outcomes import Forced
-from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
-from wan26.mockserver.http.journal import SECRET_HEADERS, JournalEntry
-from wan26.mockserver.store.base import Account, Chaos, Hold
+from wan26.mockserver.core.records import (
+    Account,
+    Chaos,
+    Hold,
+    Job,
+    JobState,
+    JournalEntry,
+    Outcome,
+    QueuedScenario,
+    RunTime,
+)
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -13,10 +13,16 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from wan26.mockserver.core.jobs import Job, JobState
-from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
-from wan26.mockserver.http.journal import JournalEntry
-from wan26.mockserver.store.base import Account, Chaos, Hold
+from wan26.mockserver.core.records import (
+    Account,
+    Chaos,
+    Hold,
+    Job,
+    JobState,
+    JournalEntry,
+    Outcome,
+    QueuedScenario,
+)
 from wan26.mockserver.store.outputs import OutputStore
 
 

@@ -1,10 +1,11 @@
 """Shared state in Redis, for emulators on several hosts behind one load balancer.
 
-Every check-and-change is one Lua script, so it is atomic for every process sharing the
-server. The scripts build key names from the prefix, which needs one Redis server (not a
-Cluster). Money is kept as integer micro-dollars, times as Python's float repr, records
-as the codec's JSON; the fields a script changes (a job's state, an entry's charge) sit
-beside the JSON, so no script re-encodes it (Lua's cjson keeps 14 digits of a number).
+Every check-and-change is one Lua script (in `scripts/`), so it is atomic for every
+process sharing the server. The scripts build key names from the prefix, which needs one
+Redis server (not a Cluster). Money is kept as integer micro-dollars, times as Python's
+float repr, records as the codec's JSON; the fields a script changes (a job's state, an
+entry's charge) sit beside the JSON, so no script re-encodes it (Lua's cjson keeps 14
+digits of a number).
 
 Keys, each under the prefix:
   accounts                 set of API keys
@@ -40,8 +41,9 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -53,11 +55,26 @@ from redis.exceptions import DataError, RedisError, ResponseError
 from redis.typing import EncodableT
 
 from wan26.contracts.core.access import without_credentials
-from wan26.mockserver.core.jobs import Job, JobState
-from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
-from wan26.mockserver.http.journal import JournalEntry
+from wan26.mockserver.core.records import (
+    Account,
+    Chaos,
+    Hold,
+    Job,
+    JournalEntry,
+    Outcome,
+    QueuedScenario,
+)
 from wan26.mockserver.store import codec
-from wan26.mockserver.store.base import GONE_AFTER_S, Account, Chaos, Hold, StoreUnavailable
+from wan26.mockserver.store.base import GONE_AFTER_S, StoreUnavailable
+from wan26.mockserver.store.redis_fields import (
+    account_from,
+    flat,
+    job_args,
+    job_from,
+    micro,
+    seconds,
+    usd,
+)
 
 TIMEOUT_S = 2.0  # connect, read, and wait for a pooled connection: a dead Redis answers 503
 MAX_CONNECTIONS = 32
@@ -65,302 +82,23 @@ OUTPUT_NAME = re.compile(r"[0-9a-f]{32}\.mp4")
 
 logger = logging.getLogger("wan26.mockserver")
 
-# Shared by the scripts that give credits back. ARGV[1] is always the prefix. Amounts are
-# whole micro-dollars, exact in Lua's doubles; int() writes one without an exponent.
-_PRELUDE = """
-local P = ARGV[1]
-local function int(n) return string.format('%d', n) end
-local function release(hid)
-  local hk = P .. 'hold:' .. hid
-  local h = redis.call('HMGET', hk, 'key', 'amount', 'owner')
-  if not h[1] then return false end
-  redis.call('DEL', hk)
-  redis.call('SREM', P .. 'owned:' .. h[3], hid)
-  local ak = P .. 'account:' .. h[1]
-  if redis.call('EXISTS', ak) == 1 and redis.call('HINCRBY', ak, 'held', int(-h[2])) < 0 then
-    redis.call('HSET', ak, 'held', 0)
-  end
-  return h
-end
-local function reap(owner)
-  for _, hid in ipairs(redis.call('SMEMBERS', P .. 'owned:' .. owner)) do release(hid) end
-  local jobs = redis.call('ZRANGE', P .. 'jobs', 0, -1, 'WITHSCORES')
-  for i = 1, #jobs, 2 do
-    local jk = P .. 'job:' .. jobs[i]
-    local f = redis.call('HMGET', jk, 'state', 'worker')
-    if f[1] == 'PROCESSING' and f[2] == owner then
-      redis.call('HSET', jk, 'worker', '')
-      redis.call('ZADD', P .. 'jobs:waiting', jobs[i + 1], jobs[i])
-    end
-  end
-  redis.call('HDEL', P .. 'owners', owner)
-end
-"""
+SCRIPTS = resources.files("wan26.mockserver.store").joinpath("scripts")
 
-# ARGV: prefix, key, amount, owner, hold id. Returns {1, 0} or {0, available}.
-_HOLD = """
-local P = ARGV[1]
-if redis.call('EXISTS', P .. 'cancelled:' .. ARGV[5]) == 1 then return {0, 0} end
-local ak = P .. 'account:' .. ARGV[2]
-local v = redis.call('HMGET', ak, 'credits', 'free', 'held')
-if not v[1] then return {0, 0} end
-local available = tonumber(v[1]) + tonumber(v[2]) - tonumber(v[3] or 0)
-if available < tonumber(ARGV[3]) then return {0, available} end
-redis.call('HINCRBY', ak, 'held', ARGV[3])
-redis.call('HSET', P .. 'hold:' .. ARGV[5], 'key', ARGV[2], 'amount', ARGV[3], 'owner', ARGV[4])
-redis.call('SADD', P .. 'owned:' .. ARGV[4], ARGV[5])
-return {1, 0}
-"""
 
-_RELEASE = _PRELUDE + "release(ARGV[2])"
+@functools.cache
+def _lua(name: str) -> str:
+    return SCRIPTS.joinpath(f"{name}.lua").read_text()
 
-# ARGV: prefix, hold ids whose hold() never answered: released if they landed, refused if
-# they land later (a script sent to a paused server still runs once it resumes).
-_CANCEL = (
-    _PRELUDE
-    + """
-for i = 2, #ARGV do
-  redis.call('SET', P .. 'cancelled:' .. ARGV[i], 1, 'EX', 600)
-  release(ARGV[i])
-end
-"""
-)
 
-# ARGV: prefix, hold id. Returns the balance after, or nil when the hold or account is gone.
-_CHARGE = (
-    _PRELUDE
-    + """
-local h = release(ARGV[2])
-if not h then return false end
-local ak = P .. 'account:' .. h[1]
-local v = redis.call('HMGET', ak, 'credits', 'free')
-if not v[1] then return false end
-local amount, credits, free = tonumber(h[2]), tonumber(v[1]), tonumber(v[2])
-local from_free = math.min(free, amount)
-free, credits = free - from_free, credits - (amount - from_free)
-redis.call('HSET', ak, 'credits', int(credits), 'free', int(free))
-return credits + free
-"""
-)
+def _script(client: Redis, name: str, after_prelude: bool = False) -> AsyncScript:
+    """One of the Lua scripts in `scripts/`; `after_prelude` puts the shared functions of
+    `prelude.lua` (release, reap) before it."""
+    text = _lua("prelude") + _lua(name) if after_prelude else _lua(name)
+    return client.register_script(text)
 
-# ARGV: prefix, key, now, window. Returns the window's start when over the plan, else nil.
-_COUNT_REQUEST = """
-local ak = ARGV[1] .. 'account:' .. ARGV[2]
-local f = redis.call('HMGET', ak, 'rpm', 'wstart', 'wcount')
-if not f[1] or f[1] == '' then return false end
-local start, count = f[2] or '0', tonumber(f[3] or 0)
-if tonumber(ARGV[3]) - tonumber(start) >= tonumber(ARGV[4]) then
-  start, count = ARGV[3], 0
-  redis.call('HSET', ak, 'wstart', start, 'wcount', 0)
-end
-if count >= tonumber(f[1]) then return start end
-redis.call('HINCRBY', ak, 'wcount', 1)
-return false
-"""
-
-# ARGV: prefix, key, settings, credits, free, rpm. Returns the account's fields, flat.
-_PUT_ACCOUNT = """
-local ak = ARGV[1] .. 'account:' .. ARGV[2]
-if redis.call('EXISTS', ak) == 0 then
-  redis.call('HSET', ak, 'held', 0, 'wstart', '0', 'wcount', 0)
-end
-redis.call('HSET', ak, 'settings', ARGV[3], 'credits', ARGV[4], 'free', ARGV[5], 'rpm', ARGV[6])
-redis.call('SADD', ARGV[1] .. 'accounts', ARGV[2])
-return redis.call('HGETALL', ak)
-"""
-
-_ACCOUNTS = """
-local out = {}
-for i, key in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'accounts')) do
-  out[i] = redis.call('HGETALL', ARGV[1] .. 'account:' .. key)
-end
-return out
-"""
-
-# ARGV: prefix, MATCH pattern for the prefix, then (key, settings, credits, free, rpm)...
-# Deletes the keys this store writes (the module's docstring), not whatever else starts with
-# the prefix: another emulator's prefix may start with this one. `owners` and the `seq:`
-# counters are kept.
-_RESET = """
-local P = ARGV[1]
-local cleared = {accounts = 1, jobs = 1, ['jobs:at'] = 1, ['jobs:waiting'] = 1, scenarios = 1,
-  chaos = 1, journal = 1, ['journal:ids'] = 1, ['journal:charged'] = 1}
-local families = {account = 1, hold = 1, owned = 1, cancelled = 1, job = 1, scenario = 1,
-  output = 1}
-local cursor = '0'
-repeat
-  local page = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', 1000)
-  cursor = page[1]
-  for _, k in ipairs(page[2]) do
-    local rest = string.sub(k, #P + 1)
-    if cleared[rest] or families[string.match(rest, '^(%a+):') or ''] then
-      redis.call('DEL', k)
-    end
-  end
-until cursor == '0'
-for i = 3, #ARGV, 5 do
-  redis.call('HSET', P .. 'account:' .. ARGV[i], 'settings', ARGV[i + 1], 'credits', ARGV[i + 2],
-    'free', ARGV[i + 3], 'rpm', ARGV[i + 4], 'held', 0, 'wstart', '0', 'wcount', 0)
-  redis.call('SADD', P .. 'accounts', ARGV[i])
-end
-"""
-
-_JOB_FIELDS = "'data', 'state', 'worker', 'started'"
-
-# ARGV: prefix, id, data, state, worker, started, claimable, hold id, submitted_at.
-# A job added again keeps its place, as in an ordered dict.
-_ADD_JOB = """
-local P, id = ARGV[1], ARGV[2]
-local seq = redis.call('ZSCORE', P .. 'jobs', id) or redis.call('INCR', P .. 'seq:job')
-redis.call('HSET', P .. 'job:' .. id, 'data', ARGV[3], 'state', ARGV[4], 'worker', ARGV[5],
-  'started', ARGV[6], 'hold', ARGV[8])
-redis.call('ZADD', P .. 'jobs', seq, id)
-redis.call('ZADD', P .. 'jobs:at', ARGV[9], id)
-if ARGV[7] == '1' then
-  redis.call('ZADD', P .. 'jobs:waiting', seq, id)
-else
-  redis.call('ZREM', P .. 'jobs:waiting', id)
-end
-"""
-
-# ARGV: prefix, id, data, state, worker, started, claimable. Returns 1, or 0 when gone.
-_SAVE_JOB = """
-local P, id = ARGV[1], ARGV[2]
-local seq = redis.call('ZSCORE', P .. 'jobs', id)
-if not seq then return 0 end
-redis.call('HSET', P .. 'job:' .. id, 'data', ARGV[3], 'state', ARGV[4], 'worker', ARGV[5],
-  'started', ARGV[6])
-if ARGV[7] == '1' then
-  redis.call('ZADD', P .. 'jobs:waiting', seq, id)
-else
-  redis.call('ZREM', P .. 'jobs:waiting', id)
-end
-return 1
-"""
-
-# ARGV: prefix, now, owner. A job that was started before keeps its start time.
-_CLAIM_JOB = f"""
-local P = ARGV[1]
-local first = redis.call('ZRANGE', P .. 'jobs:waiting', 0, 0)
-if #first == 0 then return false end
-redis.call('ZREM', P .. 'jobs:waiting', first[1])
-local jk = P .. 'job:' .. first[1]
-redis.call('HSET', jk, 'state', 'PROCESSING', 'worker', ARGV[3])
-local started = redis.call('HGET', jk, 'started')
-if not started or started == '' then redis.call('HSET', jk, 'started', ARGV[2]) end
-return redis.call('HMGET', jk, {_JOB_FIELDS})
-"""
-
-_JOBS = f"""
-local out = {{}}
-for i, id in ipairs(redis.call('ZRANGE', ARGV[1] .. 'jobs', 0, -1)) do
-  out[i] = redis.call('HMGET', ARGV[1] .. 'job:' .. id, {_JOB_FIELDS})
-end
-return out
-"""
-
-# ARGV: prefix, submitted_before (inclusive, as the memory backend). Returns ids, oldest first.
-_EXPIRE_JOBS = (
-    _PRELUDE
-    + """
-local order = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'jobs:at', '-inf', ARGV[2])) do
-  order[#order + 1] = {tonumber(redis.call('ZSCORE', P .. 'jobs', id)), id}
-end
-table.sort(order, function(a, b) return a[1] < b[1] end)
-local dropped = {}
-for i, o in ipairs(order) do
-  local jk = P .. 'job:' .. o[2]
-  local hid = redis.call('HGET', jk, 'hold')
-  if hid then release(hid) end
-  redis.call('DEL', jk)
-  redis.call('ZREM', P .. 'jobs', o[2])
-  redis.call('ZREM', P .. 'jobs:at', o[2])
-  redis.call('ZREM', P .. 'jobs:waiting', o[2])
-  dropped[i] = o[2]
-end
-return dropped
-"""
-)
-
-# ARGV: prefix, owner, now, gone_after.
-_BEAT = (
-    _PRELUDE
-    + """
-local me, now = ARGV[2], tonumber(ARGV[3])
-redis.call('HSET', P .. 'owners', me, ARGV[3])
-local owners = redis.call('HGETALL', P .. 'owners')
-for i = 1, #owners, 2 do
-  if owners[i] ~= me and tonumber(owners[i + 1]) < now - tonumber(ARGV[4]) then
-    reap(owners[i])
-  end
-end
-"""
-)
-
-_LEAVE = _PRELUDE + "reap(ARGV[2])"
-
-# ARGV: prefix, method (upper case), path, key, whether there is a key.
-# Returns {scenario JSON or nil, chaos JSON or nil}.
-_TAKE_SCENARIO = """
-local P = ARGV[1]
-local chaos = redis.call('GET', P .. 'chaos')
-for _, id in ipairs(redis.call('LRANGE', P .. 'scenarios', 0, -1)) do
-  local sk = P .. 'scenario:' .. id
-  local f = redis.call('HMGET', sk, 'key', 'path', 'method')
-  if (not f[1] or (ARGV[5] == '1' and f[1] == ARGV[4]))
-    and (not f[2] or string.sub(ARGV[3], 1, #f[2]) == f[2])
-    and (not f[3] or f[3] == ARGV[2]) then
-    local data = redis.call('HGET', sk, 'data')
-    if redis.call('HINCRBY', sk, 'remaining', -1) <= 0 then
-      redis.call('LREM', P .. 'scenarios', 1, id)
-      redis.call('DEL', sk)
-    end
-    return {data, chaos}
-  end
-end
-return {false, chaos}
-"""
-
-_SCENARIOS = """
-local out = {}
-for i, id in ipairs(redis.call('LRANGE', ARGV[1] .. 'scenarios', 0, -1)) do
-  out[i] = redis.call('HMGET', ARGV[1] .. 'scenario:' .. id, 'data', 'remaining')
-end
-return out
-"""
-
-_CLEAR_SCENARIOS = """
-for _, id in ipairs(redis.call('LRANGE', ARGV[1] .. 'scenarios', 0, -1)) do
-  redis.call('DEL', ARGV[1] .. 'scenario:' .. id)
-end
-redis.call('DEL', ARGV[1] .. 'scenarios', ARGV[1] .. 'chaos')
-"""
-
-# ARGV: prefix, entry JSON, journal size. Returns the new entry's id.
-_JOURNAL_START = """
-local P = ARGV[1]
-local id = redis.call('INCR', P .. 'seq:journal')
-redis.call('HSET', P .. 'journal', id, ARGV[2])
-redis.call('RPUSH', P .. 'journal:ids', id)
-while redis.call('LLEN', P .. 'journal:ids') > tonumber(ARGV[3]) do
-  local oldest = redis.call('LPOP', P .. 'journal:ids')
-  redis.call('HDEL', P .. 'journal', oldest)
-  redis.call('HDEL', P .. 'journal:charged', oldest)
-end
-return id
-"""
-
-# ARGV: prefix, hash name, entry id, value: set only on an entry the cap has not dropped.
-_JOURNAL_UPDATE = """
-if redis.call('HEXISTS', ARGV[1] .. 'journal', ARGV[3]) == 1 then
-  redis.call('HSET', ARGV[1] .. ARGV[2], ARGV[3], ARGV[4])
-end
-"""
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Reply = bytes | str  # as redis-py types its answers; bytes here (responses are not decoded)
 
 
 def _unusable(exc: RedisError) -> bool:
@@ -395,67 +133,6 @@ def _reaching(
             raise StoreUnavailable(f"Redis at {store.where} is unavailable: {detail}") from exc
 
     return guarded
-
-
-def _micro(amount: Decimal) -> str:
-    micro = amount.scaleb(6)
-    if micro != micro.to_integral_value():
-        raise ValueError(f"{amount} USD is not a whole number of micro-dollars")
-    return str(int(micro))
-
-
-def _usd(micro: Reply | int) -> Decimal:
-    return Decimal(int(micro)).scaleb(-6)
-
-
-def _seconds(value: float) -> str:
-    return repr(float(value))
-
-
-def _text(value: Reply | None) -> str:
-    return value.decode() if isinstance(value, bytes) else value or ""
-
-
-def _account_from(fields: Mapping[Reply, Reply]) -> Account | None:
-    if not fields:
-        return None
-    account = codec.load_account(fields[b"settings"])
-    account.credits = _usd(fields[b"credits"])
-    account.free_credits = _usd(fields[b"free"])
-    account.held = _usd(fields[b"held"])
-    account.window_start = float(fields[b"wstart"])
-    account.window_count = int(fields[b"wcount"])
-    return account
-
-
-def _flat(pairs: list[Reply]) -> dict[Reply, Reply]:
-    return dict(zip(pairs[::2], pairs[1::2], strict=True))
-
-
-def _job_from(fields: Sequence[Reply | None]) -> Job | None:
-    data, state, worker, started = fields
-    if data is None:
-        return None
-    job = codec.load_job(data)
-    job.state = JobState(_text(state))
-    job.worker = _text(worker) or None
-    job.started_at = float(started) if started else None
-    return job
-
-
-def _job_args(job: Job) -> list[str]:
-    claimable = job.state is JobState.QUEUED or (
-        job.state is JobState.PROCESSING and job.worker is None
-    )
-    started = "" if job.started_at is None else _seconds(job.started_at)
-    return [
-        job.id,
-        codec.dump_job(job),
-        job.state.value,
-        job.worker or "",
-        started,
-        "1" if claimable else "0",
-    ]
 
 
 def _check_writable(folder: Path) -> None:
@@ -522,21 +199,24 @@ class RedisStore:
             retry=Retry(NoBackoff(), 0),
         )
         self._redis = Redis.from_pool(pool)
-        script = self._redis.register_script
-        self._hold, self._release, self._charge = script(_HOLD), script(_RELEASE), script(_CHARGE)
-        self._cancel = script(_CANCEL)
-        self._count_request, self._put_account = script(_COUNT_REQUEST), script(_PUT_ACCOUNT)
-        self._accounts, self._reset = script(_ACCOUNTS), script(_RESET)
-        self._add_job, self._save_job = script(_ADD_JOB), script(_SAVE_JOB)
-        self._claim_job, self._jobs = script(_CLAIM_JOB), script(_JOBS)
-        self._expire_jobs = script(_EXPIRE_JOBS)
-        self._beat, self._leave = script(_BEAT), script(_LEAVE)
-        self._take_scenario, self._scenarios = script(_TAKE_SCENARIO), script(_SCENARIOS)
-        self._clear_scenarios = script(_CLEAR_SCENARIOS)
-        self._journal_start, self._journal_update = script(_JOURNAL_START), script(_JOURNAL_UPDATE)
-        # Holds asked for whose answer never came (a timeout, a cancelled request): no caller
-        # knows them, so they are cancelled at the next beat or on closing.
-        self._doubtful: set[str] = set()
+        script = functools.partial(_script, self._redis)
+        self._hold, self._release = script("hold"), script("release", after_prelude=True)
+        self._charge, self._cancel = script("charge", True), script("cancel", True)
+        self._count_request, self._put_account = script("count_request"), script("put_account")
+        self._accounts, self._reset = script("accounts"), script("reset")
+        self._add_job, self._save_job = script("add_job"), script("save_job")
+        self._claim_job, self._jobs = script("claim_job"), script("jobs")
+        self._expire_jobs = script("expire_jobs", True)
+        self._beat, self._leave = script("beat", True), script("leave", True)
+        self._take_scenario, self._scenarios = script("take_scenario"), script("scenarios")
+        self._clear_scenarios = script("clear_scenarios")
+        self._journal_start = script("journal_start")
+        self._journal_update = script("journal_update")
+        # Holds this process owes back: ones asked for whose answer never came (a timeout, a
+        # cancelled request; no caller knows them) and ones whose release failed (Redis was
+        # down). A live process's holds are never reaped, so they are given back here: before
+        # the next hold, at the next beat, or on closing.
+        self._owed: set[str] = set()
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -551,14 +231,14 @@ class RedisStore:
     @_reaching
     async def beat(self) -> None:
         self._joined = True
-        await self._run(self._beat, self.owner, _seconds(self.clock()), _seconds(GONE_AFTER_S))
-        await self._cancel_doubtful()
+        await self._run(self._beat, self.owner, seconds(self.clock()), seconds(GONE_AFTER_S))
+        await self._give_back_owed()
 
-    async def _cancel_doubtful(self) -> None:
-        if self._doubtful:
-            doubtful = sorted(self._doubtful)
-            await self._run(self._cancel, *doubtful)
-            self._doubtful.difference_update(doubtful)
+    async def _give_back_owed(self) -> None:
+        if self._owed:
+            owed = sorted(self._owed)
+            await self._run(self._cancel, *owed)
+            self._owed.difference_update(owed)
 
     async def aclose(self) -> None:
         """Gone by choice, like a process gone for good: its holds are released and its jobs
@@ -584,7 +264,7 @@ class RedisStore:
 
     @_reaching
     async def _leave_shared(self) -> None:
-        await self._cancel_doubtful()
+        await self._give_back_owed()
         await self._run(self._leave, self.owner)
 
     @_reaching
@@ -603,18 +283,18 @@ class RedisStore:
     def _money(account: Account) -> list[str]:
         rpm = account.requests_per_minute
         return [
-            _micro(account.credits),
-            _micro(account.free_credits),
+            micro(account.credits),
+            micro(account.free_credits),
             "" if rpm is None else str(rpm),
         ]
 
     @_reaching
     async def account(self, key: str) -> Account | None:
-        return _account_from(await self._redis.hgetall(self._key("account", key)))
+        return account_from(await self._redis.hgetall(self._key("account", key)))
 
     @_reaching
     async def accounts(self) -> list[Account]:
-        found = [_account_from(_flat(fields)) for fields in await self._run(self._accounts)]
+        found = [account_from(flat(fields)) for fields in await self._run(self._accounts)]
         return sorted((a for a in found if a is not None), key=lambda a: a.key)
 
     @_reaching
@@ -622,7 +302,7 @@ class RedisStore:
         fields = await self._run(
             self._put_account, account.key, codec.dump_account(account), *self._money(account)
         )
-        kept = _account_from(_flat(fields))
+        kept = account_from(flat(fields))
         assert kept is not None
         return kept
 
@@ -636,58 +316,63 @@ class RedisStore:
 
     @_reaching
     async def count_request(self, key: str, now: float, window_s: float) -> float | None:
-        start = await self._run(self._count_request, key, _seconds(now), _seconds(window_s))
+        start = await self._run(self._count_request, key, seconds(now), seconds(window_s))
         return None if start is None else float(start) + window_s
 
     @_reaching
     async def hold(self, key: str, amount: Decimal, owner: str) -> Hold | Decimal:
         hold_id = uuid.uuid4().hex  # never reused, so a hold from before a reset stays gone
         self._joined = True
+        await self._give_back_owed()  # so the credits this process owes back are available
         try:
-            granted, available = await self._run(self._hold, key, _micro(amount), owner, hold_id)
+            granted, available = await self._run(self._hold, key, micro(amount), owner, hold_id)
         except BaseException:  # the script may run, or have run, all the same
-            self._doubtful.add(hold_id)
+            self._owed.add(hold_id)
             raise
-        return Hold(hold_id, key, amount, owner) if granted else _usd(available)
+        return Hold(hold_id, key, amount, owner) if granted else usd(available)
 
     @_reaching
     async def release(self, hold: Hold) -> None:
-        await self._run(self._release, hold.id)
+        try:
+            await self._run(self._release, hold.id)
+        except BaseException:  # owed until Redis answers (releasing one that is gone is nothing)
+            self._owed.add(hold.id)
+            raise
 
     @_reaching
     async def charge(self, hold: Hold) -> Decimal | None:
         balance = await self._run(self._charge, hold.id)
-        return None if balance is None else _usd(balance)
+        return None if balance is None else usd(balance)
 
     @_reaching
     async def add_job(self, job: Job) -> None:
-        await self._run(self._add_job, *_job_args(job), job.hold.id, _seconds(job.submitted_at))
+        await self._run(self._add_job, *job_args(job), job.hold.id, seconds(job.submitted_at))
 
     @_reaching
     async def job(self, job_id: str) -> Job | None:
         fields = await self._redis.hmget(
             self._key("job", job_id), ["data", "state", "worker", "started"]
         )
-        return _job_from(fields)
+        return job_from(fields)
 
     @_reaching
     async def jobs(self) -> list[Job]:
-        found = [_job_from(fields) for fields in await self._run(self._jobs)]
+        found = [job_from(fields) for fields in await self._run(self._jobs)]
         return [job for job in found if job is not None]
 
     @_reaching
     async def claim_job(self, now: float) -> Job | None:
         self._joined = True
-        fields = await self._run(self._claim_job, _seconds(now), self.owner)
-        return None if fields is None else _job_from(fields)
+        fields = await self._run(self._claim_job, seconds(now), self.owner)
+        return None if fields is None else job_from(fields)
 
     @_reaching
     async def save_job(self, job: Job) -> bool:
-        return bool(await self._run(self._save_job, *_job_args(job)))
+        return bool(await self._run(self._save_job, *job_args(job)))
 
     @_reaching
     async def expire_jobs(self, submitted_before: float) -> list[str]:
-        dropped = await self._run(self._expire_jobs, _seconds(submitted_before))
+        dropped = await self._run(self._expire_jobs, seconds(submitted_before))
         return [job_id.decode() for job_id in dropped]
 
     @_reaching

@@ -1,0 +1,2 @@
+-- Runs after prelude.lua (P, int, release, reap).
+reap(ARGV[2])
