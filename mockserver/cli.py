@@ -259,7 +259,7 @@ def _seconds(value: float) -> str:
 def _report(args: argparse.Namespace) -> int:
     """`wan26-mock report`: light (httpx only), so CI can run it next to any emulator.
     Exit 0, or 1 when `--max-waste-usd` is given and exceeded; 2 when it cannot ask."""
-    from wan26.mockserver import report_format
+    from wan26.mockserver.control import report_format
 
     url = args.url.rstrip("/")
     token = args.token or os.environ.get("WAN26_MOCK_CONTROL_TOKEN")

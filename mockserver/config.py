@@ -137,7 +137,7 @@ class ReportConfig:
     # A job polled at least `over_polling_min_polls` times with a mean gap (wall clock)
     # under this is over-polled; the official SDK waits 1 s between polls.
     over_polling_mean_gap_s: float = 0.5
-    over_polling_min_polls: int = 5
+    over_polling_min_polls: int = 5  # fewer polls than this are never over-polling
     # Whether a call its client abandoned counts as billed: the real service keeps
     # running it, and whether it bills is not documented. [guess]
     abandoned_billed: bool = True

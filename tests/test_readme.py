@@ -39,11 +39,14 @@ README_ADDRESS = "127.0.0.1:8000"
 SKIP_MARKER = re.compile(r"<!--\s*readme-test:\s*skip\s*\((?P<reason>.+)\)\s*-->")
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w-]*)\s*$")
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
-SHELL_COMMANDS = {"curl", "wan26", "wan26-contracts"}
+SHELL_COMMANDS = {"curl", "wan26", "wan26-contracts", "wan26-mock"}
 # Commands that check a server themselves: their exit code is the verdict, and the
 # errors they provoke on purpose are expected.
-SELF_CHECKING = {"wan26-contracts"}
+SELF_CHECKING = {"wan26-contracts", "wan26-mock"}
+# Only `wan26-mock`'s commands that end by themselves (not `serve`) run here.
+ENDLESS = re.compile(r"\bwan26-mock\s+serve\b")
 BLOCK_TIMEOUT_S = 300
+URL = re.compile(r"https?://[^\s'\"]+")
 
 
 @dataclass(frozen=True)
@@ -225,10 +228,12 @@ def test_readme_block(block: Block, emulator: str, workdir: Path) -> None:
     elif block.lang == "python":
         (workdir / "readme_example.py").write_text(code)
         command = [sys.executable, "readme_example.py"]
-        run_against_emulator(block, command, emulator, workdir, self_checking=False)
+        # An example that names no server checks itself (its asserts are the verdict).
+        self_checking = README_ADDRESS not in block.code and "create_app" not in code
+        run_against_emulator(block, command, emulator, workdir, self_checking)
     elif block.lang in SHELL_LANGS:
         name = first_command(code)
-        if name not in SHELL_COMMANDS:
+        if name not in SHELL_COMMANDS or ENDLESS.search(code):
             pytest.fail(
                 f"{block.where}: `{name}` is not run offline here "
                 f"(only {', '.join(sorted(SHELL_COMMANDS))}); add "
@@ -236,7 +241,10 @@ def test_readme_block(block: Block, emulator: str, workdir: Path) -> None:
             )
         like_the_repository_root(workdir)
         command = ["bash", "-e", "-o", "pipefail", "-c", code]
-        run_against_emulator(block, command, emulator, workdir, name in SELF_CHECKING)
+        only_control = all("/_mock" in url for url in URL.findall(code))
+        run_against_emulator(
+            block, command, emulator, workdir, name in SELF_CHECKING or only_control
+        )
     elif block.lang == "json":
         assert isinstance(json.loads(code), dict | list)
     elif block.lang == "yaml":

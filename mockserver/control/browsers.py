@@ -11,13 +11,9 @@ pytest plugin) send no `Origin`, and the dashboard is the emulator's own origin.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 from wan26.contracts.core.access import Place
-
-if TYPE_CHECKING:
-    from starlette.requests import Request
 
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -30,11 +26,11 @@ class Refused(Exception):
         self.status = status
 
 
-def check(request: Request, allowed: Sequence[str]) -> None:
-    """Raise `Refused` for a request to `/_mock` a web page may have made."""
-    scheme = request.url.scheme
+def check(method: str, scheme: str, headers: Mapping[str, str], allowed: Sequence[str]) -> None:
+    """Raise `Refused` for a request to `/_mock` a web page may have made (`headers` looked
+    up without regard to case, as Starlette's are)."""
     places = [Place.parse(entry) for entry in allowed]
-    host_header = request.headers.get("host")
+    host_header = headers.get("host")
     try:
         target = Place.parse(host_header, scheme) if host_header else None
     except ValueError:
@@ -48,7 +44,7 @@ def check(request: Request, allowed: Sequence[str]) -> None:
             f"The control plane answers only requests for a loopback name or a host in "
             f"control.allowed_hosts, not Host {host_header!r}",
         )
-    origin = request.headers.get("origin")
+    origin = headers.get("origin")
     if origin is not None:
         own = [p for p in places if p.scheme] + ([target] if target else [])
         try:
@@ -57,11 +53,11 @@ def check(request: Request, allowed: Sequence[str]) -> None:
             source = None
         if source is None or not any(source == p for p in own):
             raise Refused(403, f"The control plane refuses requests from another origin ({origin})")
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site == "cross-site" and request.headers.get("sec-fetch-mode") != "navigate":
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site == "cross-site" and headers.get("sec-fetch-mode") != "navigate":
         raise Refused(403, "The control plane refuses requests from another site")
-    if request.method not in BODYLESS_METHODS and _has_body(request):
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if method not in BODYLESS_METHODS and _has_body(headers):
+        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise Refused(415, "A control request's body must be JSON (application/json)")
 
@@ -78,6 +74,6 @@ def is_loopback_name(host: str) -> bool:
         return False
 
 
-def _has_body(request: Request) -> bool:
-    length = request.headers.get("content-length", "")
-    return "transfer-encoding" in request.headers or (length != "" and length != "0")
+def _has_body(headers: Mapping[str, str]) -> bool:
+    length = headers.get("content-length", "")
+    return "transfer-encoding" in headers or (length != "" and length != "0")

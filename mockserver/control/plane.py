@@ -123,7 +123,7 @@ def _refusal(request: Request, route: ControlRoute) -> Response | None:
     if not control.enabled:
         return error_response(404, "Not Found")
     try:
-        browsers.check(request, control.allowed_hosts)
+        browsers.check(request.method, request.url.scheme, request.headers, control.allowed_hosts)
     except browsers.Refused as refused:
         return error_response(refused.status, str(refused))
     if control.token is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,7 +31,7 @@ from wan26.mockserver.core.jobs import JobState
 from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, UnknownScenario
 from wan26.mockserver.http.answers import answer_response, error_response, refusal_response
-from wan26.mockserver.http.apionly import ApiOnly
+from wan26.mockserver.http.asgi import ASGIApp, Receive, Scope, Send
 from wan26.mockserver.http.drift import DriftMiddleware
 from wan26.mockserver.http.faults import FaultyResponse
 from wan26.mockserver.http.journal import JournalEntry, JournalMiddleware, entry_of
@@ -298,3 +298,35 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     """The last resort, should `CatchAllMiddleware` or the journal itself fail: still JSON."""
     return error_response(500, CATALOGUE[Forced.SERVER_ERROR].message)
+
+
+# The API's middleware on the API's requests only, decided by one look at the path: the
+# journal, learned headers, the cassette and drift concern API calls; the control plane
+# (`/_mock`) and the lifespan pass through none of them.
+CONTROL_PREFIX = "/_mock"
+
+
+class ApiOnly:
+    """The app wrapped in `api` layers for API requests and in `control` layers for the
+    control plane's; each list outermost first, like Starlette's `middleware=`."""
+
+    def __init__(
+        self, app: ASGIApp, api: Sequence[Middleware], control: Sequence[Middleware]
+    ) -> None:
+        self.app = app
+        self.api = _wrapped(app, api)
+        self.control = _wrapped(app, control)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+        elif scope["path"].startswith(CONTROL_PREFIX):
+            await self.control(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def _wrapped(app: ASGIApp, layers: Sequence[Middleware]) -> ASGIApp:
+    for cls, args, kwargs in reversed(layers):
+        app = cls(app, *args, **kwargs)
+    return app

@@ -99,7 +99,7 @@ def _tagged(send: Send, tag: str, entry: JournalEntry | None) -> Send:
 
 class LearnedHeadersMiddleware:
     """Adds the learned extra headers to emulated answers (never to a cassette's hits);
-    API requests only (see `ApiOnly`)."""
+    API requests only (see `http.app.ApiOnly`)."""
 
     def __init__(self, app: ASGIApp, emulator: Any) -> None:
         self.app = app
