@@ -185,7 +185,8 @@ function chargeText(entry, job) {
 
 // A button that brings the job's card in the v2 jobs panel into view.
 function jobLink(id, text = id) {
-  const link = el("button", { type: "button", class: "linkish job-link", title: `Show v2 job ${id}` }, text);
+  const props = { type: "button", class: "linkish job-link", title: `Show v2 job ${id}`, "aria-label": `v2 job ${id}` };
+  const link = el("button", props, text);
   link.dataset.jobLink = id;
   link.addEventListener("click", () => showJob(id));
   return link;
