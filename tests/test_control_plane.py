@@ -36,6 +36,15 @@ async def test_journal_records_requests_with_the_key_redacted(client: httpx.Asyn
     assert entries[1]["charged_usd"] == 0 and entries[2]["outcome"] == "bad-gateway"
 
 
+async def test_journal_keeps_the_answers_headers(client: httpx.AsyncClient) -> None:
+    """What the caller read (cost, balance, request id, seed) is in its entry as sent."""
+    answer = await client.post("/v1/wan-2.6-i2v", json=BODY)
+    entry = (await client.get("/_mock/journal")).json()["entries"][0]
+    names = ["x-cost", "x-remaining-credits", "x-request-id", "x-seed-value", "x-generation-time"]
+    for name in [*names, "content-type"]:
+        assert entry["response_headers"][name] == answer.headers[name]
+
+
 async def test_journal_filters_and_clear(client: httpx.AsyncClient) -> None:
     await client.post("/v1/wan-2.6-i2v", json=BODY)
     await client.post("/v1/wan-2.6-i2v", json={})

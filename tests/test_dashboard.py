@@ -1,6 +1,7 @@
 """The dashboard at /_mock/ui, driven in headless Chromium (Debian's package) via Playwright.
 
-Screenshots land in $WAN26_ARTIFACTS or tests/artifacts/ (not in git) for review.
+Screenshots land in $WAN26_ARTIFACTS or tests/artifacts/ (not in git) for review;
+`WAN26_ARTIFACTS=docs` remakes the ones the documentation shows.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ ARGS = [
 WAIT_MS = 30_000  # generous: the machine is small and busy
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 5}
 ARTIFACTS = Path(os.environ.get("WAN26_ARTIFACTS") or Path(__file__).parent / "artifacts")
+# What a v1 video's answer says, shown in the request's details as sent.
+ANSWER_HEADERS = [
+    "x-cost",
+    "x-remaining-credits",
+    "x-request-id",
+    "x-seed-value",
+    "x-generation-time",
+]
+# True when the scrolling panel around an element hides nothing sideways.
+PANEL_FITS = "b => { const s = b.closest('.scroll'); return s.scrollWidth <= s.clientWidth; }"
 
 
 @dataclass
@@ -112,10 +123,13 @@ class Questions:
 
 def test_a_call_appears_in_the_live_list_without_a_reload(open_dashboard) -> None:
     with open_dashboard(make_config()) as board:
-        assert board.call("POST", "/v1/wan-2.6-i2v", json=BODY).status_code == 200
+        answer = board.call("POST", "/v1/wan-2.6-i2v", json=BODY)
+        assert answer.status_code == 200
         board.call("POST", "/v1/wan-2.6-i2v", json={**BODY, "duration": 7})
         ok = board.row("/v1/wan-2.6-i2v", 200)
-        playwright.expect(ok).to_contain_text("$0.63", timeout=WAIT_MS)
+        charged = ok.locator("td.num").first
+        playwright.expect(charged).to_have_text("$0.625", timeout=WAIT_MS)  # as x-cost says
+        playwright.expect(board.page.locator("#fig-spent")).to_have_text("$0.625")
         playwright.expect(ok).to_contain_text(fingerprint(API_KEY))
         bad = board.row("/v1/wan-2.6-i2v", 400)
         playwright.expect(bad).to_have_count(1, timeout=WAIT_MS)
@@ -131,6 +145,12 @@ def test_a_call_appears_in_the_live_list_without_a_reload(open_dashboard) -> Non
         playwright.expect(detail.locator("#detail-body")).to_contain_text('"duration": 7')
 
         ok.get_by_role("button").click()  # a v1 video plays in the details too
+        answered = detail.locator("#detail-response-headers")
+        for name in ANSWER_HEADERS:
+            row = answered.locator("tr", has=board.page.locator("th", has_text=name))
+            playwright.expect(row.locator("td")).to_have_text(answer.headers[name])
+        assert answer.headers["x-cost"] == "0.625"
+        assert answer.headers["x-remaining-credits"] == "999999.375"
         v1_video = detail.locator("video")
         board.page.wait_for_function(
             "v => v.readyState >= 1", arg=v1_video.element_handle(), timeout=WAIT_MS
@@ -163,27 +183,69 @@ def test_a_v2_job_completes_and_its_video_plays_with_the_right_duration(open_das
 
         board.call("GET", "/v1/get-user-credits", headers={"x-mock-scenario": "bad-gateway"})
         playwright.expect(waiting).to_have_attribute("data-state", "COMPLETED", timeout=WAIT_MS)
-        board.row("/v2/wan-2.6-i2v").first.get_by_role("button").click()
+        submit = board.row("/v2/wan-2.6-i2v").first
+        playwright.expect(submit.locator("td.num").first).to_have_text("$1.25")
+        submit.get_by_role("button", name="/v2/wan-2.6-i2v").click()
         detail_video = board.page.locator("#detail video")
         board.page.wait_for_function(
             "v => v.readyState >= 1", arg=detail_video.element_handle(), timeout=WAIT_MS
         )
         assert detail_video.evaluate("v => v.duration") == pytest.approx(10.0, abs=0.1)
-        playwright.expect(board.page.locator("#fig-spent")).to_have_text("$1.88")
-        screenshots(board.page)
+        playwright.expect(board.page.locator("#detail .charge")).to_have_text(
+            "Charged $1.25 when the job completed"
+        )
+        playwright.expect(board.page.locator("#fig-spent")).to_have_text("$1.875")  # 0.625 + 1.25
+
+        # The submit links to its job, and the job back to its submit.
+        board.page.locator("#detail-job").get_by_role("button", name=second["request_id"]).click()
+        playwright.expect(waiting).to_have_class("job selected")
+        playwright.expect(waiting).to_be_focused()
+        job.get_by_role("button", name="request #1").click()
+        playwright.expect(board.page.locator("#detail .charge")).to_have_text(
+            "Charged $0.625 when the job completed"
+        )
+        playwright.expect(board.page.locator("#detail-job")).to_contain_text(first)
         journal = httpx.get(f"{board.base}/_mock/journal", timeout=30).json()["entries"]
         paths = ["/v2/wan-2.6-i2v", "/v2/wan-2.6-i2v", "/v1/get-user-credits"]
         assert [entry["path"] for entry in journal] == paths  # the players' fetches are not
 
 
+def test_screenshots_after_v1_calls_and_a_v2_job(open_dashboard) -> None:
+    """The page the documentation shows: three v1 calls (one reusing the first's video,
+    one refused), a finished v2 job, and the v2 submit's details open."""
+    config = make_config(time_scale=0.02, queue=QueueConfig(workers=1))
+    with open_dashboard(config) as board:
+        for body in (BODY, BODY, {**BODY, "duration": 7}):
+            board.call("POST", "/v1/wan-2.6-i2v", json=body)
+        job_id = board.call("POST", "/v2/wan-2.6-i2v", json=BODY).json()["request_id"]
+        job = board.page.locator(f'[data-job="{job_id}"]')
+        playwright.expect(job).to_have_attribute("data-state", "COMPLETED", timeout=WAIT_MS)
+        playwright.expect(board.page.locator("#fig-spent")).to_have_text("$1.875")
+
+        # Three videos answered: the second v1 call and the v2 job reused the first's.
+        playwright.expect(board.page.locator("#fig-video")).to_have_text("3 (2 reused)")
+        card = board.page.locator("#figures div", has=board.page.locator("#fig-video"))
+        assert "reused" in (card.get_attribute("title") or "")
+
+        summary = board.page.locator("#report-summary")
+        playwright.expect(summary).to_contain_text("$1.875 spent", timeout=WAIT_MS)
+        board.row("/v2/wan-2.6-i2v").get_by_role("button", name="/v2/wan-2.6-i2v").click()
+        playwright.expect(board.page.locator("#detail .charge")).to_contain_text("$0.625")
+        board.row("/v1/wan-2.6-i2v", 200).last.get_by_role("button").click()  # the first call
+        answered = board.page.locator("#detail-response-headers")
+        playwright.expect(answered).to_contain_text("x-remaining-credits999999.375")
+        screenshots(board.page)
+
+
 def screenshots(page: playwright.Page) -> None:
     """The page at a desktop and a phone width, and dark, for a reviewer to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for width, height, scheme in ((1280, 800, "light"), (420, 900, "light"), (1280, 800, "dark")):
+    for width, height, scheme in ((1280, 800, "light"), (390, 844, "light"), (1280, 800, "dark")):
         page.emulate_media(color_scheme=scheme)
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(300)
         assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+        assert page.locator("#accounts .scroll").evaluate(PANEL_FITS)  # Save, Remove in sight
         suffix = "" if scheme == "light" else f"-{scheme}"
         path = ARTIFACTS / f"dashboard-{width}x{height}{suffix}.png"
         page.screenshot(path=str(path), full_page=True)
@@ -193,10 +255,11 @@ def screenshots(page: playwright.Page) -> None:
 def test_editing_credits_adding_and_removing_keys(open_dashboard) -> None:
     with open_dashboard(make_config()) as board:
         row = board.page.locator(f'#acct tr[data-id="{fingerprint(API_KEY)}"]')
-        row.locator('[name="credits"]').fill("42.5")
+        row.locator('[name="credits"]').fill("42.123456")
         row.get_by_role("button", name="Save").click()
-        playwright.expect(board.page.locator("#steer-msg")).to_contain_text("credits $42.50")
-        assert board.call("GET", "/v1/get-user-credits").json()["credits"] == 42.5
+        playwright.expect(board.page.locator("#steer-msg")).to_contain_text("credits $42.123456")
+        assert board.call("GET", "/v1/get-user-credits").json()["credits"] == 42.123456
+        playwright.expect(row.locator(".held")).to_have_text("0")
 
         board.page.fill("#new-key", "added-by-page")
         board.page.fill("#new-credits", "3")
@@ -221,6 +284,34 @@ def test_editing_credits_adding_and_removing_keys(open_dashboard) -> None:
         assert board.call("GET", "/v1/get-user-credits", headers=headers).status_code == 401
         question = f"Remove the key {added}? Its credits and settings go with it."
         assert questions.asked == [question, question]
+
+
+def test_the_accounts_fit_a_390_px_window(open_dashboard) -> None:
+    """Each account is a card: Save and Remove in sight and working, nothing scrolls sideways."""
+    with open_dashboard(make_config()) as board:
+        page = board.page
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.fill("#new-key", "narrow-key")
+        page.get_by_role("button", name="Add key").click()
+        row = page.locator(f'#acct tr[data-id="{fingerprint("narrow-key")}"]')
+        playwright.expect(row).to_have_count(1)
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        for account in page.locator("#acct tr").all():
+            for name in ("Save", "Remove"):
+                button = account.get_by_role("button", name=name)
+                button.scroll_into_view_if_needed()
+                box = button.bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+                assert button.evaluate(PANEL_FITS)
+
+        row.locator('[name="credits"]').fill("7.25")
+        row.get_by_role("button", name="Save").click()
+        playwright.expect(page.locator("#steer-msg")).to_contain_text("credits $7.25")
+        page.on("dialog", Questions(accept=True))
+        row.get_by_role("button", name="Remove").click()
+        playwright.expect(row).to_have_count(0)
+        headers = {"x-api-key": "narrow-key"}
+        assert board.call("GET", "/v1/get-user-credits", headers=headers).status_code == 401
 
 
 def test_forcing_rate_limited_from_the_page_makes_the_next_call_a_429(open_dashboard) -> None:

@@ -104,6 +104,7 @@ async def test_jobs_show_queue_position_progress_and_their_video(app_factory, cl
     assert entries[0]["job"] == {
         key: job[key] for key in ("id", "state", "output", "video", "error")
     }
+    assert job["journal_id"] == entries[0]["id"]  # the dashboard links each to the other
     assert (await client.get("/_mock/ui/video/nothing.mp4")).status_code == 404
 
 

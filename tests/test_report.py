@@ -24,7 +24,10 @@ from wan26.contracts.core.matching import describe, fingerprint
 from wan26.mockserver import KeyConfig
 from wan26.mockserver.cli import main as cli_main
 from wan26.mockserver.config import QueueConfig, ReportConfig
+from wan26.mockserver.http.asgi import Receive, Scope, Send
+from wan26.mockserver.http.journal import JournalMiddleware, find_entries
 from wan26.mockserver.server.background import free_port, running_command, running_server
+from wan26.mockserver.store.memory import MemoryStore
 
 OTHER_KEY = "wan26-well-behaved-key"
 V1, V2 = "/v1/wan-2.6-i2v", "/v2/wan-2.6-i2v"
@@ -280,6 +283,27 @@ async def test_an_entry_keeps_its_key_and_marks_what_it_cut(
     assert entry["headers"]["x-api-key"] == entry["key"] != API_KEY
     assert entry["truncated"]["headers"] >= 100_000 - 4096
     assert entry["truncated"]["body"] > 10_000 and "more bytes)" in entry["body"]
+    assert len(json.dumps(entry)) < 17 * 1024
+
+
+@pytest.mark.anyio
+async def test_an_answers_headers_are_cut_to_their_share() -> None:
+    """An answer with 100 KB of headers: its entry keeps the first ones, marks the cut and
+    stays within `journal_entry_bytes`."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"x-cost", b"0.625"), (b"x-padding", b"p" * 100_000)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    store = MemoryStore(journal_size=10, output_bytes=1024)
+    journaled = JournalMiddleware(answer, store, entry_bytes=16 * 1024)
+    transport = httpx.ASGITransport(app=journaled)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get(V1)).status_code == 200
+    (entry,) = find_entries(await store.journal())
+    assert entry["response_headers"]["x-cost"] == "0.625"
+    assert entry["truncated"]["response_headers"] >= 100_000 - 1024
     assert len(json.dumps(entry)) < 17 * 1024
 
 

@@ -14,7 +14,7 @@ def test_the_report_panel_shows_findings_linked_to_their_requests(open_dashboard
         for _ in range(2):
             assert board.call("POST", "/v1/wan-2.6-i2v", json=BODY).status_code == 200
         finding = board.page.locator("#report-findings li", has_text="duplicate-paid-call")
-        playwright.expect(finding).to_contain_text("x 1 · $0.63 at risk", timeout=WAIT_MS)
+        playwright.expect(finding).to_contain_text("x 1 · $0.625 at risk", timeout=WAIT_MS)
         playwright.expect(board.page.locator("#report-never")).to_contain_text("rate-limited")
         # A request the list does not show (filtered out) is fetched by its id.
         board.page.fill("#f-path", "/v2/")

@@ -330,6 +330,7 @@ def _job_view(request: Request, now: float, job: Job, position: int | None) -> d
     return {
         **_job_link(request, job),
         "key": mask(job.key),
+        "journal_id": job.journal_id,
         "submitted_at": wall_clock(job.submitted_at),
         "started_at": wall_clock(job.started_at),
         "finished_at": wall_clock(job.finished_at),

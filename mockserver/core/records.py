@@ -183,6 +183,7 @@ class JournalEntry:
     job_id: str | None = None  # a v2 submit's job, or the job a poll asked about
     job_state: str | None = None  # the state a poll of a job answered
     reset_at: str | None = None  # a 429's `x-rate-limit-reset-at-utc`
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     truncated: dict[str, int] = field(default_factory=dict)  # bytes left out, by part
 
     def admitted(self, fingerprint: str, price_usd: float) -> None:

@@ -2,7 +2,8 @@
 
 A pure ASGI middleware (no BaseHTTPMiddleware: it would buffer every MP4) that
 records method, path, headers with secrets masked, the body with data-URI
-payloads elided (see elide.py), status, the `error` message of a failed answer
+payloads elided (see elide.py), status, the response's headers (`x-cost`,
+`x-remaining-credits`, `x-request-id`, ...), the `error` message of a failed answer
 and timing. The entry is a `JournalEntry` on the request's state
 (`scope["state"]["journal_entry"]`, read with `entry_of`); handlers set what they
 decide on it (the forced outcome, the failure answered, the charge, an admitted
@@ -21,6 +22,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -98,13 +100,8 @@ class JournalMiddleware:
         )
         entry.path = _cut(entry, "path", scope["path"], shares.part)
         entry.query = _cut(entry, "query", scope.get("query_string", b""), shares.part)
-        headers = scope.get("headers", [])
-        header_bytes = sum(len(name) + len(value) for name, value in headers)
-        if header_bytes <= shares.headers:  # nearly every request: kept as they came
-            entry.headers = list(headers)
-        else:
-            entry.headers = _kept_headers(entry, headers, shares.headers)
-            header_bytes = sum(len(name) + len(value) for name, value in entry.headers)
+        entry.headers = _kept_headers(entry, "headers", scope.get("headers", []), shares.headers)
+        header_bytes = sum(len(name) + len(value) for name, value in entry.headers)
         try:
             await self.store.journal_start(entry)
         except StoreUnavailable:
@@ -125,6 +122,9 @@ class JournalMiddleware:
             nonlocal answer
             if message["type"] == "http.response.start":
                 entry.status = message["status"]
+                entry.response_headers = _kept_headers(
+                    entry, "response_headers", message.get("headers", []), shares.part
+                )
                 answer = bytearray() if message["status"] >= 400 else None
             elif message["type"] == "http.response.body" and answer is not None:
                 answer.extend(message.get("body", b"")[: ERROR_BODY_LIMIT + 1 - len(answer)])
@@ -152,8 +152,9 @@ class JournalMiddleware:
 
 @dataclass(frozen=True)
 class Shares:
-    """How an entry's `entry_bytes` are shared: headers a quarter, path, query, error and
-    a cassette miss a sixteenth each, 1 KB for the other fields, the body what is left."""
+    """How an entry's `entry_bytes` are shared: headers a quarter, path, query, error, a
+    cassette miss and the response's headers a sixteenth each, 1 KB for the other fields,
+    the body what is left."""
 
     entry_bytes: int
 
@@ -167,7 +168,7 @@ class Shares:
 
     def body(self, taken: int) -> int:
         """What is left for the body once the request line and headers took `taken`."""
-        return max(0, self.entry_bytes - 2 * self.part - 1024 - taken)
+        return max(0, self.entry_bytes - 3 * self.part - 1024 - taken)
 
 
 def _cut(entry: JournalEntry, part: str, value: Any, limit: int) -> Any:
@@ -179,12 +180,15 @@ def _cut(entry: JournalEntry, part: str, value: Any, limit: int) -> Any:
 
 
 def _kept_headers(
-    entry: JournalEntry, headers: list[tuple[bytes, bytes]], budget: int
+    entry: JournalEntry, part: str, headers: Iterable[tuple[bytes, bytes]], budget: int
 ) -> list[tuple[bytes, bytes]]:
-    """Headers over `budget` bytes cut to it, in order, secrets masked; the first of each
-    secret header is always kept (masked, it is short), so the key is never lost. (Headers
-    within it are kept as they came: secrets are masked wherever an entry is shown or
-    stored.)"""
+    """Headers within `budget` bytes as they came (nearly every request's: secrets are
+    masked wherever an entry is shown or stored); over it, cut to it in order, secrets
+    masked, the cut noted under `part`; the first of each secret header is always kept
+    (masked, it is short), so the key is never lost."""
+    headers = list(headers)
+    if sum(len(name) + len(value) for name, value in headers) <= budget:
+        return headers
     kept: list[tuple[bytes, bytes]] = []
     used = dropped = 0
     secrets_seen: set[bytes] = set()
@@ -205,7 +209,7 @@ def _kept_headers(
         if secret:
             secrets_seen.add(name)
     if dropped:
-        entry.truncated["headers"] = dropped
+        entry.truncated[part] = dropped
     return kept
 
 
@@ -234,17 +238,23 @@ def entry_key(entry: JournalEntry) -> str | None:
     return None
 
 
-def _readable(entry: JournalEntry) -> dict[str, Any]:
+def _readable_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     headers = {}
-    for raw_name, raw_value in entry.headers:
+    for raw_name, raw_value in raw:
         name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
         headers[name] = mask(value) if name in SECRET_HEADERS else value
+    return headers
+
+
+def _readable(entry: JournalEntry) -> dict[str, Any]:
+    headers = _readable_headers(entry.headers)
     return {
         **{f.name: getattr(entry, f.name) for f in fields(entry)},
         "at": datetime.fromtimestamp(entry.at, UTC).isoformat(timespec="milliseconds"),
         "query": entry.query.decode("latin-1"),
         "headers": headers,
+        "response_headers": _readable_headers(entry.response_headers),
         "key": headers.get("x-api-key"),
     }
 

@@ -72,17 +72,23 @@ def dump_entry(entry: JournalEntry) -> str:
             del data[name]
     data["query"] = entry.query.decode("latin-1")
     # Kept outside the process (a file, Redis): secrets leave it masked, as they are shown.
-    data["headers"] = [
-        [name, mask(value) if name in SECRET_HEADERS else value]
-        for name, value in ((k.decode("latin-1"), v.decode("latin-1")) for k, v in entry.headers)
-    ]
+    data["headers"] = _header_texts(entry.headers)
+    data["response_headers"] = _header_texts(entry.response_headers)
     return _dumps(data)
+
+
+def _header_texts(headers: list[tuple[bytes, bytes]]) -> list[list[str]]:
+    return [
+        [name, mask(value) if name in SECRET_HEADERS else value]
+        for name, value in ((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers)
+    ]
 
 
 def load_entry(text: str | bytes) -> JournalEntry:
     data = json.loads(text)
     data["query"] = data["query"].encode("latin-1")
-    data["headers"] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in data["headers"]]
+    for part in ("headers", "response_headers"):
+        data[part] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in data.get(part, [])]
     return JournalEntry(**data)
 
 

@@ -61,7 +61,9 @@ $("token-form").addEventListener("submit", () => {
 
 // ---- formatting ------------------------------------------------------------
 
-const usd = (value) => `$${Number(value).toFixed(value && value < 0.01 ? 4 : 2)}`;
+// Amounts arrive as JSON numbers with the headers' exact digits (whole micro-dollars,
+// trailing zeros trimmed): shown as they are, never rounded nor added up here.
+const usd = (value) => `$${String(value ?? 0)}`;
 const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : "–");
 const statusClass = (status) => (status ? `s${Math.floor(status / 100)}` : "sp");
 
@@ -115,7 +117,12 @@ function logRow(entry) {
     el("td", {}, entry.method),
     el("td", { class: "path" }, open),
     el("td", {}, statusBadge(entry.status)),
-    el("td", {}, [entry.outcome, entry.cassette && `cassette ${entry.cassette}`].filter(Boolean).join(" · ")),
+    el(
+      "td",
+      {},
+      [entry.outcome, entry.cassette && `cassette ${entry.cassette}`].filter(Boolean).join(" · "),
+      entry.job_id ? jobLink(entry.job_id, "job") : null,
+    ),
     el("td", { class: "num" }, entry.charged_usd ? usd(entry.charged_usd) : ""),
     el("td", { class: "num", "data-unit": " ms" }, entry.duration_ms === null ? "…" : entry.duration_ms.toFixed(0)),
     el("td", { class: "key" }, entry.key || "–"),
@@ -143,22 +150,58 @@ function renderDetail(entry) {
   }`;
   $("detail-error").hidden = !entry.error;
   $("detail-error").textContent = entry.error || "";
-  $("detail-headers").replaceChildren(
-    ...Object.entries(entry.headers).map(([name, value]) =>
-      el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, value)),
-    ),
-  );
+  $("detail-headers").replaceChildren(...headerRows(entry.headers));
+  $("detail-response-headers").replaceChildren(...headerRows(entry.response_headers || {}));
   $("detail-body").textContent = prettyBody(entry.body);
   const job = entry.job;
   const parts = [];
   if (job) {
-    parts.push(el("p", {}, `v2 job ${job.id}: `, el("strong", {}, job.state)));
+    parts.push(el("p", { class: "job-line" }, "v2 job ", jobLink(job.id), ": ", el("strong", {}, job.state)));
+    parts.push(el("p", { class: "charge" }, chargeText(entry, job)));
     if (job.error) parts.push(el("p", { class: "error" }, job.error));
     if (job.video) parts.push(player(job.video));
+  } else if (entry.job_id) {
+    const answered = entry.job_state ? `: answered ${entry.job_state}` : "";
+    parts.push(el("p", { class: "job-line" }, "v2 job ", jobLink(entry.job_id), answered));
   } else if (entry.video) {
     parts.push(player(entry.video));
   }
   $("detail-job").replaceChildren(...parts);
+}
+
+function headerRows(headers) {
+  return Object.entries(headers).map(([name, value]) =>
+    el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, value)),
+  );
+}
+
+// A v2 submit is charged when its job completes, not when it is answered.
+function chargeText(entry, job) {
+  if (entry.charged_usd) return `Charged ${usd(entry.charged_usd)} when the job completed`;
+  if (job.state === "FAILED") return "Not charged: the job failed";
+  if (entry.price_usd) return `${usd(entry.price_usd)} to be charged when the job completes`;
+  return "Not charged";
+}
+
+// A button that brings the job's card in the v2 jobs panel into view.
+function jobLink(id, text = id) {
+  const props = { type: "button", class: "linkish job-link", title: `Show v2 job ${id}`, "aria-label": `v2 job ${id}` };
+  const link = el("button", props, text);
+  link.dataset.jobLink = id;
+  link.addEventListener("click", () => showJob(id));
+  return link;
+}
+
+function showJob(id) {
+  for (const node of jobNodes.values()) node.classList.toggle("selected", node.dataset.job === id);
+  const node = jobNodes.get(id);
+  if (!node) {
+    $("steer-msg").textContent = `Job ${id} is no longer kept (jobs expire, and a reset drops them)`;
+    $("steer-msg").className = "confirm error";
+    return;
+  }
+  node.scrollIntoView({ block: "nearest" });
+  node.focus();
 }
 
 function prettyBody(body) {
@@ -226,11 +269,13 @@ function jobNode(job) {
       el("code", { class: "job-id" }, job.id),
       el("span", { class: "muted" }, `${job.duration} s ${job.resolution} · ${usd(job.cost_usd)} · ${job.key}`),
     ),
+    job.journal_id === null ? null : el("p", { class: "job-from" }, "Submitted by ", entryLink(job.journal_id, `request #${job.journal_id}`)),
     el("progress", { max: 1, value: 0, "aria-label": `Progress of job ${job.id}` }),
     el("p", { class: "job-times muted" }),
     el("p", { class: "error", hidden: true }),
   );
   node.dataset.job = job.id;
+  node.tabIndex = -1;
   return node;
 }
 
@@ -270,7 +315,7 @@ function renderAccounts(accounts) {
     setField(row, "credits", account.credits);
     setField(row, "free_credits", account.free_credits);
     setField(row, "plan", planOf(account));
-    row.querySelector(".held").textContent = account.held.toFixed(4);
+    row.querySelector(".held").textContent = String(account.held);
     row.querySelector(".window").textContent = String(account.requests_this_window);
   }
   const keySelect = $("f-key");
@@ -299,11 +344,11 @@ function accountRow(account) {
     "tr",
     {},
     el("th", { scope: "row", class: "key" }, account.key),
-    el("td", {}, field("credits", { type: "number", step: "any", min: "0", size: 8 })),
-    el("td", {}, field("free_credits", { type: "number", step: "any", min: "0", size: 6 })),
-    el("td", { class: "num held" }),
-    el("td", {}, field("plan", { type: "text", list: "plans", size: 8 })),
-    el("td", { class: "num window" }),
+    el("td", { "data-label": "Credits $" }, field("credits", { type: "number", step: "any", min: "0", size: 8 })),
+    el("td", { "data-label": "Free $" }, field("free_credits", { type: "number", step: "any", min: "0", size: 6 })),
+    el("td", { class: "num held", "data-label": "Held $" }),
+    el("td", { "data-label": "Plan (per min)" }, field("plan", { type: "text", list: "plans", size: 8 })),
+    el("td", { class: "num window", "data-label": "This min" }),
     el(
       "td",
       { class: "actions" },
@@ -459,8 +504,7 @@ function renderStats(stats) {
   $("fig-spent").textContent = usd(stats.spent_usd);
   $("fig-scale").textContent = `× ${stats.time_scale}`;
   const cache = stats.render_cache;
-  const renders = cache.hits + cache.misses;
-  $("fig-cache").textContent = `${cache.hits} of ${renders}`;
+  $("fig-video").textContent = `${cache.hits + cache.misses} (${cache.hits} reused)`;
   $("fig-cassette-box").hidden = !stats.cassette;
   if (stats.cassette) {
     const tally = stats.cassette.calls;
@@ -551,11 +595,7 @@ function renderReport(report) {
 }
 
 function findingItem(finding) {
-  const links = finding.entries.slice(0, REPORT_ENTRY_LINKS).map((id) => {
-    const link = el("button", { type: "button", class: "linkish", title: `Show request ${id}` }, `#${id}`);
-    link.addEventListener("click", () => showEntry(id));
-    return link;
-  });
+  const links = finding.entries.slice(0, REPORT_ENTRY_LINKS).map((id) => entryLink(id));
   const more = finding.entries.length - links.length;
   return el(
     "li",
@@ -565,6 +605,13 @@ function findingItem(finding) {
     ...finding.notes.map((note) => el("p", { class: "muted" }, note)),
     el("p", { class: "entries" }, "Requests: ", ...links, more > 0 ? ` and ${more} more` : null),
   );
+}
+
+function entryLink(id, text = `#${id}`) {
+  const link = el("button", { type: "button", class: "linkish", title: `Show request ${id}` }, text);
+  link.dataset.entryLink = String(id);
+  link.addEventListener("click", () => showEntry(id));
+  return link;
 }
 
 async function showEntry(id) {
