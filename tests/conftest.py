@@ -64,6 +64,52 @@ def state_backend() -> str:
     return "memory"
 
 
+# The slow tier: files whose tests start servers in subprocesses, browsers or Redis
+# outages, install packages, run mypy, linters or schemathesis, or render many videos.
+# `pytest -m "not slow"` leaves them out: the fast tier for the edit-test loop (under a
+# minute on 2 cores); the full suite runs both.
+SLOW_FILES = {
+    "test_cassette.py",
+    "test_cli_text.py",
+    "test_client_agreement.py",
+    "test_client_cli.py",
+    "test_contract_drift.py",
+    "test_contracts_cli.py",
+    "test_contracts_robustness.py",
+    "test_dashboard.py",
+    "test_docs.py",
+    "test_fuzz_all_operations.py",
+    "test_generated_client.py",
+    "test_install.py",
+    "test_media.py",
+    "test_official_sdk.py",
+    "test_pytest_plugin.py",
+    "test_readme.py",
+    "test_recording_across_processes.py",
+    "test_redis_outage.py",
+    "test_render_library.py",
+    "test_report.py",
+    "test_report_dashboard.py",
+    "test_report_plugin.py",
+    "test_schemathesis_cli.py",
+    "test_server.py",
+    "test_shared_state.py",
+    "test_slow_clients_and_shutdown.py",
+    "test_spec_lint.py",
+    "test_state_dir.py",
+    "test_state_flags.py",
+    "test_store_outage.py",
+    "test_store_redis.py",
+    "test_typing.py",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marked = metafunc.definition.get_closest_marker("every_state_backend")
     if marked and "state_backend" in metafunc.fixturenames:

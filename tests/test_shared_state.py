@@ -70,7 +70,9 @@ def emulator(
 async def call_everywhere(bases: list[str], calls: int) -> list[int]:
     """`calls` v1 calls at once, spread over the processes; their statuses."""
     statuses: list[int] = []
-    limits = httpx.Limits(max_connections=200)
+    # A connection per call: a kept-alive one that the server closes as idle just as the
+    # pool sends on it is a ReadError for the client (a race of HTTP/1.1, not a defect).
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
     async with httpx.AsyncClient(headers=HEADERS, timeout=120, limits=limits) as client:
 
         async def call(n: int) -> None:
