@@ -148,7 +148,7 @@ async def test_health_answers_any_probe_and_is_not_journaled(control: ControlCon
         health = await client.get("/_mock/health")
         assert health.status_code == 200 and health.json() == {"status": "ok"}
         assert (await client.post("/_mock/health")).status_code == 405
-    assert await app.state.emulator.store.journal() == []
+    assert await app.state.emulator.store.journal.entries() == []
     await app.state.emulator.aclose()
 
 

@@ -136,7 +136,7 @@ async def test_invalid_bodies_do_not_use_up_the_plan(app_factory, client_for) ->
 async def test_pro_plan_is_50_per_minute(app_factory, client_for) -> None:
     app = app_factory(keys=[KeyConfig(key=API_KEY, plan="pro")])
     await app.state.emulator.start()
-    account = await app.state.emulator.store.account(API_KEY)
+    account = await app.state.emulator.store.accounts.get(API_KEY)
     assert account.requests_per_minute == 50
     await app.state.emulator.aclose()
 

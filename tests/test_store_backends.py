@@ -114,64 +114,64 @@ async def started(open_store: Opener, **options: object) -> Store:
 
 async def test_accounts_are_added_changed_listed_and_removed(opener: Opener) -> None:
     store = await started(opener)
-    await store.put_account(account("k2", "3.5", "1", 7))
-    got = await store.account("k2")
+    await store.accounts.put(account("k2", "3.5", "1", 7))
+    got = await store.accounts.get("k2")
     assert got is not None
     assert (got.credits, got.free_credits, got.requests_per_minute) == (Decimal("3.5"), 1, 7)
-    hold = await store.hold("k2", Decimal("1"), store.owner)
+    hold = await store.accounts.hold("k2", Decimal("1"), store.owner)
     assert isinstance(hold, Hold)
-    await store.put_account(account("k2", "8"))
-    got = await store.account("k2")
+    await store.accounts.put(account("k2", "8"))
+    got = await store.accounts.get("k2")
     assert got is not None and (got.credits, got.held, got.requests_per_minute) == (8, 1, None)
-    assert sorted(a.key for a in await store.accounts()) == ["k", "k2"]
-    assert await store.remove_account("k2") is True
-    assert await store.remove_account("k2") is False
-    assert await store.account("k2") is None
+    assert sorted(a.key for a in await store.accounts.all()) == ["k", "k2"]
+    assert await store.accounts.remove("k2") is True
+    assert await store.accounts.remove("k2") is False
+    assert await store.accounts.get("k2") is None
 
 
 async def test_a_hold_is_granted_only_from_what_is_available(opener: Opener) -> None:
     store = await started(opener)
-    first = await store.hold("k", Decimal("6"), store.owner)
+    first = await store.accounts.hold("k", Decimal("6"), store.owner)
     assert isinstance(first, Hold) and first.amount == 6
-    assert await store.hold("k", Decimal("5"), store.owner) == Decimal("4")
-    await store.release(first)
-    await store.release(first)  # twice is once
-    again = await store.hold("k", Decimal("10"), store.owner)
+    assert await store.accounts.hold("k", Decimal("5"), store.owner) == Decimal("4")
+    await store.accounts.release(first)
+    await store.accounts.release(first)  # twice is once
+    again = await store.accounts.hold("k", Decimal("10"), store.owner)
     assert isinstance(again, Hold)
-    got = await store.account("k")
+    got = await store.accounts.get("k")
     assert got is not None and got.available == 0 and got.balance == 10
 
 
 async def test_a_hold_of_nothing_is_granted_released_and_charged(opener: Opener) -> None:
     store = await started(opener)
-    free = await store.hold("k", Decimal(0), store.owner)
+    free = await store.accounts.hold("k", Decimal(0), store.owner)
     assert isinstance(free, Hold)
-    await store.release(free)
-    again = await store.hold("k", Decimal("0.000000"), "job:j")
-    assert isinstance(again, Hold) and await store.charge(again) == 10
-    got = await store.account("k")
+    await store.accounts.release(free)
+    again = await store.accounts.hold("k", Decimal("0.000000"), "job:j")
+    assert isinstance(again, Hold) and await store.accounts.charge(again) == 10
+    got = await store.accounts.get("k")
     assert got is not None and (got.balance, got.held) == (10, 0)
 
 
 async def test_a_charge_spends_free_credits_first_and_returns_the_balance(opener: Opener) -> None:
     store = await started(opener)
-    await store.put_account(account("k", "10", "0.25"))
-    hold = await store.hold("k", Decimal("0.625"), store.owner)
+    await store.accounts.put(account("k", "10", "0.25"))
+    hold = await store.accounts.hold("k", Decimal("0.625"), store.owner)
     assert isinstance(hold, Hold)
-    assert await store.charge(hold) == Decimal("9.625")
-    got = await store.account("k")
+    assert await store.accounts.charge(hold) == Decimal("9.625")
+    got = await store.accounts.get("k")
     assert got is not None
     assert (got.credits, got.free_credits, got.held) == (Decimal("9.625"), 0, 0)
-    assert await store.charge(hold) is None  # a hold is charged once
+    assert await store.accounts.charge(hold) is None  # a hold is charged once
 
 
 async def test_a_hold_from_before_a_reset_is_never_charged(opener: Opener) -> None:
     store = await started(opener)
-    hold = await store.hold("k", Decimal("1"), store.owner)
+    hold = await store.accounts.hold("k", Decimal("1"), store.owner)
     assert isinstance(hold, Hold)
     await store.reset([account()])
-    assert await store.charge(hold) is None
-    got = await store.account("k")
+    assert await store.accounts.charge(hold) is None
+    got = await store.accounts.get("k")
     assert got is not None and (got.balance, got.held) == (10, 0)
 
 
@@ -184,7 +184,7 @@ async def test_concurrent_holds_in_two_processes_never_overspend(opener: Opener)
     granted: list[Hold] = []
 
     async def try_hold(store: Store) -> None:
-        result = await store.hold("k", Decimal("0.625"), store.owner)
+        result = await store.accounts.hold("k", Decimal("0.625"), store.owner)
         if isinstance(result, Hold):
             granted.append(result)
 
@@ -193,64 +193,64 @@ async def test_concurrent_holds_in_two_processes_never_overspend(opener: Opener)
             group.start_soon(try_hold, one if i % 2 else two)
     assert len(granted) == 16  # 16 x 0.625 = 10
     for hold in granted:
-        await (one if hold.owner == "p1" else two).charge(hold)
-    got = await two.account("k")
+        await (one if hold.owner == "p1" else two).accounts.charge(hold)
+    got = await two.accounts.get("k")
     assert got is not None and (got.balance, got.held) == (0, 0)
 
 
 async def test_requests_are_counted_in_a_fixed_window(opener: Opener) -> None:
     store = await started(opener)
-    await store.put_account(account(rate=2))
-    assert await store.count_request("k", 100.0, 60.0) is None
-    assert await store.count_request("k", 110.0, 60.0) is None
-    assert await store.count_request("k", 120.0, 60.0) == 160.0
-    assert await store.count_request("k", 160.0, 60.0) is None  # a new window
-    got = await store.account("k")
+    await store.accounts.put(account(rate=2))
+    assert await store.accounts.count_request("k", 100.0, 60.0) is None
+    assert await store.accounts.count_request("k", 110.0, 60.0) is None
+    assert await store.accounts.count_request("k", 120.0, 60.0) == 160.0
+    assert await store.accounts.count_request("k", 160.0, 60.0) is None  # a new window
+    got = await store.accounts.get("k")
     assert got is not None and (got.window_start, got.window_count) == (160.0, 1)
-    assert await store.count_request("unlimited-or-unknown", 0.0, 60.0) is None
+    assert await store.accounts.count_request("unlimited-or-unknown", 0.0, 60.0) is None
 
 
 async def test_jobs_are_kept_claimed_in_order_and_saved(opener: Opener) -> None:
     store = await started(opener)
     for n, at in enumerate([1000.0, 1001.0]):
-        hold = await store.hold("k", Decimal(1), f"job:j{n}")
+        hold = await store.accounts.hold("k", Decimal(1), f"job:j{n}")
         assert isinstance(hold, Hold)
-        await store.add_job(job(f"j{n}", hold, at))
-    assert [j.id for j in await store.jobs()] == ["j0", "j1"]
-    claimed = await store.claim_job(2000.0)
+        await store.jobs.add(job(f"j{n}", hold, at))
+    assert [j.id for j in await store.jobs.all()] == ["j0", "j1"]
+    claimed = await store.jobs.claim(2000.0)
     assert claimed is not None and claimed.id == "j0"
     assert (claimed.state, claimed.started_at, claimed.worker) == (
         JobState.PROCESSING,
         2000.0,
         store.owner,
     )
-    second = await store.claim_job(2001.0)
+    second = await store.jobs.claim(2001.0)
     assert second is not None and second.id == "j1"
-    assert await store.claim_job(2002.0) is None
+    assert await store.jobs.claim(2002.0) is None
     claimed.complete("abc.mp4", 2010.0)
-    assert await store.save_job(claimed) is True
-    kept = await store.job("j0")
+    assert await store.jobs.save(claimed) is True
+    kept = await store.jobs.get("j0")
     assert kept is not None
     assert (kept.state, kept.output, kept.finished_at) == (JobState.COMPLETED, "abc.mp4", 2010.0)
     assert kept.run == RunTime(139.0, 1.39) and kept.cost == 1 and kept.params["duration"] == 5
     assert kept.hold == claimed.hold and kept.journal_id == 3
-    assert await store.job("nope") is None
+    assert await store.jobs.get("nope") is None
 
 
 async def test_expired_jobs_go_with_their_holds_and_cannot_be_saved(opener: Opener) -> None:
     store = await started(opener)
-    hold = await store.hold("k", Decimal(4), "job:old")
+    hold = await store.accounts.hold("k", Decimal(4), "job:old")
     assert isinstance(hold, Hold)
-    await store.add_job(job("old", hold, 1000.0))
-    kept = await store.hold("k", Decimal(1), "job:new")
+    await store.jobs.add(job("old", hold, 1000.0))
+    kept = await store.accounts.hold("k", Decimal(1), "job:new")
     assert isinstance(kept, Hold)
-    await store.add_job(job("new", kept, 2000.0))
-    claimed = await store.claim_job(2000.0)
-    assert await store.expire_jobs(1500.0) == ["old"]
-    assert [j.id for j in await store.jobs()] == ["new"]
-    got = await store.account("k")
+    await store.jobs.add(job("new", kept, 2000.0))
+    claimed = await store.jobs.claim(2000.0)
+    assert await store.jobs.expire(1500.0) == ["old"]
+    assert [j.id for j in await store.jobs.all()] == ["new"]
+    got = await store.accounts.get("k")
     assert got is not None and got.held == 1
-    assert claimed is not None and await store.save_job(claimed) is False
+    assert claimed is not None and await store.jobs.save(claimed) is False
 
 
 async def test_a_dead_process_leaves_its_jobs_and_gives_back_its_holds(opener: Opener) -> None:
@@ -258,25 +258,25 @@ async def test_a_dead_process_leaves_its_jobs_and_gives_back_its_holds(opener: O
         pytest.skip("one process only")
     now = [5000.0]
     dead = await started(opener, owner="dead", clock=lambda: now[0])
-    v1 = await dead.hold("k", Decimal(2), dead.owner)
-    job_hold = await dead.hold("k", Decimal(3), "job:j")
+    v1 = await dead.accounts.hold("k", Decimal(2), dead.owner)
+    job_hold = await dead.accounts.hold("k", Decimal(3), "job:j")
     assert isinstance(v1, Hold) and isinstance(job_hold, Hold)
-    await dead.add_job(job("j", job_hold))
-    assert (await dead.claim_job(5000.0)) is not None
+    await dead.jobs.add(job("j", job_hold))
+    assert (await dead.jobs.claim(5000.0)) is not None
     now[0] += GONE_AFTER_S + 5
     alive = opener(owner="alive", clock=lambda: now[0])
     await alive.start()
     await alive.beat()
-    got = await alive.account("k")
+    got = await alive.accounts.get("k")
     assert got is not None and got.held == 3  # the v1 hold is back, the job's is kept
-    resumed = await alive.claim_job(now[0])
+    resumed = await alive.jobs.claim(now[0])
     assert resumed is not None and resumed.id == "j"
     assert (resumed.state, resumed.started_at, resumed.worker) == (
         JobState.PROCESSING,
         5000.0,
         "alive",
     )
-    assert await alive.charge(resumed.hold) == Decimal(7)
+    assert await alive.accounts.charge(resumed.hold) == Decimal(7)
 
 
 async def test_queued_scenarios_are_used_up_in_order_and_chaos_is_read_with_them(
@@ -284,26 +284,26 @@ async def test_queued_scenarios_are_used_up_in_order_and_chaos_is_read_with_them
 ) -> None:
     store = await started(opener)
     failed = Outcome(Forced.JOB_FAILED, message="boom")
-    await store.add_scenario(QueuedScenario(Outcome(Forced.RATE_LIMITED), 2, key="k"))
-    await store.add_scenario(QueuedScenario(failed, 1, path="/v2/", method="post"))
-    await store.set_chaos(Chaos({"server-error": 0.5}, 9, "n1"))
-    assert await store.chaos() == Chaos({"server-error": 0.5}, 9, "n1")
-    outcome, chaos = await store.take_scenario("POST", "/v2/wan", "other")
+    await store.scenarios.add(QueuedScenario(Outcome(Forced.RATE_LIMITED), 2, key="k"))
+    await store.scenarios.add(QueuedScenario(failed, 1, path="/v2/", method="post"))
+    await store.scenarios.set_chaos(Chaos({"server-error": 0.5}, 9, "n1"))
+    assert await store.scenarios.chaos() == Chaos({"server-error": 0.5}, 9, "n1")
+    outcome, chaos = await store.scenarios.take("POST", "/v2/wan", "other")
     assert outcome == failed and chaos == Chaos({"server-error": 0.5}, 9, "n1")
-    assert [(s.outcome.name, s.remaining) for s in await store.scenarios()] == [
+    assert [(s.outcome.name, s.remaining) for s in await store.scenarios.all()] == [
         (Forced.RATE_LIMITED, 2)
     ]
     for _ in range(2):
-        outcome, _ = await store.take_scenario("GET", "/v1/x", "k")
+        outcome, _ = await store.scenarios.take("GET", "/v1/x", "k")
         assert outcome == Outcome(Forced.RATE_LIMITED)
-    assert await store.take_scenario("GET", "/v1/x", "k") == (
+    assert await store.scenarios.take("GET", "/v1/x", "k") == (
         None,
         Chaos({"server-error": 0.5}, 9, "n1"),
     )
-    await store.add_scenario(QueuedScenario(failed, 3))
-    await store.clear_scenarios()
-    assert await store.scenarios() == []
-    assert await store.take_scenario("GET", "/", None) == (None, Chaos())
+    await store.scenarios.add(QueuedScenario(failed, 3))
+    await store.scenarios.clear()
+    assert await store.scenarios.all() == []
+    assert await store.scenarios.take("GET", "/", None) == (None, Chaos())
 
 
 async def test_the_journal_keeps_entries_in_order_updates_them_and_is_capped(
@@ -312,14 +312,14 @@ async def test_the_journal_keeps_entries_in_order_updates_them_and_is_capped(
     store = await started(opener, journal_size=3)
     entries = [entry(f"/v1/{n}") for n in range(4)]
     for e in entries:
-        await store.journal_start(e)
+        await store.journal.start(e)
     ids = [e.id for e in entries]
     assert ids == sorted(ids) and len(set(ids)) == 4
     last = entries[-1]
     last.status, last.error, last.body, last.outcome = 402, "no money", "{}", "insufficient-credits"
-    await store.journal_finish(last)
-    await store.journal_charged(entries[2].id, 0.625)
-    kept = await store.journal()
+    await store.journal.finish(last)
+    await store.journal.charged(entries[2].id, 0.625)
+    kept = await store.journal.entries()
     assert [e.path for e in kept] == ["/v1/1", "/v1/2", "/v1/3"]
     assert kept[1].charged_usd == 0.625
     assert (kept[2].status, kept[2].error, kept[2].outcome) == (
@@ -331,61 +331,61 @@ async def test_the_journal_keeps_entries_in_order_updates_them_and_is_capped(
     shown = fingerprint("secret").encode() if opener.backend != "memory" else b"secret"  # type: ignore[attr-defined]
     assert kept[2].headers == [(b"x-api-key", shown), (b"content-type", b"application/json")]
     assert kept[2].query == b"a=1"
-    await store.clear_journal()
-    assert await store.journal() == []
+    await store.journal.clear()
+    assert await store.journal.entries() == []
 
 
 async def test_outputs_are_kept_once_and_served_from_a_local_file(opener: Opener) -> None:
     store = await started(opener)
-    name = await store.put_output(b"\x00mp4 bytes")
-    assert await store.put_output(b"\x00mp4 bytes") == name
-    path = await store.output_path(name)
+    name = await store.outputs.put(b"\x00mp4 bytes")
+    assert await store.outputs.put(b"\x00mp4 bytes") == name
+    path = await store.outputs.path(name)
     assert path is not None and path.read_bytes() == b"\x00mp4 bytes"
-    assert await store.output_path("0" * 32 + ".mp4") is None
-    assert await store.output_path("../../etc/passwd") is None
+    assert await store.outputs.path("0" * 32 + ".mp4") is None
+    assert await store.outputs.path("../../etc/passwd") is None
 
 
 async def test_a_reset_clears_everything_for_every_process(opener: Opener) -> None:
     store = await started(opener)
-    hold = await store.hold("k", Decimal(1), "job:j")
+    hold = await store.accounts.hold("k", Decimal(1), "job:j")
     assert isinstance(hold, Hold)
-    await store.add_job(job("j", hold))
-    await store.add_scenario(QueuedScenario(Outcome(Forced.SERVER_ERROR), 1))
-    await store.set_chaos(Chaos({"server-error": 0.1}, 1))
-    await store.journal_start(entry())
-    name = await store.put_output(b"video")
-    await store.put_account(account("extra"))
+    await store.jobs.add(job("j", hold))
+    await store.scenarios.add(QueuedScenario(Outcome(Forced.SERVER_ERROR), 1))
+    await store.scenarios.set_chaos(Chaos({"server-error": 0.1}, 1))
+    await store.journal.start(entry())
+    name = await store.outputs.put(b"video")
+    await store.accounts.put(account("extra"))
     await store.reset([account("k", "5")])
-    assert [a.key for a in await store.accounts()] == ["k"]
-    got = await store.account("k")
+    assert [a.key for a in await store.accounts.all()] == ["k"]
+    got = await store.accounts.get("k")
     assert got is not None and (got.balance, got.held) == (5, 0)
-    assert await store.jobs() == [] and await store.scenarios() == []
-    assert await store.take_scenario("GET", "/", None) == (None, Chaos())
-    assert await store.journal() == [] and await store.output_path(name) is None
+    assert await store.jobs.all() == [] and await store.scenarios.all() == []
+    assert await store.scenarios.take("GET", "/", None) == (None, Chaos())
+    assert await store.journal.entries() == [] and await store.outputs.path(name) is None
 
 
 @pytest.mark.parametrize("opener", SHARED, indirect=True)
 async def test_state_outlives_the_process_that_wrote_it(opener: Opener) -> None:
     first = await started(opener, owner="first")
-    hold = await first.hold("k", Decimal("0.625"), first.owner)
+    hold = await first.accounts.hold("k", Decimal("0.625"), first.owner)
     assert isinstance(hold, Hold)
-    await first.charge(hold)
-    await first.put_account(account("made-at-run-time", "2"))
-    job_hold = await first.hold("k", Decimal(1), "job:j")
+    await first.accounts.charge(hold)
+    await first.accounts.put(account("made-at-run-time", "2"))
+    job_hold = await first.accounts.hold("k", Decimal(1), "job:j")
     assert isinstance(job_hold, Hold)
-    await first.add_job(job("j", job_hold))
+    await first.jobs.add(job("j", job_hold))
     e = entry()
-    await first.journal_start(e)
-    name = await first.put_output(b"video")
+    await first.journal.start(e)
+    name = await first.outputs.put(b"video")
     await first.aclose()
     second = opener(owner="second")
     await second.start()
-    got = await second.account("k")
+    got = await second.accounts.get("k")
     assert got is not None and (got.balance, got.held) == (Decimal("9.375"), 1)
-    assert await second.account("made-at-run-time") is not None
-    assert [j.id for j in await second.jobs()] == ["j"]
-    assert [x.id for x in await second.journal()] == [e.id]
-    path = await second.output_path(name)
+    assert await second.accounts.get("made-at-run-time") is not None
+    assert [j.id for j in await second.jobs.all()] == ["j"]
+    assert [x.id for x in await second.journal.entries()] == [e.id]
+    path = await second.outputs.path(name)
     assert path is not None and path.read_bytes() == b"video"
 
 
@@ -415,4 +415,4 @@ async def test_outputs_kept_in_redis_outlive_jobs_when_the_scale_goes_up_to_1() 
     store = backends.open_store(config)
     await store.aclose()
     assert isinstance(store, RedisStore)
-    assert store.output_ttl_ms >= config.queue.ttl(1.0) * 1000
+    assert store.outputs.output_ttl_ms >= config.queue.ttl(1.0) * 1000

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from conftest import OFFLINE_IMAGE
 from test_v2_queue import wait_for
-from wan26.mockserver.store import sqlite_db
+from wan26.mockserver.store.sqlite import db as sqlite_db
 
 pytestmark = pytest.mark.anyio
 BODY = {"image": OFFLINE_IMAGE, "prompt": "a cat", "seed": 4}
@@ -74,7 +74,7 @@ async def test_a_damaged_job_record_does_not_stop_the_workers(
     app = app_factory()
     client = client_for(app)
     store = app.state.emulator.store
-    claim = store.claim_job
+    claim = store.jobs.claim
     damaged = [True]
 
     async def claim_once_damaged(now: float) -> object:
@@ -82,7 +82,7 @@ async def test_a_damaged_job_record_does_not_stop_the_workers(
             raise KeyError("cost")  # what a record missing a field raises
         return await claim(now)
 
-    monkeypatch.setattr(store, "claim_job", claim_once_damaged)
+    monkeypatch.setattr(store.jobs, "claim", claim_once_damaged)
     job = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()["request_id"]
     assert (await wait_for(client, f"/v2/requests/{job}", 60)).json()["status"] == "COMPLETED"
     assert app.state.emulator.workers.running

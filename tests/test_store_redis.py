@@ -36,7 +36,7 @@ from test_store_backends import entry, job
 from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, QueuedScenario
 from wan26.mockserver.store.base import Account, Chaos, Hold, StoreUnavailable
-from wan26.mockserver.store.redis import RedisStore, _unusable
+from wan26.mockserver.store.redis import RedisStore, link
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 
@@ -67,14 +67,14 @@ async def test_a_lost_server_is_unavailable_quickly_and_a_new_one_is_used(tmp_pa
         store = store_at(url)
         await store.start()
         await store.reset([account()])
-        assert isinstance(await store.hold("k", Decimal(1), store.owner), Hold)
+        assert isinstance(await store.accounts.hold("k", Decimal(1), store.owner), Hold)
         # A paused server accepts connections and never answers: the timeouts end each call,
         # and callers beyond the bounded pool wait no longer than for a connection.
         process.send_signal(signal.SIGSTOP)
         try:
             began = time.monotonic()
             with anyio.fail_after(10):
-                calls = [store.hold("k", Decimal(1), store.owner) for _ in range(100)]
+                calls = [store.accounts.hold("k", Decimal(1), store.owner) for _ in range(100)]
                 results = await asyncio.gather(*calls, return_exceptions=True)
             assert all(isinstance(r, StoreUnavailable) for r in results), results[:3]
             assert time.monotonic() - began < 6
@@ -84,19 +84,19 @@ async def test_a_lost_server_is_unavailable_quickly_and_a_new_one_is_used(tmp_pa
         # The holds sent to the paused server run when it resumes, though no caller got
         # them: the next beat cancels them, whichever comes first.
         await store.beat()
-        got = await store.account("k")  # the same store, on a fresh connection
+        got = await store.accounts.get("k")  # the same store, on a fresh connection
         assert got is not None and got.held == 1
     # The server is gone: refused at once.
     with anyio.fail_after(5), pytest.raises(StoreUnavailable, match=str(port)):
-        await store.hold("k", Decimal(1), store.owner)
+        await store.accounts.hold("k", Decimal(1), store.owner)
     with pytest.raises(StoreUnavailable):
         await store.beat()
     with redis_process(tmp_path / "second", port):
         await store.start()  # the new server knows no scripts: they are loaded again
         await store.reset([account()])
-        hold = await store.hold("k", Decimal("0.625"), store.owner)
+        hold = await store.accounts.hold("k", Decimal("0.625"), store.owner)
         assert isinstance(hold, Hold)
-        assert await store.charge(hold) == Decimal("9.375")
+        assert await store.accounts.charge(hold) == Decimal("9.375")
         await store.aclose()
 
 
@@ -110,21 +110,21 @@ async def test_a_hold_whose_release_met_no_server_is_released_once_one_is_back(
         store = store_at(url)
         await store.start()
         await store.reset([account("k", "1.25")])
-        hold = await store.hold("k", Decimal("0.625"), store.owner)
+        hold = await store.accounts.hold("k", Decimal("0.625"), store.owner)
         assert isinstance(hold, Hold)
         process.terminate()
         process.wait(10)
         with pytest.raises(StoreUnavailable):
-            await store.release(hold)  # a failed v1 call gives its hold back: Redis is down
+            await store.accounts.release(hold)  # a failed v1 call gives its hold back: no Redis
     with redis_process(tmp_path, port, durable=True):  # back, with the data it had
         # This process lives on, so no one reaps its hold: it gives it back itself.
         if settle == "beat":
             await store.beat()
-            got = await store.account("k")
+            got = await store.accounts.get("k")
             assert got is not None and got.held == 0
-        got = await store.account("k")
+        got = await store.accounts.get("k")
         assert got is not None and got.balance == Decimal("1.25")
-        assert isinstance(await store.hold("k", Decimal("1.25"), store.owner), Hold)
+        assert isinstance(await store.accounts.hold("k", Decimal("1.25"), store.owner), Hold)
         await store.aclose()
 
 
@@ -133,7 +133,7 @@ async def test_the_unavailable_message_never_shows_a_password() -> None:
     port = free_port()  # nothing listens there
     store = store_at(f"redis://user:s3cret@127.0.0.1:{port}/0?password=s3cret")
     with pytest.raises(StoreUnavailable) as raised:
-        await store.account("k")
+        await store.accounts.get("k")
     message = str(raised.value)
     assert "s3cret" not in message and "user" not in message
     assert f"redis://127.0.0.1:{port}/0" in message and "\n" not in message
@@ -152,9 +152,9 @@ async def main(url: str, prefix: str, owner: str) -> None:
     await store.start()
     print("ready", flush=True)
     sys.stdin.readline()
-    tries = [store.hold("k", Decimal("0.625"), owner) for _ in range(25)]
+    tries = [store.accounts.hold("k", Decimal("0.625"), owner) for _ in range(25)]
     granted = [r for r in await asyncio.gather(*tries) if isinstance(r, Hold)]
-    balances = await asyncio.gather(*(store.charge(hold) for hold in granted))
+    balances = await asyncio.gather(*(store.accounts.charge(hold) for hold in granted))
     print(json.dumps({"granted": len(granted), "charged": sum(b is not None for b in balances)}))
     await store.aclose()
 
@@ -173,7 +173,7 @@ def test_two_processes_share_one_balance_exactly(redis_url: str) -> None:
     async def final() -> Account | None:
         store = store_at(redis_url, prefix, owner="parent")
         try:
-            return await store.account("k")
+            return await store.accounts.get("k")
         finally:
             await store.aclose()
 
@@ -218,8 +218,8 @@ async def test_a_reset_deletes_only_keys_under_its_own_prefix(redis_url: str) ->
         await neighbour.reset([account("theirs")])
         await mine.reset([account("mine")])
         await mine.reset([])
-        assert await mine.accounts() == []
-        assert [a.key for a in await neighbour.accounts()] == ["theirs"]
+        assert await mine.accounts.all() == []
+        assert [a.key for a in await neighbour.accounts.all()] == ["theirs"]
         assert await raw.get(f"unrelated-{tag}") == b"kept"
         assert all(key.startswith(b"wan26-") for key in await raw.keys(f"wan26-{tag}*"))
     finally:
@@ -237,14 +237,14 @@ async def test_outputs_in_a_shared_folder_are_served_by_every_process(
     one = store_at(redis_url, prefix, "p1", outputs_dir=tmp_path)
     two = store_at(redis_url, prefix, "p2", outputs_dir=tmp_path)
     try:
-        name = await one.put_output(b"\x00video")
-        assert await two.put_output(b"\x00video") == name
-        path = await two.output_path(name)
+        name = await one.outputs.put(b"\x00video")
+        assert await two.outputs.put(b"\x00video") == name
+        path = await two.outputs.path(name)
         assert path == tmp_path / name and path.read_bytes() == b"\x00video"
         assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
-        assert await two.output_path(name.upper()) is None
+        assert await two.outputs.path(name.upper()) is None
         await two.reset([])
-        assert await one.output_path(name) is None
+        assert await one.outputs.path(name) is None
     finally:
         await one.aclose()
         await two.aclose()
@@ -263,16 +263,16 @@ async def test_a_job_claimed_by_a_process_that_closes_is_claimable_again(redis_u
         await leaving.start()
         await staying.start()
         await leaving.reset([account()])
-        v1 = await leaving.hold("k", Decimal(2), leaving.owner)
-        job_hold = await leaving.hold("k", Decimal(3), "job:j")
+        v1 = await leaving.accounts.hold("k", Decimal(2), leaving.owner)
+        job_hold = await leaving.accounts.hold("k", Decimal(3), "job:j")
         assert isinstance(v1, Hold) and isinstance(job_hold, Hold)
-        await leaving.add_job(job("j", job_hold))
-        claimed = await leaving.claim_job(1500.0)
-        assert claimed is not None and await staying.claim_job(1501.0) is None
+        await leaving.jobs.add(job("j", job_hold))
+        claimed = await leaving.jobs.claim(1500.0)
+        assert claimed is not None and await staying.jobs.claim(1501.0) is None
         await leaving.aclose()
-        got = await staying.account("k")
+        got = await staying.accounts.get("k")
         assert got is not None and got.held == 3
-        resumed = await staying.claim_job(1502.0)
+        resumed = await staying.jobs.claim(1502.0)
         assert resumed is not None and (resumed.worker, resumed.started_at) == ("staying", 1500.0)
     finally:
         await staying.aclose()
@@ -288,24 +288,24 @@ async def test_a_reset_leaves_alone_a_store_whose_prefix_starts_with_its_own(
     try:
         await team2.start()
         await team2.reset([account("theirs")])
-        hold = await team2.hold("theirs", Decimal(1), "job:j")
+        hold = await team2.accounts.hold("theirs", Decimal(1), "job:j")
         assert isinstance(hold, Hold)
-        await team2.add_job(job("j", hold))
-        await team2.add_scenario(QueuedScenario(Outcome(Forced.SERVER_ERROR), 1))
-        await team2.set_chaos(Chaos({"server-error": 0.5}, 1))
+        await team2.jobs.add(job("j", hold))
+        await team2.scenarios.add(QueuedScenario(Outcome(Forced.SERVER_ERROR), 1))
+        await team2.scenarios.set_chaos(Chaos({"server-error": 0.5}, 1))
         theirs = entry()
-        await team2.journal_start(theirs)
-        name = await team2.put_output(b"their video")
+        await team2.journal.start(theirs)
+        name = await team2.outputs.put(b"their video")
         await mine.reset([account("mine")])
-        assert [a.key for a in await mine.accounts()] == ["mine"]
-        assert [a.key for a in await team2.accounts()] == ["theirs"]
-        assert [j.id for j in await team2.jobs()] == ["j"]
-        assert len(await team2.scenarios()) == 1
-        assert await team2.chaos() == Chaos({"server-error": 0.5}, 1)
-        assert [e.id for e in await team2.journal()] == [theirs.id]
-        path = await team2.output_path(name)
+        assert [a.key for a in await mine.accounts.all()] == ["mine"]
+        assert [a.key for a in await team2.accounts.all()] == ["theirs"]
+        assert [j.id for j in await team2.jobs.all()] == ["j"]
+        assert len(await team2.scenarios.all()) == 1
+        assert await team2.scenarios.chaos() == Chaos({"server-error": 0.5}, 1)
+        assert [e.id for e in await team2.journal.entries()] == [theirs.id]
+        path = await team2.outputs.path(name)
         assert path is not None and path.read_bytes() == b"their video"
-        assert await team2.charge(hold) == Decimal(9)  # the hold was kept too
+        assert await team2.accounts.charge(hold) == Decimal(9)  # the hold was kept too
     finally:
         await mine.aclose()
         await team2.aclose()
@@ -377,7 +377,7 @@ SCRIPT = "script: 8f477a44a0fc3d8b8640b53fb08b3d0be800e4b8, on @user_script:4."
 def test_an_error_is_told_apart_as_the_servers_or_a_bug_here(
     error: RedisError, unusable: bool
 ) -> None:
-    assert _unusable(error) is unusable
+    assert link.unusable(error) is unusable
 
 
 @pytest.mark.anyio
@@ -390,7 +390,7 @@ async def test_a_key_of_the_wrong_type_under_the_prefix_is_not_taken_for_an_outa
     try:
         await raw.set(f"{prefix}accounts", "not a set")
         with pytest.raises(ResponseError, match="WRONGTYPE"):
-            await store.accounts()
+            await store.accounts.all()
     finally:
         await raw.aclose()
         await store.aclose()
@@ -423,12 +423,12 @@ async def test_closing_never_fails_and_leaves_no_client_or_folder_behind(
     host = redis_url.removeprefix("redis://").split("/")[0]
     store = store_at(f"redis://{user}:s3cret@{host}/0", f"wan26-test-{uuid.uuid4().hex[:8]}:")
     try:
-        name = await store.put_output(b"video")
+        name = await store.outputs.put(b"video")
         assert list(temp.iterdir()) == []  # made on the first fetch, not before
-        path = await store.output_path(name)
+        path = await store.outputs.path(name)
         assert path is not None and path.parent.parent == temp
         with pytest.raises(StoreUnavailable, match="NoPermissionError"):
-            await store.hold("k", Decimal(1), store.owner)
+            await store.accounts.hold("k", Decimal(1), store.owner)
         await store.aclose()
         assert "NoPermissionError" in caplog.text and "s3cret" not in caplog.text
         assert list(temp.iterdir()) == []

@@ -19,9 +19,9 @@ import pytest
 
 from test_store_backends import entry, job
 from wan26.mockserver.core.jobs import JobState
-from wan26.mockserver.store import sqlite_db
 from wan26.mockserver.store.base import Account, Hold, StoreUnavailable
 from wan26.mockserver.store.sqlite import SqliteStore
+from wan26.mockserver.store.sqlite import db as sqlite_db
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +47,7 @@ async def main() -> None:
 
     async def try_hold(n: int) -> None:
         await anyio.sleep(0.002 * n)  # spread out, so the two processes' holds interleave
-        result = await store.hold("k", Decimal("0.625"), store.owner)
+        result = await store.accounts.hold("k", Decimal("0.625"), store.owner)
         if isinstance(result, Hold):
             granted.append(result)
 
@@ -55,7 +55,7 @@ async def main() -> None:
         for n in range(50):
             group.start_soon(try_hold, n)
     for hold in granted:
-        await store.charge(hold)
+        await store.accounts.charge(hold)
     print(len(granted), flush=True)
     await store.aclose()
 
@@ -68,10 +68,10 @@ DOOMED = (
     + """
 async def main() -> None:
     await store.start()
-    assert isinstance(await store.hold("k", Decimal(2), store.owner), Hold)
-    assert (await store.claim_job(6000.0)) is not None
-    spent = await store.hold("k", Decimal(1), store.owner)
-    assert isinstance(spent, Hold) and await store.charge(spent) == Decimal(9)
+    assert isinstance(await store.accounts.hold("k", Decimal(2), store.owner), Hold)
+    assert (await store.jobs.claim(6000.0)) is not None
+    spent = await store.accounts.hold("k", Decimal(1), store.owner)
+    assert isinstance(spent, Hold) and await store.accounts.charge(spent) == Decimal(9)
     print("done", flush=True)
     await anyio.sleep(3600)
 
@@ -118,7 +118,7 @@ async def test_two_processes_holding_at_once_grant_exactly_what_there_is(tmp_pat
             process.wait()
     assert sum(granted) == 16  # 16 x 0.625 = 10
     assert all(process.returncode == 0 for process in children)
-    got = await store.account("k")
+    got = await store.accounts.get("k")
     assert got is not None and (got.balance, got.held) == (0, 0)
     await store.aclose()
 
@@ -127,21 +127,21 @@ async def test_a_killed_process_is_reaped_by_its_pid_and_its_charge_was_kept(
     tmp_path: Path,
 ) -> None:
     store = await started(tmp_path)
-    job_hold = await store.hold("k", Decimal(3), "job:j")
+    job_hold = await store.accounts.hold("k", Decimal(3), "job:j")
     assert isinstance(job_hold, Hold)
-    await store.add_job(job("j", job_hold))
+    await store.jobs.add(job("j", job_hold))
     doomed = child(DOOMED, tmp_path, "doomed")
     try:
         assert doomed.stdout is not None and doomed.stdout.readline() == "done\n"
     finally:
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
-    got = await store.account("k")
+    got = await store.accounts.get("k")
     assert got is not None and (got.balance, got.held) == (9, 5)
     await store.beat()  # its heartbeat is fresh: the pid gives it away
-    got = await store.account("k")
+    got = await store.accounts.get("k")
     assert got is not None and (got.balance, got.held) == (9, 3)
-    resumed = await store.claim_job(7000.0)
+    resumed = await store.jobs.claim(7000.0)
     assert resumed is not None
     assert (resumed.state, resumed.started_at, resumed.worker) == (
         JobState.PROCESSING,
@@ -153,11 +153,11 @@ async def test_a_killed_process_is_reaped_by_its_pid_and_its_charge_was_kept(
 
 async def test_money_is_kept_exactly(tmp_path: Path) -> None:
     store = await started(tmp_path, credits="0.3")
-    holds = [await store.hold("k", Decimal("0.1"), store.owner) for _ in range(3)]
+    holds = [await store.accounts.hold("k", Decimal("0.1"), store.owner) for _ in range(3)]
     assert all(isinstance(hold, Hold) for hold in holds)  # 0.1 + 0.1 + 0.1 is 0.3 here
-    assert await store.hold("k", Decimal("0.000001"), store.owner) == 0
+    assert await store.accounts.hold("k", Decimal("0.000001"), store.owner) == 0
     with pytest.raises(ValueError, match="micro-dollars"):
-        await store.hold("k", Decimal("0.0000001"), store.owner)
+        await store.accounts.hold("k", Decimal("0.0000001"), store.owner)
     with sqlite3.connect(tmp_path / "state.sqlite3") as db:
         assert db.execute("SELECT typeof(credits) FROM accounts").fetchone() == ("integer",)
     await store.aclose()
@@ -171,14 +171,14 @@ async def test_a_database_locked_past_the_timeout_is_unavailable_not_a_traceback
     other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     with pytest.raises(StoreUnavailable, match="locked") as raised:
-        await store.hold("k", Decimal(1), store.owner)
+        await store.accounts.hold("k", Decimal(1), store.owner)
     assert str(tmp_path) in str(raised.value) and "\n" not in str(raised.value)
     other.execute("ROLLBACK")
     other.close()
-    assert isinstance(await store.hold("k", Decimal(1), store.owner), Hold)  # it recovers
+    assert isinstance(await store.accounts.hold("k", Decimal(1), store.owner), Hold)  # it recovers
     await store.aclose()
     with pytest.raises(StoreUnavailable, match=str(tmp_path)):
-        await store.account("k")
+        await store.accounts.get("k")
     (tmp_path / "a-file").write_text("")
     with pytest.raises(StoreUnavailable, match="a-file"):
         open_store(tmp_path / "a-file" / "state")
@@ -189,33 +189,33 @@ async def test_a_hold_whose_release_met_a_locked_database_is_released_after(
 ) -> None:
     monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_S", 0.05)
     store = await started(tmp_path, credits="1.25")
-    hold = await store.hold("k", Decimal("0.625"), store.owner)
+    hold = await store.accounts.hold("k", Decimal("0.625"), store.owner)
     assert isinstance(hold, Hold)
     other = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     with pytest.raises(StoreUnavailable, match="locked"):
-        await store.release(hold)  # a failed v1 call gives its hold back while locked
+        await store.accounts.release(hold)  # a failed v1 call gives its hold back while locked
     other.execute("ROLLBACK")
     other.close()
     # This process lives on, so no one reaps its hold: the next call gets the whole balance.
-    got = await store.account("k")
+    got = await store.accounts.get("k")
     assert got is not None and got.balance == Decimal("1.25")
-    assert isinstance(await store.hold("k", Decimal("1.25"), store.owner), Hold)
+    assert isinstance(await store.accounts.hold("k", Decimal("1.25"), store.owner), Hold)
     await store.aclose()
 
 
 async def test_outputs_are_shared_and_capped_oldest_first(tmp_path: Path) -> None:
     one = await started(tmp_path, output_bytes=10)
     two = open_store(tmp_path, "two", output_bytes=10)
-    first = await one.put_output(b"12345")
+    first = await one.outputs.put(b"12345")
     await anyio.sleep(0.05)  # mtimes a clock tick apart, so "oldest" is well defined
-    second = await two.put_output(b"67890")
-    assert await one.output_path(second) is not None and await two.output_path(first) is not None
+    second = await two.outputs.put(b"67890")
+    assert await one.outputs.path(second) is not None and await two.outputs.path(first) is not None
     await anyio.sleep(0.05)
-    third = await one.put_output(b"abc")
-    assert await two.output_path(first) is None and await two.output_path(second) is not None
-    big = await two.put_output(b"more than the cap")  # kept alone, never evicted as it lands
-    assert [await one.output_path(name) is not None for name in (second, third, big)] == [
+    third = await one.outputs.put(b"abc")
+    assert await two.outputs.path(first) is None and await two.outputs.path(second) is not None
+    big = await two.outputs.put(b"more than the cap")  # kept alone, never evicted as it lands
+    assert [await one.outputs.path(name) is not None for name in (second, third, big)] == [
         False,
         False,
         True,
@@ -230,15 +230,15 @@ async def test_the_journal_keeps_a_charge_set_before_the_entry_is_finished(
 ) -> None:
     store = await started(tmp_path)
     submit = entry("/v2/wan-2.6-i2v")
-    await store.journal_start(submit)
-    await store.journal_charged(submit.id, 0.625)  # the job completed first
+    await store.journal.start(submit)
+    await store.journal.charged(submit.id, 0.625)  # the job completed first
     submit.status = 200
-    await store.journal_finish(submit)
-    [kept] = await store.journal()
+    await store.journal.finish(submit)
+    [kept] = await store.journal.entries()
     assert (kept.status, kept.charged_usd) == (200, 0.625)
-    await store.clear_journal()
+    await store.journal.clear()
     later = entry()
-    await store.journal_start(later)
+    await store.journal.start(later)
     assert later.id > submit.id  # ids are never given twice
     await store.aclose()
 
@@ -270,7 +270,7 @@ async def test_a_new_database_is_stamped_and_one_of_another_version_is_refused(
 async def test_a_damaged_database_is_refused_when_opened(tmp_path: Path) -> None:
     store = await started(tmp_path, journal_size=1000)
     for n in range(300):
-        await store.journal_start(entry(f"/v1/{n}"))
+        await store.journal.start(entry(f"/v1/{n}"))
     await store.aclose()
     path = tmp_path / "state.sqlite3"
     db = sqlite3.connect(path)
@@ -318,4 +318,4 @@ async def test_closing_never_fails_and_closes_the_connection(
         other.close()
     assert "locked" in caplog.text and "closing without giving back" in caplog.text
     with pytest.raises(StoreUnavailable, match="closed database"):
-        await store.account("k")
+        await store.accounts.get("k")

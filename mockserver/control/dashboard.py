@@ -59,7 +59,7 @@ async def video(request: Request) -> Response:
             if data is not None:
                 return Response(data, media_type="video/mp4", headers={"cache-control": "no-cache"})
         return error_response(404, "That video is no longer in the render cache")
-    path = await emulator.store.output_path(name)
+    path = await emulator.store.outputs.path(name)
     if path is None:
         return error_response(404, "Output not found or expired")
     return FileResponse(path, media_type="video/mp4")

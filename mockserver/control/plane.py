@@ -143,11 +143,11 @@ async def health(request: Request) -> Response:
 async def journal(request: Request) -> Response:
     emulator = _emulator(request)
     if request.method == "DELETE":
-        await emulator.store.clear_journal()
+        await emulator.store.journal.clear()
         return JSONResponse({"cleared": True})
     query = request.query_params
     entries = find_entries(
-        await emulator.store.journal(),
+        await emulator.store.journal.entries(),
         method=query.get("method"),
         path=query.get("path"),
         status=_int(query.get("status"), "status"),
@@ -157,7 +157,7 @@ async def journal(request: Request) -> Response:
         limit=_limit(query.get("limit")),
         entry_id=_int(query.get("id"), "id"),
     )
-    jobs = {job.journal_id: job for job in await emulator.store.jobs() if job.journal_id}
+    jobs = {job.journal_id: job for job in await emulator.store.jobs.all() if job.journal_id}
     for entry in entries:
         job = jobs.get(entry["id"])
         entry["job"] = None if job is None else _job_link(request, job)
@@ -170,7 +170,7 @@ async def state(request: Request) -> Response:
     emulator = _emulator(request)
     return JSONResponse(
         {
-            "keys": [_account_view(emulator, a) for a in await emulator.store.accounts()],
+            "keys": [_account_view(emulator, a) for a in await emulator.store.accounts.all()],
             "jobs": await _job_counts(emulator),
             "time_scale": emulator.config.time_scale,
         }
@@ -183,12 +183,12 @@ async def key(request: Request) -> Response:
     if name is None:
         return error_response(404, "No key has that fingerprint")
     if request.method == "DELETE":
-        if not await emulator.store.remove_account(name):
+        if not await emulator.store.accounts.remove(name):
             return error_response(404, "No such key")
         return JSONResponse({"deleted": mask(name)})
     changes = await _body(request, "/_mock/keys/{key}")
-    current = await emulator.store.account(name)
-    account = await emulator.store.put_account(
+    current = await emulator.store.accounts.get(name)
+    account = await emulator.store.accounts.put(
         changed_account(current, name, changes, emulator.contract.plans)
     )
     return JSONResponse(_account_view(emulator, account))
@@ -216,7 +216,7 @@ async def scenarios(request: Request) -> Response:
             )
         )
     elif request.method == "DELETE":
-        await emulator.store.clear_scenarios()
+        await emulator.store.scenarios.clear()
     return JSONResponse(await _scenarios_view(emulator))
 
 
@@ -238,7 +238,7 @@ async def jobs(request: Request) -> Response:
     waiting = 0
     views = []
     now = time.time()
-    for job in await emulator.store.jobs():
+    for job in await emulator.store.jobs.all():
         waiting += job.state is JobState.QUEUED
         position = waiting if job.state is JobState.QUEUED else None
         views.append(_job_view(request, now, job, position))
@@ -253,7 +253,7 @@ async def stats(request: Request) -> Response:
     this_minute = int(now // 60)
     per_minute: dict[int, Counter[str]] = {this_minute - i: Counter() for i in range(STATS_MINUTES)}
     spent = Decimal(0)
-    entries = await emulator.store.journal()
+    entries = await emulator.store.journal.entries()
     for entry in entries:
         spent += Decimal(str(entry.charged_usd))
         bucket = per_minute.get(int(entry.at // 60))
@@ -283,14 +283,16 @@ async def report(request: Request) -> Response:
     """The integration report over the journal (see report.py), for `?key=` or every key."""
     emulator = _emulator(request)
     built = build_report(
-        await emulator.store.journal(), emulator.config.report, request.query_params.get("key")
+        await emulator.store.journal.entries(),
+        emulator.config.report,
+        request.query_params.get("key"),
     )
     return JSONResponse(built.as_json())
 
 
 async def _job_counts(emulator: Emulator) -> dict[str, int]:
     counts = {state.value: 0 for state in JobState}
-    for job in await emulator.store.jobs():
+    for job in await emulator.store.jobs.all():
         counts[job.state.value] += 1
     return counts
 
@@ -353,7 +355,7 @@ async def _key_named(emulator: Emulator, name: str) -> str | None:
     which is how the dashboard addresses keys it only sees masked."""
     if not FINGERPRINT.fullmatch(name):
         return name
-    keys = [account.key for account in await emulator.store.accounts()]
+    keys = [account.key for account in await emulator.store.accounts.all()]
     return next((k for k in keys if fingerprint(k) == name), None)
 
 
@@ -433,9 +435,9 @@ async def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
             "path": s.path,
             "method": s.method,
         }
-        for s in await emulator.store.scenarios()
+        for s in await emulator.store.scenarios.all()
     ]
-    chaos = await emulator.store.chaos()
+    chaos = await emulator.store.scenarios.chaos()
     return {
         "queued": queued,
         "chaos": {"seed": chaos.seed, "rates": chaos.rates},

@@ -136,8 +136,8 @@ class Emulator:
         if self.shared:
             kept = 0
             for account in self.accounts:
-                if await self.store.account(account.key) is None:
-                    await self.store.put_account(account)
+                if await self.store.accounts.get(account.key) is None:
+                    await self.store.accounts.put(account)
                 else:
                     kept += 1
             if kept:  # a warning: the config's values for these keys are not applied
@@ -184,14 +184,14 @@ class Emulator:
         return time.time() - self.config.queue.ttl(self.config.time_scale)
 
     async def expire_jobs(self) -> None:
-        self.workers.cancel(await self.store.expire_jobs(self._expired_before()))
+        self.workers.cancel(await self.store.jobs.expire(self._expired_before()))
 
     async def authenticate(self, headers: Mapping[str, str]) -> Account:
         """The caller's account; a `Refusal` (401) without a key or with an unknown one."""
         key = headers.get(API_KEY_HEADER)
         if not key:
             raise Refusal(Forced.MISSING_KEY)
-        account = await self.store.account(key)
+        account = await self.store.accounts.get(key)
         if account is None:
             raise Refusal(Forced.INVALID_KEY)
         return account
@@ -230,13 +230,13 @@ class Emulator:
             await model.generator.check(params)
         except MediaError as exc:
             raise Refusal(Forced.BAD_REQUEST, message=str(exc)) from None
-        reset_at = await self.store.count_request(
+        reset_at = await self.store.accounts.count_request(
             account.key, self.clock(), self.config.rate_limit_window_s
         )
         if reset_at is not None:
             raise _rate_limited(reset_at)
         cost = model.price(params)
-        hold = await self.store.hold(account.key, cost, owner or self.store.owner)
+        hold = await self.store.accounts.hold(account.key, cost, owner or self.store.owner)
         if not isinstance(hold, Hold):
             raise _insufficient(hold, cost)
         seed = params["seed"] if params["seed"] is not None else self.rng.randrange(2**31)
@@ -263,10 +263,10 @@ class Emulator:
                 raise Refusal(Forced.BAD_REQUEST, message=str(exc)) from None
             if outcome and outcome.name == Forced.JOB_FAILED:
                 raise Refusal(Forced.SERVER_ERROR, message=outcome.message)
-            balance = await self.store.charge(call.hold)
+            balance = await self.store.accounts.charge(call.hold)
             settled = True
             if balance is None:  # a reset came in between: the call is free
-                account = await self.store.account(call.key)
+                account = await self.store.accounts.get(call.key)
                 balance = account.balance if account else Decimal(0)
             elif entry is not None:
                 entry.charged_usd = as_json(call.cost)
@@ -285,7 +285,7 @@ class Emulator:
         finally:
             if not settled:
                 with anyio.CancelScope(shield=True):
-                    await self.store.release(call.hold)
+                    await self.store.accounts.release(call.hold)
 
     def job_owner(self, job_id: str) -> str:
         """The owner of a v2 call's hold: the job, so it outlives the process that took it."""
@@ -311,7 +311,7 @@ class Emulator:
         )
         if entry is not None:
             entry.job_id = job.id
-        await self.store.add_job(job)
+        await self.store.jobs.add(job)
         self.workers.wake()
         return job
 
@@ -338,7 +338,7 @@ class Emulator:
         cancelled here (expired, reset, shutdown) keeps its hold: the store drops it with
         the job, or it resumes after a restart."""
         if job.outcome == Forced.JOB_HANG:
-            while await self.store.job(job.id) is not None:  # until it expires
+            while await self.store.jobs.get(job.id) is not None:  # until it expires
                 await anyio.sleep(BEAT_S)
             return
         model = self._model_or_default(job.slug)
@@ -351,19 +351,19 @@ class Emulator:
         if job.outcome == Forced.JOB_FAILED:
             await self._fail(job, job.failure_message)
             return
-        output = await self.store.put_output(video.data)
-        balance = await self.store.charge(job.hold)
-        if balance is None and await self.store.job(job.id) is None:
+        output = await self.store.outputs.put(video.data)
+        balance = await self.store.accounts.charge(job.hold)
+        if balance is None and await self.store.jobs.get(job.id) is None:
             return  # expired or reset while rendering: nothing charged, nothing kept
         job.complete(output, time.time())
-        await self.store.save_job(job)
+        await self.store.jobs.save(job)
         if balance is not None and job.journal_id is not None:
-            await self.store.journal_charged(job.journal_id, as_json(job.cost))
+            await self.store.journal.charged(job.journal_id, as_json(job.cost))
 
     async def _fail(self, job: Job, error: str) -> None:
         job.fail(error, time.time())
-        await self.store.save_job(job)
-        await self.store.release(job.hold)
+        await self.store.jobs.save(job)
+        await self.store.accounts.release(job.hold)
 
     async def job_response(
         self,
@@ -381,7 +381,7 @@ class Emulator:
         account = await self.authenticate(headers)
         if method not in READ_METHODS:
             raise method_not_allowed(READ_METHODS)
-        job = await self.store.job(job_id)
+        job = await self.store.jobs.get(job_id)
         if job is None or job.key != account.key or job.submitted_at <= self._expired_before():
             raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
         if entry is not None:
@@ -426,7 +426,7 @@ class Emulator:
         if name == Forced.RATE_LIMITED:
             raise _rate_limited(time.time() + self.config.rate_limit_window_s)
         if name == Forced.INSUFFICIENT_CREDITS:
-            account = await self.store.account(headers.get(API_KEY_HEADER, ""))
+            account = await self.store.accounts.get(headers.get(API_KEY_HEADER, ""))
             balance = Decimal(0) if account is None else account.available
             raise _insufficient(balance, self._likely_price(slug, body))
         raise Refusal(name, model=slug)

@@ -70,7 +70,7 @@ class Workers:
         while True:
             woken = self._wake
             try:
-                job = await self.store.claim_job(time.time())
+                job = await self.store.jobs.claim(time.time())
             except StoreUnavailable as exc:
                 logger.warning("workers wait for the store: %s", exc)
                 await anyio.sleep(STORE_RETRY_S)

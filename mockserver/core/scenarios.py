@@ -123,7 +123,7 @@ class Scenarios:
         asked, outcome = outcome_from_headers(headers)
         if asked:
             return outcome
-        outcome, chaos = await self.store.take_scenario(method, path, headers.get("x-api-key"))
+        outcome, chaos = await self.store.scenarios.take(method, path, headers.get("x-api-key"))
         if outcome is not None:
             return outcome
         return self._draw(chaos)
@@ -131,7 +131,7 @@ class Scenarios:
     async def queue(self, scenario: QueuedScenario) -> None:
         if scenario.remaining < 1:
             raise UnknownScenario("times must be at least 1")
-        await self.store.add_scenario(scenario)
+        await self.store.scenarios.add(scenario)
 
     async def set_chaos(self, rates: dict[str, float], seed: int | None) -> None:
         for name, rate in rates.items():
@@ -141,7 +141,9 @@ class Scenarios:
                 raise UnknownScenario(f"Chaos rate for {name!r} must be within 0..1")
         if sum(rates.values()) > 1.0:
             raise UnknownScenario("Chaos rates add up to more than 1")
-        await self.store.set_chaos(Chaos(dict(sorted(rates.items())), seed, secrets.token_hex(4)))
+        await self.store.scenarios.set_chaos(
+            Chaos(dict(sorted(rates.items())), seed, secrets.token_hex(4))
+        )
 
     def _draw(self, chaos: Chaos) -> Outcome | None:
         if not chaos.rates:

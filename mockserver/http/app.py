@@ -67,7 +67,7 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         )
     if config.drift.rewrites_answers:
         api_layers.append(
-            Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.store.put_output)
+            Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.store.outputs.put)
         )
     middleware = [Middleware(ApiOnly, api=api_layers, control=[Middleware(CatchAllMiddleware)])]
 
@@ -257,7 +257,7 @@ async def output_file(request: Request, outcome: Outcome | None) -> Response:
     emulator: Emulator = request.app.state.emulator
     if request.method not in READ_METHODS:
         raise method_not_allowed(READ_METHODS)
-    path = await emulator.store.output_path(request.path_params["name"])
+    path = await emulator.store.outputs.path(request.path_params["name"])
     if path is None:
         return error_response(404, "Output not found or expired")
     if outcome is not None and outcome.is_network:

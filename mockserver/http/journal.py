@@ -103,7 +103,7 @@ class JournalMiddleware:
         entry.headers = _kept_headers(entry, "headers", scope.get("headers", []), shares.headers)
         header_bytes = sum(len(name) + len(value) for name, value in entry.headers)
         try:
-            await self.store.journal_start(entry)
+            await self.store.journal.start(entry)
         except StoreUnavailable:
             await self.app(scope, receive, send)
             return
@@ -145,9 +145,9 @@ class JournalMiddleware:
                     # Cancelled (its client left): still journaled, shielded so the store's
                     # write completes (only then: a cancel scope would cost every request).
                     with anyio.CancelScope(shield=True):
-                        await self.store.journal_finish(entry)
+                        await self.store.journal.finish(entry)
                 else:
-                    await self.store.journal_finish(entry)
+                    await self.store.journal.finish(entry)
 
 
 @dataclass(frozen=True)

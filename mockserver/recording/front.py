@@ -166,7 +166,7 @@ class CassetteFront:
         if not key:
             return "absent"
         if self.config.mode == "replay":
-            return "valid" if await self.emulator.store.account(key) is not None else "invalid"
+            return "valid" if await self.emulator.store.accounts.get(key) is not None else "invalid"
         hashed = key_hash(key)
         if hashed not in self._accepted:
             assert self.upstream is not None
@@ -199,7 +199,7 @@ class CassetteFront:
         recorded = exchange["response"]
         headers = {**recorded["headers"], RECORDED_AT_HEADER: exchange["recorded_at"]}
         key = request.headers.get("x-api-key", "")
-        account = await self.emulator.store.account(key)
+        account = await self.emulator.store.accounts.get(key)
         if "job" in exchange and recorded["status"] == 200:
             return await self._replay_job(exchange, key, str(request.base_url))
         if "media" in recorded:
@@ -228,7 +228,7 @@ class CassetteFront:
         scale = self.emulator.config.time_scale
         output = None
         if job_record.get("media"):
-            output = await self.emulator.store.put_output(self.cassette.media(job_record["media"]))
+            output = await self.emulator.store.outputs.put(self.cassette.media(job_record["media"]))
             self.jobs.outputs.add(output)
         job = TapeJob(
             id=self.emulator.request_id(),
@@ -346,7 +346,7 @@ class CassetteFront:
         output = media = None
         if followed.video is not None:
             media = self.cassette.put_media(followed.video)
-            output = await self.emulator.store.put_output(followed.video)
+            output = await self.emulator.store.outputs.put(followed.video)
             self.jobs.outputs.add(output)
         result = {name: v for name, v in followed.result.items() if name != "request_id"}
         if completed:

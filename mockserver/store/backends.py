@@ -60,7 +60,7 @@ def check_reachable(config: Config) -> None:
     async def probe() -> None:
         store = open_store(config)
         try:
-            await store.account("")
+            await store.accounts.get("")
         finally:
             await store.aclose()
 

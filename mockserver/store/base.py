@@ -54,14 +54,14 @@ class Lifecycle(Protocol):
 class Accounts(Protocol):
     """Accounts and money. Amounts are Decimal micro-dollars (see billing.py)."""
 
-    async def account(self, key: str) -> Account | None: ...
+    async def get(self, key: str) -> Account | None: ...
 
-    async def accounts(self) -> list[Account]: ...
+    async def all(self) -> list[Account]: ...
 
-    async def put_account(self, account: Account) -> Account:
+    async def put(self, account: Account) -> Account:
         """Add a key or replace its settings; its holds and rate window are kept."""
 
-    async def remove_account(self, key: str) -> bool: ...
+    async def remove(self, key: str) -> bool: ...
 
     async def count_request(self, key: str, now: float, window_s: float) -> float | None:
         """Count one request in the key's window (a fixed window opened by its first request);
@@ -81,35 +81,33 @@ class Accounts(Protocol):
 class Jobs(Protocol):
     """The v2 queue. Times are epoch seconds, so they mean the same after a restart."""
 
-    async def add_job(self, job: Job) -> None: ...
+    async def add(self, job: Job) -> None: ...
 
-    async def job(self, job_id: str) -> Job | None: ...
+    async def get(self, job_id: str) -> Job | None: ...
 
-    async def jobs(self) -> list[Job]:
+    async def all(self) -> list[Job]:
         """Every job, in submission order."""
 
-    async def claim_job(self, now: float) -> Job | None:
+    async def claim(self, now: float) -> Job | None:
         """The oldest job waiting for a worker, now PROCESSING and this process's: a QUEUED
         one (started now), or one whose process died (it keeps its start time)."""
 
-    async def save_job(self, job: Job) -> bool:
+    async def save(self, job: Job) -> bool:
         """Store a job's new state; False when it is gone (expired or reset), so its worker
         drops the result."""
 
-    async def expire_jobs(self, submitted_before: float) -> list[str]:
+    async def expire(self, submitted_before: float) -> list[str]:
         """Drop the jobs submitted before the time, releasing the holds they still have."""
 
 
 class Scenarios(Protocol):
     """Forced outcomes queued through the control plane, and chaos."""
 
-    async def add_scenario(self, scenario: QueuedScenario) -> None: ...
+    async def add(self, scenario: QueuedScenario) -> None: ...
 
-    async def scenarios(self) -> list[QueuedScenario]: ...
+    async def all(self) -> list[QueuedScenario]: ...
 
-    async def take_scenario(
-        self, method: str, path: str, key: str | None
-    ) -> tuple[Outcome | None, Chaos]:
+    async def take(self, method: str, path: str, key: str | None) -> tuple[Outcome | None, Chaos]:
         """The first queued scenario this request matches, used up by one, and the chaos in
         force (read in the same step, so a request costs one round trip)."""
 
@@ -117,37 +115,53 @@ class Scenarios(Protocol):
 
     async def chaos(self) -> Chaos: ...
 
-    async def clear_scenarios(self) -> None:
+    async def clear(self) -> None:
         """Queued scenarios and chaos."""
 
 
 class Journal(Protocol):
     """The request journal, capped at the configured size (the oldest go first)."""
 
-    async def journal_start(self, entry: JournalEntry) -> None:
+    async def start(self, entry: JournalEntry) -> None:
         """Add a request as it arrives; sets `entry.id`."""
 
-    async def journal_finish(self, entry: JournalEntry) -> None:
+    async def finish(self, entry: JournalEntry) -> None:
         """Store what the request became (status, body, error, charge...)."""
 
-    async def journal_charged(self, entry_id: int, usd: float) -> None:
+    async def charged(self, entry_id: int, usd: float) -> None:
         """A v2 job's charge, set on its submit's entry when the job completes."""
 
-    async def journal(self) -> list[JournalEntry]:
+    async def entries(self) -> list[JournalEntry]:
         """Every entry, oldest first."""
 
-    async def clear_journal(self) -> None: ...
+    async def clear(self) -> None: ...
 
 
 class Outputs(Protocol):
     """Finished jobs' MP4s."""
 
-    async def put_output(self, data: bytes) -> str:
+    async def put(self, data: bytes) -> str:
         """Keep a video; its name (content-addressed, so the same video is kept once)."""
 
-    async def output_path(self, name: str) -> Path | None:
+    async def path(self, name: str) -> Path | None:
         """A local file holding the video, for FileResponse (Range works); None if unknown."""
 
 
-class Store(Lifecycle, Accounts, Jobs, Scenarios, Journal, Outputs, Protocol):
-    """Everything the emulator keeps; each backend answers every concern."""
+class Store(Lifecycle, Protocol):
+    """Everything the emulator keeps: the process's life with the backend here, each
+    concern behind an object of its own (`store.accounts.hold(...)`, `store.jobs.claim(...)`)."""
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
+
+    @property
+    def scenarios(self) -> Scenarios: ...
+
+    @property
+    def journal(self) -> Journal: ...
+
+    @property
+    def outputs(self) -> Outputs: ...

@@ -51,7 +51,7 @@ class MockHandle:
         _at_once(self.emulator.scenarios.set_chaos(rates, seed))
 
     def journal(self, **filters: Any) -> list[dict[str, Any]]:
-        return find_entries(_at_once(self.emulator.store.journal()), **filters)
+        return find_entries(_at_once(self.emulator.store.journal.entries()), **filters)
 
     def charged_calls(self) -> list[dict[str, Any]]:
         return self.journal(charged=True)
@@ -60,12 +60,12 @@ class MockHandle:
         """Create a key or change its credits, free_credits, plan or models."""
         name = key or self.api_key
         store, plans = self.emulator.store, self.emulator.contract.plans
-        current = _at_once(store.account(name))
-        _at_once(store.put_account(changed_account(current, name, settings, plans)))
+        current = _at_once(store.accounts.get(name))
+        _at_once(store.accounts.put(changed_account(current, name, settings, plans)))
 
     def account(self, key: str | None = None) -> Account:
         """The key's settings and money as they are now (credits, held, rate window)."""
-        account = _at_once(self.emulator.store.account(key or self.api_key))
+        account = _at_once(self.emulator.store.accounts.get(key or self.api_key))
         if account is None:
             raise KeyError("no such key")
         return account

@@ -120,7 +120,7 @@ def wan26_app(wan26_config: Config, request: pytest.FixtureRequest) -> Iterator[
     if isinstance(store, MemoryStore):
         if not request.config.getoption("--wan26-no-report"):
             _keep_report(request.config, request.node.nodeid, app)
-        store.outputs.close()
+        store.outputs.files.close()
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ def _keep_report(config: pytest.Config, test: str, app: Starlette) -> None:
     from wan26.mockserver.control.report import build_report
 
     emulator = app.state.emulator
-    report = build_report(list(emulator.store.entries), emulator.config.report)
+    report = build_report(list(emulator.store.journal.kept), emulator.config.report)
     if not report.calls:
         return
     _reports(config).append({"test": test, **report.as_json()})

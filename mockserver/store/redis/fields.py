@@ -1,5 +1,5 @@
 """How the Redis backend's records sit in Redis: money as integer micro-dollars, times as
-Python's float repr, a job's changing fields beside its JSON (see redis.py)."""
+Python's float repr, a job's changing fields beside its JSON (see store.py)."""
 
 from __future__ import annotations
 

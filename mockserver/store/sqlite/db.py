@@ -1,5 +1,5 @@
 """The state directory's database: one SQLite connection, its schema, and the steps the
-backend's changes run in (see sqlite.py).
+backend's changes run in (see store.py).
 
 Every check-and-change is one `BEGIN IMMEDIATE` transaction (`write`): the write lock is
 taken before the check, so two processes cannot both see the same credits free. Money is
