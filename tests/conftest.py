@@ -70,6 +70,7 @@ def state_backend() -> str:
 # minute on 2 cores); the full suite runs both.
 SLOW_FILES = {
     "test_cassette.py",
+    "test_cassette_trust.py",
     "test_cli_text.py",
     "test_client_agreement.py",
     "test_client_cli.py",

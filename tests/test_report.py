@@ -18,7 +18,7 @@ from segmind import SegmindClient
 from starlette.applications import Starlette
 
 from conftest import API_KEY, OFFLINE_IMAGE
-from test_hostile_media import peak_rss_mb
+from test_media_bombs import peak_rss_mb
 from wan26.client import Wan26Client
 from wan26.contracts.core.matching import describe, fingerprint
 from wan26.mockserver import KeyConfig
