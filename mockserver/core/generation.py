@@ -184,9 +184,11 @@ class Generator:
 
 
 def _check_data_uri(field_name: str, source: str, rules: dict[str, Any]) -> None:
+    """An image checked here is known from then on, so the render does not decode it again."""
     raw = decode_data_uri(source, field_name, rules["max_bytes"])
     if rules["kind"] == "image":
         open_image(raw, rules)
+        known_images().put(source, _rules_key(rules), KnownImage(raw, _digest(raw)))
     else:
         audio_track.decode_audio(raw, rules)
 
