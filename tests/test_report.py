@@ -301,7 +301,7 @@ async def test_an_answers_headers_are_cut_to_their_share() -> None:
     transport = httpx.ASGITransport(app=journaled)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         assert (await client.get(V1)).status_code == 200
-    (entry,) = find_entries(await store.journal())
+    (entry,) = find_entries(await store.journal.entries())
     assert entry["response_headers"]["x-cost"] == "0.625"
     assert entry["truncated"]["response_headers"] >= 100_000 - 1024
     assert len(json.dumps(entry)) < 17 * 1024
