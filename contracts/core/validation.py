@@ -245,5 +245,8 @@ def _json_type(value: Any) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    if type(value) is int:  # the common case, as json.dumps writes it (a bool is not one)
+        text = str(value)
+    else:
+        text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
