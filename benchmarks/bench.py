@@ -566,14 +566,13 @@ def plugin_per_test(count: int, anchor_count: int) -> dict[str, float]:
 
 # --- The 400 and 401 paths against a bare Starlette app -------------------------------
 
-BARE_APP = """
-import json, sys
+# The anchor's app, given KEY (benchmarks/inprocess.py drives it without a server).
+BARE_ROUTE = """
+import json
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from wan26.mockserver.server.serving import make_server
 
-KEY = sys.argv[2]
 DURATIONS = (5, 10, 15)
 
 
@@ -589,6 +588,13 @@ async def model(request):
 
 
 app = Starlette(routes=[Route("/v1/{slug}", model, methods=["POST"])])
+"""
+BARE_APP = f"""
+import sys
+from wan26.mockserver.server.serving import make_server
+
+KEY = sys.argv[2]
+{BARE_ROUTE}
 make_server(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning").run()
 """
 

@@ -66,6 +66,11 @@ class RequestValidator:
         self._integers = [
             name for name, spec in self._properties.items() if "integer" in _types(spec)
         ]
+        # The 400 path is hot: what a message takes from the schema alone is worked out
+        # once. Keyed by schema path, and by the id of a node of `schema` (held as long
+        # as this validator, so the id stays its own).
+        self._nodes: dict[tuple[str | int, ...], dict[str, Any]] = {}
+        self._enum_texts: dict[int, str] = {}
 
     def parse(self, raw: bytes) -> dict[str, Any]:
         """Decode, validate and fill defaults; raise `RequestInvalid` on any breach."""
@@ -100,12 +105,11 @@ class RequestValidator:
                 assert isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Required)
                 field = error.kind.property
             elif keyword == "additionalProperties" and isinstance(error.instance, dict):
-                allowed = set(_node(self.schema, error.schema_path[:-1]).get("properties", {}))
+                allowed = set(self._node(error.schema_path[:-1]).get("properties", {}))
                 unknown = sorted(set(error.instance) - allowed)
                 field = ".".join(filter(None, [field if field != "body" else "", unknown[0]]))
             if field not in breaches or keyword == "type":
-                spec = _node(self.schema, error.schema_path[:-1])
-                breaches[field] = (keyword, spec, error.instance)
+                breaches[field] = (keyword, self._node(error.schema_path[:-1]), error.instance)
         return "; ".join(
             self.describe(field, keyword, got, spec)
             for field, (keyword, spec, got) in sorted(breaches.items())
@@ -126,7 +130,7 @@ class RequestValidator:
             expected = " or ".join(_types(spec))
             return prefix + f"must be of type {expected} (got {_json_type(got)})"
         if keyword == "enum":
-            return prefix + f"must be one of {_enum_text(spec)} (got {_short(got)})"
+            return prefix + f"must be one of {self._enum_text(spec)} (got {_short(got)})"
         if keyword in ("oneOf", "anyOf"):
             return prefix + f"must be {_expected(spec)} (got {_short(got)})"
         if keyword == "maxLength":
@@ -140,6 +144,19 @@ class RequestValidator:
         if keyword == "pattern" and spec.get("format") == "uri":
             return prefix + "must be an http(s) URL or a base64 data URI" + _uri_hint(got)
         return prefix + f"breaks the contract's '{keyword}' rule (got {_short(got)})"
+
+    def _node(self, path: list[str | int]) -> dict[str, Any]:
+        key = tuple(path)
+        node = self._nodes.get(key)
+        if node is None:
+            node = self._nodes[key] = _node(self.schema, path)
+        return node
+
+    def _enum_text(self, spec: dict[str, Any]) -> str:
+        text = self._enum_texts.get(id(spec))
+        if text is None:
+            text = self._enum_texts[id(spec)] = _enum_text(spec)
+        return text
 
 
 def _uri_hint(got: Any) -> str:
@@ -228,5 +245,8 @@ def _json_type(value: Any) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    if type(value) is int:  # the common case, as json.dumps writes it (a bool is not one)
+        text = str(value)
+    else:
+        text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

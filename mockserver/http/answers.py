@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -18,9 +20,21 @@ _METHOD_NOT_ALLOWED_HTML = (
 )
 
 
+# What `JSONResponse` gives `json.dumps`, as one encoder: `json.dumps` with these options
+# builds a new encoder per call, and the error paths are hot.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+class _ErrorJSON(JSONResponse):
+    """A `JSONResponse`, byte for byte, rendered with the shared encoder."""
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODER.encode(content).encode("utf-8")
+
+
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     """The real API's error shape: `{"error": "<message>"}`."""
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return _ErrorJSON({"error": message}, status_code=status, headers=headers)
 
 
 def refusal_response(book: MessageBook, refusal: Refusal) -> Response:

@@ -18,13 +18,13 @@ taken when the call is admitted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -92,16 +92,17 @@ class JournalMiddleware:
         self.app = app
         self.store = store
         self.shares = Shares(entry_bytes)
+        self.part = self.shares.part  # read by every request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        shares = self.shares
+        shares, part = self.shares, self.part
         entry = JournalEntry(
             id=0, at=time.time(), method=scope["method"][:16], path="", query=b"", headers=[]
         )
-        entry.path = _cut(entry, "path", scope["path"], shares.part)
-        entry.query = _cut(entry, "query", scope.get("query_string", b""), shares.part)
+        entry.path = _cut(entry, "path", scope["path"], part)
+        entry.query = _cut(entry, "query", scope.get("query_string", b""), part)
         entry.headers = _kept_headers(entry, "headers", scope.get("headers", []), shares.headers)
-        header_bytes = sum(len(name) + len(value) for name, value in entry.headers)
+        header_bytes = _size(entry.headers)
         try:
             await self.store.journal.start(entry)
         except StoreUnavailable:
@@ -123,7 +124,7 @@ class JournalMiddleware:
             if message["type"] == "http.response.start":
                 entry.status = message["status"]
                 entry.response_headers = _kept_headers(
-                    entry, "response_headers", message.get("headers", []), shares.part
+                    entry, "response_headers", message.get("headers", []), part
                 )
                 answer = bytearray() if message["status"] >= 400 else None
             elif message["type"] == "http.response.body" and answer is not None:
@@ -137,9 +138,10 @@ class JournalMiddleware:
             entry.body = body.text()
             if body.dropped:
                 entry.truncated["body"] = body.dropped
-            entry.error = _cut(entry, "error", _error_message(answer), shares.part)
-            _bound_miss(entry, shares.part)
-            with contextlib.suppress(StoreUnavailable):
+            entry.error = _cut(entry, "error", _error_message(answer), part)
+            if entry.cassette_miss:
+                _bound_miss(entry, part)
+            try:
                 leaving = sys.exc_info()[1]
                 if leaving is not None and not isinstance(leaving, Exception):
                     # Cancelled (its client left): still journaled, shielded so the store's
@@ -148,6 +150,8 @@ class JournalMiddleware:
                         await self.store.journal.finish(entry)
                 else:
                     await self.store.journal.finish(entry)
+            except StoreUnavailable:
+                pass
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,7 @@ def _kept_headers(
     masked, the cut noted under `part`; the first of each secret header is always kept
     (masked, it is short), so the key is never lost."""
     headers = list(headers)
-    if sum(len(name) + len(value) for name, value in headers) <= budget:
+    if _size(headers) <= budget:
         return headers
     kept: list[tuple[bytes, bytes]] = []
     used = dropped = 0
@@ -211,6 +215,11 @@ def _kept_headers(
     if dropped:
         entry.truncated[part] = dropped
     return kept
+
+
+def _size(headers: list[tuple[bytes, bytes]]) -> int:
+    """The bytes of headers' names and values."""
+    return sum(map(len, chain.from_iterable(headers)))
 
 
 def _bound_miss(entry: JournalEntry, limit: int) -> None:
