@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bench import BARE_ROUTE, KEY, REQUESTS
+from anchors import BARE_ROUTE
 from starlette.applications import Starlette
+from tools import KEY, REQUESTS
 
 from wan26.mockserver import Config, KeyConfig, create_app, running
 from wan26.mockserver.config import MediaConfig
