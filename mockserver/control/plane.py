@@ -33,7 +33,7 @@ from wan26.mockserver.config import ConfigError
 from wan26.mockserver.control import browsers, dashboard
 from wan26.mockserver.control.report import build_report
 from wan26.mockserver.core.accounts import Account, changed_account
-from wan26.mockserver.core.emulator import Emulator
+from wan26.mockserver.core.emulator import BodyTooLarge, Emulator
 from wan26.mockserver.core.jobs import Job, JobState
 from wan26.mockserver.core.scenarios import (
     QueuedScenario,
@@ -44,7 +44,7 @@ from wan26.mockserver.core.scenarios import (
 from wan26.mockserver.http.answers import error_response, method_not_allowed_json
 from wan26.mockserver.http.asgi import ASGIApp, Receive, Scope, Send
 from wan26.mockserver.http.journal import JournalEntry, find_entries
-from wan26.mockserver.http.routing import AnyMethodRoute
+from wan26.mockserver.http.routing import AnyMethodRoute, capped_body
 from wan26.mockserver.http.safety import answering_errors
 
 PREFIX = "/_mock"
@@ -447,12 +447,11 @@ async def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
 
 async def _body(request: Request, path: str) -> dict[str, Any]:
     """The body checked against `control-plane.yaml` (an empty body is `{}`), defaults filled."""
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > MAX_BODY_BYTES:
-            raise ControlError(f"Request body too large: at most {MAX_BODY_BYTES} bytes")
-    return _VALIDATORS[path].parse(bytes(raw) or b"{}")
+    try:
+        raw = await capped_body(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise ControlError(f"Request body too large: at most {MAX_BODY_BYTES} bytes") from None
+    return _VALIDATORS[path].parse(raw or b"{}")
 
 
 def _int(value: Any, name: str) -> int | None:

@@ -36,7 +36,7 @@ from wan26.mockserver.http.drift import DriftMiddleware
 from wan26.mockserver.http.faults import FaultyResponse
 from wan26.mockserver.http.journal import JournalEntry, JournalMiddleware, entry_of
 from wan26.mockserver.http.lifecycle import answer_in_flight, unless_client_leaves
-from wan26.mockserver.http.routing import AnyMethodRoute
+from wan26.mockserver.http.routing import AnyMethodRoute, capped_body
 from wan26.mockserver.http.safety import CatchAllMiddleware
 from wan26.mockserver.recording.front import CassetteFront
 from wan26.mockserver.recording.middleware import CassetteMiddleware, LearnedHeadersMiddleware
@@ -273,21 +273,6 @@ async def user_credits(request: Request, outcome: Outcome | None) -> Response:
     return JSONResponse(
         {"credits": as_json(account.credits), "free-credits": as_json(account.free_credits)}
     )
-
-
-async def capped_body(request: Request, limit: int) -> bytes:
-    """The body, read only up to `limit` bytes, so an endless upload cannot exhaust memory."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
