@@ -104,6 +104,7 @@ async def test_without_dev_shm_videos_are_encoded_in_threads_with_a_warning(
     monkeypatch.setattr(multiprocessing.synchronize.SemLock, "__init__", no_shm)
     monkeypatch.setattr(WORKERS, "_executor", None)  # as in a fresh process
     monkeypatch.setattr(WORKERS, "threads_only", False)
+    monkeypatch.setattr(WORKERS, "checked", False)
     client, _ = emulator_client()
     video = await generate(client, seed=3)
     assert len(decoded(video)) == 150

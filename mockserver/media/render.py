@@ -252,18 +252,20 @@ class WorkerPool:
     def __init__(self) -> None:
         self._executor: ProcessPoolExecutor | None = None
         self.threads_only = False
+        self.checked = False  # once per process: every app's start asks (a test makes many)
 
     def check(self, processes: int) -> None:
         """At start-up: without a writable /dev/shm (some sandboxes and serverless
         runtimes) multiprocessing cannot make the semaphores a pool needs, and every
         encoding would fail; threads encode instead."""
-        if processes <= 0 or self.threads_only or self._executor is not None:
+        if processes <= 0 or self.checked or self.threads_only or self._executor is not None:
             return
         try:
             multiprocessing.get_context("spawn").Lock()
         except (OSError, ImportError) as exc:  # ImportError: a platform without sem_open
             self.threads_only = True
             logger.warning("worker processes cannot be made here (%s); encoding in threads", exc)
+        self.checked = True
 
     async def run(
         self, processes: int, job: tuple[Picture, tuple[int, int], int, Segment]
