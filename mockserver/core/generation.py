@@ -127,7 +127,7 @@ class Generator:
 
         async def encode() -> bytes:
             async def spool() -> Picture:
-                return await self._in_thread(_spool, inputs.image)
+                return await self._in_thread(_spool, inputs.image, inputs.image_digest)
 
             walk = plan_segments(spec)
             segments = await self.segments.segments(spool, inputs.image_digest, spec, walk)
@@ -195,8 +195,8 @@ def _check_data_uri(field_name: str, source: str, rules: dict[str, Any]) -> None
         audio_track.decode_audio(raw, rules)
 
 
-def _spool(image: Image.Image) -> Picture:
-    return Picture.spool(to_rgb(image))
+def _spool(image: Image.Image, digest: str) -> Picture:
+    return Picture.spool(to_rgb(image), digest)
 
 
 def _digest(data: bytes) -> str:
