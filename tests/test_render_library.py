@@ -17,12 +17,14 @@ import av
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import make_config
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.media.render import WORKERS, VideoSpec, plan_segments
+from wan26.mockserver.media.segments import Picture, Segment, _framed_planes, encode_segment
 from wan26.mockserver.server.background import free_port, running_command
 
 pytestmark = pytest.mark.anyio
@@ -104,6 +106,7 @@ async def test_without_dev_shm_videos_are_encoded_in_threads_with_a_warning(
     monkeypatch.setattr(multiprocessing.synchronize.SemLock, "__init__", no_shm)
     monkeypatch.setattr(WORKERS, "_executor", None)  # as in a fresh process
     monkeypatch.setattr(WORKERS, "threads_only", False)
+    monkeypatch.setattr(WORKERS, "checked", False)
     client, _ = emulator_client()
     video = await generate(client, seed=3)
     assert len(decoded(video)) == 150
@@ -192,3 +195,19 @@ def running(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def test_a_worker_prepares_a_known_image_once_for_all_its_videos() -> None:
+    """Each video spools its picture to a new file; a worker keyed its prepared (cropped,
+    scaled, converted) picture by that file, so every new seed of a known image paid
+    for the preparation again."""
+    image = Image.new("RGB", (320, 180), (90, 120, 150))
+    first, second = (Picture.spool(image, "the same image") for _ in range(2))
+    try:
+        _framed_planes.cache_clear()
+        encode_segment(first, (320, 180), 30, Segment(0, 0, 1))
+        encode_segment(second, (320, 180), 30, Segment(0, 1, 2))
+        assert _framed_planes.cache_info().misses == 1
+    finally:
+        first.remove()
+        second.remove()

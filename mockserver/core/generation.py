@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
+import httpx
 import numpy as np
 from PIL import Image
 
@@ -64,10 +65,11 @@ class Generator:
         self.sounds = sound_cache()  # these two are the process's, shared by every app
         self.segments = segment_library(media.cache_bytes, media.encoding_processes)
         self._limiter = anyio.CapacityLimiter(max(1, media.render_threads))
-        self._http = fetch_client(media.fetch_timeout_s)
+        self._http: httpx.AsyncClient | None = None  # made at the first fetch: few apps fetch
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def check(self, params: dict[str, Any]) -> None:
         """Raises `MediaError` (a 400 at submit, v1 and v2 alike) for whatever the request
@@ -125,7 +127,7 @@ class Generator:
 
         async def encode() -> bytes:
             async def spool() -> Picture:
-                return await self._in_thread(_spool, inputs.image)
+                return await self._in_thread(_spool, inputs.image, inputs.image_digest)
 
             walk = plan_segments(spec)
             segments = await self.segments.segments(spool, inputs.image_digest, spec, walk)
@@ -166,6 +168,8 @@ class Generator:
             if self.media.offline:
                 check_url(source, field_name, self.media.allow_private_addresses)
                 raise Unreachable("offline mode fetches no URL")
+            if self._http is None:
+                self._http = fetch_client(self.media.fetch_timeout_s)
             return await fetch_url(
                 self._http,
                 source,
@@ -193,8 +197,8 @@ def _check_data_uri(field_name: str, source: str, rules: dict[str, Any]) -> None
         audio_track.decode_audio(raw, rules)
 
 
-def _spool(image: Image.Image) -> Picture:
-    return Picture.spool(to_rgb(image))
+def _spool(image: Image.Image, digest: str) -> Picture:
+    return Picture.spool(to_rgb(image), digest)
 
 
 def _digest(data: bytes) -> str:

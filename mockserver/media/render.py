@@ -12,6 +12,7 @@ bytes for the same inputs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import math
@@ -46,6 +47,7 @@ from wan26.mockserver.media.segments import (
 )
 
 AAC_FRAME = 1024
+STORED_KEPT = 64  # parts whose packets are kept read: a few images' segments, the sound beds
 Job = tuple[Picture, tuple[int, int], int, Segment]
 logger = logging.getLogger("wan26.mockserver")
 _MUXER_OPTIONS = {"fflags": "+bitexact", "movflags": "+faststart"}
@@ -165,31 +167,33 @@ def encode_sound(audio: np.ndarray) -> bytes:
 
 def assemble_mp4(segments: list[bytes], sound: bytes) -> bytes:
     """The segments' pictures one after another, with the sound: packets copied, nothing
-    encoded."""
+    encoded. Each part's packets are read once (`_stored`): a new seed of a known image
+    reuses them, and opens only the two containers the output's streams are modelled on."""
     # A file, not a buffer: "faststart" rewrites it to put the index first, for players.
     # In the process's spool folder: a folder made and removed per video costs more.
     path = spool_dir() / f"{uuid.uuid4().hex}.mp4"
-    sources = [av.open(io.BytesIO(data), mode="r") for data in segments]
+    first = av.open(io.BytesIO(segments[0]), mode="r")
     audio = av.open(io.BytesIO(sound), mode="r")
     try:
         with av.open(str(path), mode="w", format="mp4", container_options=_MUXER_OPTIONS) as out:
-            video = out.add_stream_from_template(sources[0].streams.video[0])
+            video = out.add_stream_from_template(first.streams.video[0])
             track = out.add_stream_from_template(audio.streams.audio[0])
-            sound_stream = audio.streams.audio[0]
-            bases = [sound_stream.time_base, *(s.streams.video[0].time_base for s in sources)]
-            scale = math.lcm(*(_known(base).denominator for base in bases))
-            timed = [(dts, 0, packet) for dts, packet in _video_packets(sources, video, scale)]
-            timed += (
-                (dts, 1, packet)
-                for dts, packet in _copied(audio.demux(sound_stream), track, scale, 0)
-            )
+            pictures, sound_packets = [_stored(data) for data in segments], _stored(sound)
+            bases = [sound_packets.time_base, *(stored.time_base for stored in pictures)]
+            scale = math.lcm(*(base.denominator for base in bases))
+            timed = [
+                (dts, 0, packet)
+                for index, stored in enumerate(pictures)  # each segment is one second
+                for dts, packet in stored.copied(video, scale, index * round(1 / stored.time_base))
+            ]
+            timed += ((dts, 1, packet) for dts, packet in sound_packets.copied(track, scale, 0))
             timed.sort(key=_mux_order)
             for _, _, packet in timed:
                 out.mux(packet)
         return path.read_bytes()
     finally:
-        for source in (*sources, audio):
-            source.close()
+        first.close()
+        audio.close()
         path.unlink(missing_ok=True)
 
 
@@ -207,33 +211,45 @@ def _known(base: Fraction | None) -> Fraction:
     return base
 
 
-def _video_packets(
-    sources: list[av.container.InputContainer], video: av.VideoStream, scale: int
-) -> Iterator[tuple[int, av.Packet[Any]]]:
-    for index, source in enumerate(sources):
-        stream = source.streams.video[0]
-        offset = index * round(1 / _known(stream.time_base))  # each segment is one second
-        yield from _copied(source.demux(stream), video, scale, offset)
+@dataclass(frozen=True)
+class _Stored:
+    """The packets of an MP4's one stream, as read: data, pts, dts, duration, keyframe."""
+
+    time_base: Fraction
+    packets: list[tuple[bytes, int, int, int | None, bool]]
+
+    def copied(
+        self, stream: av.stream.Stream, scale: int, offset: int
+    ) -> list[tuple[int, av.Packet[Any]]]:
+        """New packets for `stream`, `offset` later, each with its decoding time in units
+        of 1/`scale` s (integers: exact, and far cheaper to sort than fractions)."""
+        copied: list[tuple[int, av.Packet[Any]]] = []
+        factor = self.time_base.numerator * (scale // self.time_base.denominator)
+        for data, pts, dts, duration, keyframe in self.packets:
+            packet: av.Packet[Any] = av.Packet(data)
+            packet.pts, packet.dts, packet.duration = pts + offset, dts + offset, duration
+            packet.time_base = self.time_base
+            packet.is_keyframe = keyframe
+            packet.stream = stream
+            copied.append(((dts + offset) * factor, packet))
+        return copied
 
 
-def _copied(
-    packets: Iterator[av.Packet[Any]], stream: av.stream.Stream, scale: int, offset: int
-) -> list[tuple[int, av.Packet[Any]]]:
-    """The packets moved to `stream`, `offset` later, each with its decoding time in units
-    of 1/`scale` s (integers: exact, and far cheaper to sort than fractions)."""
-    copied: list[tuple[int, av.Packet[Any]]] = []
-    base: Fraction | None = None
-    for packet in packets:
-        if packet.dts is None:
-            continue  # the demuxer's end-of-stream marker
-        assert packet.pts is not None  # MP4 gives every stored packet both times
-        if base is None:
-            base = _known(packet.time_base)
-        packet.pts += offset
-        packet.dts += offset
-        packet.stream = stream
-        copied.append((packet.dts * base.numerator * (scale // base.denominator), packet))
-    return copied
+@functools.lru_cache(maxsize=STORED_KEPT)
+def _stored(data: bytes) -> _Stored:
+    """An encoded segment's or sound track's packets (the caches hand out the same bytes
+    object for the same part, so a lookup hashes nothing twice)."""
+    with av.open(io.BytesIO(data), mode="r") as source:
+        stream = source.streams[0]
+        packets = []
+        for packet in source.demux(stream):
+            if packet.dts is None:
+                continue  # the demuxer's end-of-stream marker
+            assert packet.pts is not None  # MP4 gives every stored packet both times
+            packets.append(
+                (bytes(packet), packet.pts, packet.dts, packet.duration, packet.is_keyframe)
+            )
+        return _Stored(_known(stream.time_base), packets)
 
 
 def _audio_frames(audio: np.ndarray) -> Iterator[av.AudioFrame]:
@@ -252,18 +268,20 @@ class WorkerPool:
     def __init__(self) -> None:
         self._executor: ProcessPoolExecutor | None = None
         self.threads_only = False
+        self.checked = False  # once per process: every app's start asks (a test makes many)
 
     def check(self, processes: int) -> None:
         """At start-up: without a writable /dev/shm (some sandboxes and serverless
         runtimes) multiprocessing cannot make the semaphores a pool needs, and every
         encoding would fail; threads encode instead."""
-        if processes <= 0 or self.threads_only or self._executor is not None:
+        if processes <= 0 or self.checked or self.threads_only or self._executor is not None:
             return
         try:
             multiprocessing.get_context("spawn").Lock()
         except (OSError, ImportError) as exc:  # ImportError: a platform without sem_open
             self.threads_only = True
             logger.warning("worker processes cannot be made here (%s); encoding in threads", exc)
+        self.checked = True
 
     async def run(
         self, processes: int, job: tuple[Picture, tuple[int, int], int, Segment]

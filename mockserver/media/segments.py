@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,18 +45,22 @@ _ENCODER_OPTIONS = {
 
 @dataclass(frozen=True)
 class Picture:
-    """An input image as raw RGB in a spool file that the worker processes read."""
+    """An input image as raw RGB in a spool file that the worker processes read.
 
-    path: str
+    Equal by the image's digest, not the file: a worker that prepared the picture for one
+    video reuses it for the next video of the same image (new seeds of a known image)."""
+
+    path: str = field(compare=False)
     width: int
     height: int
+    digest: str
 
     @classmethod
-    def spool(cls, image: Image.Image) -> Picture:
+    def spool(cls, image: Image.Image, digest: str) -> Picture:
         """Write the picture for the workers; the caller removes it when its video is made."""
         path = spool_dir() / f"{uuid.uuid4().hex}.rgb"
         path.write_bytes(image.convert("RGB").tobytes())
-        return cls(str(path), image.width, image.height)
+        return cls(str(path), image.width, image.height, digest)
 
     def remove(self) -> None:
         Path(self.path).unlink(missing_ok=True)
