@@ -93,10 +93,14 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         # same checks as a right one (key, then model), as an HTML 405 with `Allow`.
         routes=[
             AnyMethodRoute("/v1/get-user-credits", api(user_credits), name="credits"),
-            AnyMethodRoute("/v1/requests/{request_id}", api(job_result), name="poll"),
+            AnyMethodRoute("/v1/requests/{request_id}", api(job_answer(full=True)), name="poll"),
             AnyMethodRoute("/v1/{slug}", api(model_call(queued=False)), name="v1_model"),
-            AnyMethodRoute("/v2/requests/{request_id}/status", api(job_status), name="job_status"),
-            AnyMethodRoute("/v2/requests/{request_id}", api(job_result), name="job_result"),
+            AnyMethodRoute(
+                "/v2/requests/{request_id}/status", api(job_answer(full=False)), name="job_status"
+            ),
+            AnyMethodRoute(
+                "/v2/requests/{request_id}", api(job_answer(full=True)), name="job_result"
+            ),
             AnyMethodRoute("/v2/{slug}", api(model_call(queued=True)), name="v2_model"),
             AnyMethodRoute("/outputs/{name}", api(output_file), name="output"),
             control.MOUNT,
@@ -221,30 +225,22 @@ async def fingerprint_of(request: Request, params: dict[str, Any]) -> str:
     return call_fingerprint(*call)
 
 
-async def job_status(request: Request, outcome: Outcome | None) -> Response:
-    emulator: Emulator = request.app.state.emulator
-    answer = await emulator.job_response(
-        request.path_params["request_id"],
-        request.method,
-        request.headers,
-        lambda name: output_url(request, name),
-        full=False,
-        entry=entry_of(request.scope),
-    )
-    return answer_response(answer)
+def job_answer(full: bool) -> Handler:
+    """`GET /v2/requests/{id}/status` (full=False) and `GET /v2/requests/{id}`."""
 
+    async def handler(request: Request, outcome: Outcome | None) -> Response:
+        emulator: Emulator = request.app.state.emulator
+        answer = await emulator.job_response(
+            request.path_params["request_id"],
+            request.method,
+            request.headers,
+            lambda name: output_url(request, name),
+            full=full,
+            entry=entry_of(request.scope),
+        )
+        return answer_response(answer)
 
-async def job_result(request: Request, outcome: Outcome | None) -> Response:
-    emulator: Emulator = request.app.state.emulator
-    answer = await emulator.job_response(
-        request.path_params["request_id"],
-        request.method,
-        request.headers,
-        lambda name: output_url(request, name),
-        full=True,
-        entry=entry_of(request.scope),
-    )
-    return answer_response(answer)
+    return handler
 
 
 def output_url(request: Request, name: str) -> str:
