@@ -47,6 +47,17 @@ def wait_for(base: str, job_id: str, state: str, timeout_s: float = 60) -> dict:
         time.sleep(0.05)
 
 
+def wait_until_unanswered(base: str, path: str, timeout_s: float = 60) -> None:
+    """Until the journal shows a call to `path` that has arrived and is not answered yet."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        entries = httpx.get(f"{base}/_mock/journal", timeout=10).json()["entries"]
+        if any(e["path"] == path and e["status"] is None for e in entries):
+            return
+        assert time.monotonic() < deadline, entries
+        time.sleep(0.02)
+
+
 def credits(base: str, key: str = KEY) -> Decimal:
     answer = httpx.get(f"{base}/v1/get-user-credits", headers={"x-api-key": key}, timeout=10)
     return Decimal(str(answer.json()["credits"]))
@@ -81,7 +92,7 @@ def test_kill_9_loses_only_what_was_not_answered(tmp_path: Path) -> None:
         wait_for(base, running_job, "PROCESSING")
         in_flight = threading.Thread(target=_call_cut_off, args=(base,))
         in_flight.start()
-        time.sleep(0.5)
+        wait_until_unanswered(base, "/v1/wan-2.6-i2v")
         process.send_signal(signal.SIGKILL)
         process.wait(30)
         in_flight.join(30)
