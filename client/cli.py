@@ -33,7 +33,7 @@ from wan26.client.params import operation
 from wan26.client.progress import Progress
 from wan26.client.sync import Wan26Client
 from wan26.client.video import Video
-from wan26.contracts.core.extras import version
+from wan26.contracts.core.extras import command_parser
 
 KEY_HINT = "pass --api-key or set $SEGMIND_API_KEY (a loopback --base-url needs neither)"
 EXIT_CODES: list[tuple[type[Exception], int]] = [
@@ -53,16 +53,12 @@ EXIT_CODES: list[tuple[type[Exception], int]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wan26",
+    parser, commands = command_parser(
+        "wan26",
         description="Segmind Wan 2.6 Image To Video, from the command line.",
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     generate = commands.add_parser(
         "generate",
         help="make one video",

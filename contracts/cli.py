@@ -21,7 +21,7 @@ from types import FrameType
 import httpx
 
 from wan26.contracts.core.access import DEFAULT_API_KEY
-from wan26.contracts.core.extras import MissingExtraError, require, version
+from wan26.contracts.core.extras import MissingExtraError, command_parser, require
 from wan26.contracts.harness.diff import diff_files
 from wan26.contracts.harness.report import Report
 from wan26.contracts.harness.source import bundled, load
@@ -34,15 +34,9 @@ class HarnessError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wan26-contracts",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser, commands = command_parser(
+        "wan26-contracts", description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1]
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = commands.add_parser(
         "run",
         help="check a server against openapi.yaml",

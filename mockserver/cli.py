@@ -14,19 +14,15 @@ import sys
 from typing import Any
 
 from wan26.contracts.core.access import MaskSecretsFilter, is_loopback, mask, without_credentials
-from wan26.contracts.core.extras import MissingExtraError, require, version
+from wan26.contracts.core.extras import MissingExtraError, command_parser, require, version
 from wan26.mockserver.config import CassetteConfig, Config, ConfigError, load_config
 from wan26.mockserver.store.base import StoreUnavailable  # light: no server library
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wan26-mock", description="Emulator of Segmind's Wan 2.6 Image To Video API."
+    parser, commands = command_parser(
+        "wan26-mock", description="Emulator of Segmind's Wan 2.6 Image To Video API."
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
         help="run the emulator over HTTP",

@@ -6,8 +6,10 @@ extras. A command of a missing extra says what to install instead of a traceback
 
 from __future__ import annotations
 
+import argparse
 from importlib import metadata
 from importlib.util import find_spec
+from typing import Any
 
 DISTRIBUTION = "wan26-mock"
 MODULES = {
@@ -38,3 +40,14 @@ def version() -> str:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+def command_parser(
+    prog: str, **options: Any
+) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
+    """A command's parser with `--version` and its subcommands, the same for all three."""
+    parser = argparse.ArgumentParser(prog=prog, **options)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
