@@ -63,6 +63,10 @@ class RequestValidator:
         self._defaults = {
             name: spec["default"] for name, spec in self._properties.items() if "default" in spec
         }
+        # Only a list or an object as a default must be copied for each body.
+        self._shared_defaults = not any(
+            isinstance(value, (dict, list)) for value in self._defaults.values()
+        )
         self._integers = [
             name for name, spec in self._properties.items() if "integer" in _types(spec)
         ]
@@ -85,7 +89,8 @@ class RequestValidator:
             valid = False
         if not valid:
             raise RequestInvalid(self._describe_all(body))
-        params = {**copy.deepcopy(self._defaults), **body}
+        defaults = self._defaults if self._shared_defaults else copy.deepcopy(self._defaults)
+        params = {**defaults, **body}
         for name in self._integers:
             if isinstance(params.get(name), float):
                 params[name] = int(params[name])

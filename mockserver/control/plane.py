@@ -448,7 +448,7 @@ async def _scenarios_view(emulator: Emulator) -> dict[str, Any]:
 async def _body(request: Request, path: str) -> dict[str, Any]:
     """The body checked against `control-plane.yaml` (an empty body is `{}`), defaults filled."""
     try:
-        raw = await capped_body(request, MAX_BODY_BYTES)
+        raw = await capped_body(request, request.headers, MAX_BODY_BYTES)
     except BodyTooLarge:
         raise ControlError(f"Request body too large: at most {MAX_BODY_BYTES} bytes") from None
     return _VALIDATORS[path].parse(raw or b"{}")

@@ -87,7 +87,8 @@ def outcome_from_headers(headers: Mapping[str, str]) -> tuple[bool, Outcome | No
     text = headers.get(SCENARIO_HEADER)
     if text is not None:
         return True, parse_outcome(text)
-    code = _preferred_code(headers.get("prefer", ""))
+    prefer = headers.get("prefer")
+    code = _preferred_code(prefer) if prefer else None
     if code is None:
         return False, None
     if 200 <= code < 300:

@@ -11,6 +11,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from wan26.mockserver.core.answers import Answer
 from wan26.mockserver.core.errors import CATALOGUE, MessageBook, Refusal, allow_header
 from wan26.mockserver.core.outcomes import Forced
+from wan26.mockserver.http.asgi import Receive, Scope, Send
+from wan26.mockserver.http.journal import entry_of
 
 # The real gateway answers a wrong method with an HTML page, not JSON.
 _METHOD_NOT_ALLOWED_HTML = (
@@ -26,15 +28,26 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 
 
 class _ErrorJSON(JSONResponse):
-    """A `JSONResponse`, byte for byte, rendered with the shared encoder."""
+    """A `JSONResponse`, byte for byte, rendered with the shared encoder; as it is sent, it
+    notes its message on the request's journal entry, so the journal need not parse it back."""
+
+    def __init__(self, message: str, status: int, headers: Mapping[str, str] | None) -> None:
+        super().__init__({"error": message}, status_code=status, headers=headers)
+        self.message = message
 
     def render(self, content: Any) -> bytes:
         return _ENCODER.encode(content).encode("utf-8")
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = entry_of(scope)
+        if entry is not None:
+            entry.error = self.message
+        await super().__call__(scope, receive, send)
+
 
 def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     """The real API's error shape: `{"error": "<message>"}`."""
-    return _ErrorJSON({"error": message}, status_code=status, headers=headers)
+    return _ErrorJSON(message, status, headers)
 
 
 def refusal_response(book: MessageBook, refusal: Refusal) -> Response:

@@ -10,7 +10,8 @@ import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from wan26.contracts.core.matching import call_fingerprint
@@ -35,14 +36,19 @@ from wan26.mockserver.http.asgi import ASGIApp, Receive, Scope, Send
 from wan26.mockserver.http.drift import DriftMiddleware
 from wan26.mockserver.http.faults import FaultyResponse
 from wan26.mockserver.http.journal import JournalEntry, JournalMiddleware, entry_of
-from wan26.mockserver.http.lifecycle import answer_in_flight, unless_client_leaves
-from wan26.mockserver.http.routing import AnyMethodRoute, capped_body
+from wan26.mockserver.http.lifecycle import (
+    answer_in_flight,
+    client_gone,
+    shutting_down,
+    unless_client_leaves,
+)
+from wan26.mockserver.http.routing import AnyMethodRoute, Headers, capped_body, header_map
 from wan26.mockserver.http.safety import CatchAllMiddleware
 from wan26.mockserver.recording.front import CassetteFront
 from wan26.mockserver.recording.middleware import CassetteMiddleware, LearnedHeadersMiddleware
 
 RESET_AT_HEADER = "x-rate-limit-reset-at-utc"
-Handler = Callable[[Request, Outcome | None], Awaitable[Response]]
+Handler = Callable[[Request, Emulator, Headers, Outcome | None], Awaitable[Response]]
 
 
 def create_app(config: Config | None = None, contract: Contract | None = None) -> Starlette:
@@ -57,14 +63,15 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
             entry_bytes=config.control.journal_entry_bytes,
         ),
         Middleware(CatchAllMiddleware),
-        Middleware(LearnedHeadersMiddleware, emulator=emulator),
     ]
     front = None
     if config.cassette.mode != "off":
         front = CassetteFront(config.cassette, emulator)  # a bad cassette fails here
-        api_layers.append(
-            Middleware(CassetteMiddleware, front=front, max_body_bytes=config.max_body_bytes)
-        )
+        api_layers += [
+            # What a cassette teaches (its answers' extra headers) is known only with one.
+            Middleware(LearnedHeadersMiddleware, emulator=emulator),
+            Middleware(CassetteMiddleware, front=front, max_body_bytes=config.max_body_bytes),
+        ]
     if config.drift.rewrites_answers:
         api_layers.append(
             Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.store.outputs.put)
@@ -92,17 +99,23 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         # Every route takes every method: a wrong one is answered by the handler, after the
         # same checks as a right one (key, then model), as an HTML 405 with `Allow`.
         routes=[
-            AnyMethodRoute("/v1/get-user-credits", api(user_credits), name="credits"),
-            AnyMethodRoute("/v1/requests/{request_id}", api(job_answer(full=True)), name="poll"),
-            AnyMethodRoute("/v1/{slug}", api(model_call(queued=False)), name="v1_model"),
+            # Model calls right after the one fixed path they could be mistaken for: a
+            # request is matched against the routes in order, and they are the hot ones.
+            AnyMethodRoute("/v1/get-user-credits", api(emulator, user_credits), name="credits"),
+            AnyMethodRoute("/v1/{slug}", api(emulator, model_call(queued=False)), name="v1_model"),
+            AnyMethodRoute("/v2/{slug}", api(emulator, model_call(queued=True)), name="v2_model"),
             AnyMethodRoute(
-                "/v2/requests/{request_id}/status", api(job_answer(full=False)), name="job_status"
+                "/v1/requests/{request_id}", api(emulator, job_answer(full=True)), name="poll"
             ),
             AnyMethodRoute(
-                "/v2/requests/{request_id}", api(job_answer(full=True)), name="job_result"
+                "/v2/requests/{request_id}/status",
+                api(emulator, job_answer(full=False)),
+                name="job_status",
             ),
-            AnyMethodRoute("/v2/{slug}", api(model_call(queued=True)), name="v2_model"),
-            AnyMethodRoute("/outputs/{name}", api(output_file), name="output"),
+            AnyMethodRoute(
+                "/v2/requests/{request_id}", api(emulator, job_answer(full=True)), name="job_result"
+            ),
+            AnyMethodRoute("/outputs/{name}", api(emulator, output_file), name="output"),
             control.MOUNT,
         ],
         middleware=middleware,
@@ -121,25 +134,33 @@ async def running(app: Starlette) -> AsyncIterator[Starlette]:
         yield app
 
 
-def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def api(emulator: Emulator, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Every API route: decide the forced outcome, answer a forced failure, apply a fault.
 
-    The one place a `Refusal` the emulator raises becomes its HTTP answer. A call still
-    running when the server shuts down answers a 503 at once.
+    The one place a `Refusal` the emulator raises becomes its HTTP answer. Once the server
+    shuts down, a call answers a 503 at once; so does one still waiting then (a forced
+    outcome's, or a v1 video's: see `model_call`).
     """
 
     async def endpoint(request: Request) -> Response:
-        emulator: Emulator = request.app.state.emulator
-        return await answer_in_flight(emulator.in_flight, lambda: respond(request, emulator))
-
-    async def respond(request: Request, emulator: Emulator) -> Response:
+        if emulator.in_flight.closing:
+            return shutting_down()
         await emulator.start()
+        headers, path = header_map(request.scope), request.scope["path"]
         try:
-            outcome = await emulator.scenarios.decide(
-                request.headers, request.method, request.scope["path"]
-            )
+            outcome = await emulator.scenarios.decide(headers, request.method, path)
         except UnknownScenario as exc:
             return error_response(400, str(exc))
+        try:
+            if outcome is None:
+                return await respond(request, headers, None)
+            return await answer_in_flight(
+                emulator.in_flight, lambda: respond(request, headers, outcome)
+            )
+        except ClientDisconnect:
+            return client_gone()
+
+    async def respond(request: Request, headers: Headers, outcome: Outcome | None) -> Response:
         entry = entry_of(request.scope)
         if outcome is not None and entry is not None:
             entry.outcome = outcome.name
@@ -147,11 +168,11 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             if outcome is not None and outcome.is_failure:
                 slug = request.path_params.get("slug", "")
                 try:
-                    body = await capped_body(request, emulator.config.max_body_bytes)
+                    body = await capped_body(request, headers, emulator.config.max_body_bytes)
                 except BodyTooLarge:
                     body = b""
-                await emulator.forced(outcome, slug, request.headers, body)
-            response = await handler(request, outcome)
+                await emulator.forced(outcome, slug, headers, body)
+            response = await handler(request, emulator, headers, outcome)
         except Refusal as refusal:
             if entry is not None:
                 entry.failure = refusal.name
@@ -168,22 +189,23 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 def model_call(queued: bool) -> Handler:
     """`POST /v1/<slug>` answers with the video; `POST /v2/<slug>` queues a job."""
 
-    async def handler(request: Request, outcome: Outcome | None) -> Response:
-        emulator: Emulator = request.app.state.emulator
+    async def handler(
+        request: Request, emulator: Emulator, headers: Headers, outcome: Outcome | None
+    ) -> Response:
         if queued and not emulator.workers.running:
             return error_response(503, WORKERS_STOPPED)
         job_id = emulator.request_id() if queued else None
         call = await emulator.admit(
             request.path_params["slug"],
             request.method,
-            request.headers,
-            lambda: capped_body(request, emulator.config.max_body_bytes),
+            headers,
+            lambda: capped_body(request, headers, emulator.config.max_body_bytes),
             owner=emulator.job_owner(job_id) if job_id else None,
         )
         entry = entry_of(request.scope)
         if entry is not None:
             entry.admitted(
-                entry.cassette_fingerprint or await fingerprint_of(request, call.params),
+                entry.cassette_fingerprint or await fingerprint_of(request, headers, call.params),
                 as_json(call.cost),
             )
         if job_id:
@@ -197,8 +219,12 @@ def model_call(queued: bool) -> Handler:
                     "response_url": str(request.url_for("job_result", request_id=job.id)),
                 }
             )
-        return await unless_client_leaves(
-            request.receive, lambda: video_answer(emulator, call, outcome, entry)
+        # Only now may the call wait (its render, its latency): a shutdown answers it 503.
+        return await answer_in_flight(
+            emulator.in_flight,
+            lambda: unless_client_leaves(
+                request.receive, lambda: video_answer(emulator, call, outcome, entry)
+            ),
         )
 
     return handler
@@ -210,14 +236,14 @@ async def video_answer(
     return answer_response(await emulator.run_v1(call, outcome, entry))
 
 
-async def fingerprint_of(request: Request, params: dict[str, Any]) -> str:
+async def fingerprint_of(request: Request, headers: Headers, params: dict[str, Any]) -> str:
     """An admitted call's fingerprint, for the report. Media sent as data URIs are hashed
     (up to 25 MB) in a worker thread, off the event loop."""
     call = (
         request.method,
         request.url.path,
         request.url.query,
-        request.headers.get("content-type"),
+        headers.get("content-type"),
         params,
     )
     if any(isinstance(value, str) and value.startswith("data:") for value in params.values()):
@@ -228,12 +254,13 @@ async def fingerprint_of(request: Request, params: dict[str, Any]) -> str:
 def job_answer(full: bool) -> Handler:
     """`GET /v2/requests/{id}/status` (full=False) and `GET /v2/requests/{id}`."""
 
-    async def handler(request: Request, outcome: Outcome | None) -> Response:
-        emulator: Emulator = request.app.state.emulator
+    async def handler(
+        request: Request, emulator: Emulator, headers: Headers, outcome: Outcome | None
+    ) -> Response:
         answer = await emulator.job_response(
             request.path_params["request_id"],
             request.method,
-            request.headers,
+            headers,
             lambda name: output_url(request, name),
             full=full,
             entry=entry_of(request.scope),
@@ -248,9 +275,10 @@ def output_url(request: Request, name: str) -> str:
     return str(request.url_for("output", name=name))
 
 
-async def output_file(request: Request, outcome: Outcome | None) -> Response:
+async def output_file(
+    request: Request, emulator: Emulator, headers: Headers, outcome: Outcome | None
+) -> Response:
     """The MP4 of a finished job, like the real service's file URL: no key needed, Range works."""
-    emulator: Emulator = request.app.state.emulator
     if request.method not in READ_METHODS:
         raise method_not_allowed(READ_METHODS)
     path = await emulator.store.outputs.path(request.path_params["name"])
@@ -261,9 +289,10 @@ async def output_file(request: Request, outcome: Outcome | None) -> Response:
     return FileResponse(path, media_type="video/mp4")
 
 
-async def user_credits(request: Request, outcome: Outcome | None) -> Response:
-    emulator: Emulator = request.app.state.emulator
-    account = await emulator.authenticate(request.headers)
+async def user_credits(
+    request: Request, emulator: Emulator, headers: Headers, outcome: Outcome | None
+) -> Response:
+    account = await emulator.authenticate(headers)
     if request.method not in READ_METHODS:
         raise method_not_allowed(READ_METHODS)
     return JSONResponse(
@@ -289,13 +318,18 @@ CONTROL_PREFIX = "/_mock"
 
 class ApiOnly:
     """The app wrapped in `api` layers for API requests and in `control` layers for the
-    control plane's; each list outermost first, like Starlette's `middleware=`."""
+    control plane's; each list outermost first, like Starlette's `middleware=`.
+
+    API requests skip Starlette's `ExceptionMiddleware` (this layer's `app`) and go to its
+    router: their catch-all answers every exception in the API's shape, so a second
+    handler per request would only cost time."""
 
     def __init__(
         self, app: ASGIApp, api: Sequence[Middleware], control: Sequence[Middleware]
     ) -> None:
         self.app = app
-        self.api = _wrapped(app, api)
+        router = app.app if isinstance(app, ExceptionMiddleware) else app
+        self.api = _wrapped(router, api)
         self.control = _wrapped(app, control)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -30,6 +30,12 @@ class ElidedBody:
 
     def feed(self, chunk: bytes) -> None:
         data, self._pending = self._pending + chunk, b""
+        if self._payload is None and b"data:" not in data:  # nearly every body: kept as is
+            safe = len(data) - _CARRY
+            if safe > 0:
+                self._keep(data[:safe])
+            self._pending = data[safe:] if safe > 0 else data
+            return
         position = 0
         while position < len(data):
             if self._payload is not None:
@@ -53,8 +59,9 @@ class ElidedBody:
 
     def text(self) -> str:
         """What was fed so far, elided, as text; a payload still open is closed."""
-        self._keep(self._pending)
-        self._pending = b""
+        if self._pending:
+            self._keep(self._pending)
+            self._pending = b""
         if self._payload is not None:
             self._close_payload()
         tail = f"... ({self.dropped} more bytes)" if self.dropped else ""
@@ -79,6 +86,9 @@ class ElidedBody:
         self._payload = None
 
     def _keep(self, data: bytes) -> None:
-        room = max(0, self.limit - len(self.kept))
-        self.kept.extend(data[:room])
-        self.dropped += max(0, len(data) - room)
+        room = self.limit - len(self.kept)
+        if len(data) <= room:
+            self.kept += data
+        else:
+            self.kept += data[:room]
+            self.dropped += len(data) - room

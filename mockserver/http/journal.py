@@ -18,8 +18,8 @@ taken when the call is admitted.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -91,18 +91,23 @@ class JournalMiddleware:
     def __init__(self, app: ASGIApp, store: Store, entry_bytes: int = ENTRY_BYTES) -> None:
         self.app = app
         self.store = store
-        self.shares = Shares(entry_bytes)
-        self.part = self.shares.part  # read by every request
+        shares = Shares(entry_bytes)
+        # Read by every request: worked out once.
+        self.part, self.header_bytes, self.body_bytes = shares.part, shares.headers, shares.body(0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        shares, part = self.shares, self.part
+        part = self.part
+        path, query = scope["path"], scope.get("query_string", b"")
         entry = JournalEntry(
-            id=0, at=time.time(), method=scope["method"][:16], path="", query=b"", headers=[]
+            id=0, at=time.time(), method=scope["method"][:16], path=path, query=query, headers=[]
         )
-        entry.path = _cut(entry, "path", scope["path"], part)
-        entry.query = _cut(entry, "query", scope.get("query_string", b""), part)
-        entry.headers = _kept_headers(entry, "headers", scope.get("headers", []), shares.headers)
-        header_bytes = _size(entry.headers)
+        if len(path) > part:
+            entry.path = _cut(entry, "path", path, part)
+        if len(query) > part:
+            entry.query = _cut(entry, "query", query, part)
+        entry.headers, header_bytes = _kept_headers(
+            entry, "headers", scope.get("headers", []), self.header_bytes
+        )
         try:
             await self.store.journal.start(entry)
         except StoreUnavailable:
@@ -110,8 +115,10 @@ class JournalMiddleware:
             return
         scope.setdefault("state", {})["journal_entry"] = entry
         started = time.perf_counter()
-        body = ElidedBody(shares.body(len(entry.path) + len(entry.query) + header_bytes))
-        answer: bytearray | None = None  # the body of a 4xx or 5xx answer
+        body = ElidedBody(
+            max(0, self.body_bytes - len(entry.path) - len(entry.query) - header_bytes)
+        )
+        answer: bytearray | None = None  # the body of a 4xx or 5xx answer not yet described
 
         async def receive_and_record() -> Message:
             message = await receive()
@@ -122,36 +129,48 @@ class JournalMiddleware:
         async def send_and_record(message: Message) -> None:
             nonlocal answer
             if message["type"] == "http.response.start":
-                entry.status = message["status"]
+                entry.status = status = message["status"]
                 entry.response_headers = _kept_headers(
                     entry, "response_headers", message.get("headers", []), part
-                )
-                answer = bytearray() if message["status"] >= 400 else None
-            elif message["type"] == "http.response.body" and answer is not None:
+                )[0]
+                # An answer made by `error_response` has noted its message already.
+                answer = bytearray() if status >= 400 and entry.error is None else None
+            elif answer is not None and message["type"] == "http.response.body":
                 answer.extend(message.get("body", b"")[: ERROR_BODY_LIMIT + 1 - len(answer)])
             await send(message)
 
         try:
             await self.app(scope, receive_and_record, send_and_record)
-        finally:
-            entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-            entry.body = body.text()
-            if body.dropped:
-                entry.truncated["body"] = body.dropped
-            entry.error = _cut(entry, "error", _error_message(answer), part)
-            if entry.cassette_miss:
-                _bound_miss(entry, part)
-            try:
-                leaving = sys.exc_info()[1]
-                if leaving is not None and not isinstance(leaving, Exception):
-                    # Cancelled (its client left): still journaled, shielded so the store's
-                    # write completes (only then: a cancel scope would cost every request).
-                    with anyio.CancelScope(shield=True):
-                        await self.store.journal.finish(entry)
-                else:
-                    await self.store.journal.finish(entry)
-            except StoreUnavailable:
-                pass
+        except BaseException as leaving:
+            self._close(entry, started, body, answer)
+            if isinstance(leaving, Exception):
+                await self._finish(entry)
+            else:
+                # Cancelled (its client left): still journaled, shielded so the store's
+                # write completes (only then: a cancel scope would cost every request).
+                with anyio.CancelScope(shield=True):
+                    await self._finish(entry)
+            raise
+        self._close(entry, started, body, answer)
+        await self._finish(entry)
+
+    def _close(
+        self, entry: JournalEntry, started: float, body: ElidedBody, answer: bytearray | None
+    ) -> None:
+        entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        entry.body = body.text()
+        if body.dropped:
+            entry.truncated["body"] = body.dropped
+        if answer is not None:
+            entry.error = _error_message(answer)
+        if entry.error is not None and len(entry.error) > self.part:
+            entry.error = _cut(entry, "error", entry.error, self.part)
+        if entry.cassette_miss:
+            _bound_miss(entry, self.part)
+
+    async def _finish(self, entry: JournalEntry) -> None:
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.journal.finish(entry)
 
 
 @dataclass(frozen=True)
@@ -185,14 +204,15 @@ def _cut(entry: JournalEntry, part: str, value: Any, limit: int) -> Any:
 
 def _kept_headers(
     entry: JournalEntry, part: str, headers: Iterable[tuple[bytes, bytes]], budget: int
-) -> list[tuple[bytes, bytes]]:
+) -> tuple[list[tuple[bytes, bytes]], int]:
     """Headers within `budget` bytes as they came (nearly every request's: secrets are
-    masked wherever an entry is shown or stored); over it, cut to it in order, secrets
-    masked, the cut noted under `part`; the first of each secret header is always kept
-    (masked, it is short), so the key is never lost."""
-    headers = list(headers)
-    if _size(headers) <= budget:
-        return headers
+    masked wherever an entry is shown or stored), and their size; over it, cut to it in
+    order, secrets masked, the cut noted under `part`; the first of each secret header is
+    always kept (masked, it is short), so the key is never lost."""
+    headers = headers if isinstance(headers, list) else list(headers)
+    size = _size(headers)
+    if size <= budget:
+        return headers, size
     kept: list[tuple[bytes, bytes]] = []
     used = dropped = 0
     secrets_seen: set[bytes] = set()
@@ -214,7 +234,7 @@ def _kept_headers(
             secrets_seen.add(name)
     if dropped:
         entry.truncated[part] = dropped
-    return kept
+    return kept, _size(kept)
 
 
 def _size(headers: list[tuple[bytes, bytes]]) -> int:

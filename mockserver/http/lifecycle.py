@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import anyio
-from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from wan26.mockserver.core.in_flight import InFlight
@@ -25,15 +24,19 @@ CLIENT_GONE = 499
 async def answer_in_flight(
     in_flight: InFlight, work: Callable[[], Awaitable[Response]]
 ) -> Response:
-    """`work`'s answer; a 503 if the server shuts down first, a 499 if the client left."""
+    """`work`'s answer, or a 503 if the server shuts down first.
+
+    Only what may wait is run here (a cancel scope costs every call that enters one)."""
     scope = in_flight.enter()
     with scope:
         try:
             return await work()
-        except ClientDisconnect:
-            return client_gone()
         finally:
             in_flight.leave(scope)
+    return shutting_down()
+
+
+def shutting_down() -> Response:
     return error_response(503, SHUTTING_DOWN, {"connection": "close"})
 
 

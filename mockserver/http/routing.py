@@ -4,12 +4,14 @@ reader of a request's body, with its cap."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Route
 
 from wan26.mockserver.core.emulator import BodyTooLarge
+from wan26.mockserver.http.asgi import Scope
 
 
 class AnyMethodRoute(Route):
@@ -21,16 +23,38 @@ class AnyMethodRoute(Route):
         self.methods = None
 
 
-async def capped_body(request: Request, limit: int) -> bytes:
-    """The body, read only up to `limit` bytes, so an endless upload cannot exhaust memory."""
-    declared = request.headers.get("content-length", "")
+# A request's headers as a plain dict: the API's checks look up several, most of them absent,
+# and Starlette's `Headers` scans the list (and raises and catches a KeyError) each time.
+Headers = Mapping[str, str]
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    """Names as sent (ASGI servers lower-case them), the first of a repeated name kept,
+    as Starlette's `Headers.get` does."""
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(scope["headers"])
+    }
+
+
+async def capped_body(request: Request, headers: Headers, limit: int) -> bytes:
+    """The body, read only up to `limit` bytes, so an endless upload cannot exhaust memory.
+
+    Read straight from `receive` (the API's handlers read it once and never through
+    `Request`); a client that leaves first raises `ClientDisconnect`."""
+    declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -1,6 +1,7 @@
 """The last line of defence: an exception a handler lets out becomes the catalogue's JSON 500,
 or a 503 when the state backend cannot be reached (retrying later may work; nothing was
-charged, since every charge is one step in the store).
+charged, since every charge is one step in the store); Starlette's `HTTPException` (an
+unknown path's 404) its own status, in the API's shape.
 
 Starlette's own handler answers and then re-raises, so uvicorn drops the
 keep-alive connection; here the exception is logged and swallowed, so the
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Callable
 
 import httpx
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from wan26.mockserver.core.errors import CATALOGUE
@@ -37,6 +39,8 @@ class CatchAllMiddleware:
         def server_error(exc: Exception) -> Response | None:
             if isinstance(exc, httpx.TransportError):  # a network fault played in-process
                 return None
+            if isinstance(exc, HTTPException):  # Starlette's own (an unknown path's 404)
+                return error_response(exc.status_code, exc.detail, exc.headers)
             if isinstance(exc, StoreUnavailable):
                 logger.warning("%s %s: %s", scope["method"], scope["path"], exc)
                 return error_response(503, f"{UNAVAILABLE} ({exc})", {"retry-after": "1"})
