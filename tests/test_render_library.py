@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import anyio
 import av
 import httpx
 import numpy as np
@@ -23,8 +24,9 @@ from conftest import make_config
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
-from wan26.mockserver.media.render import WORKERS, VideoSpec, plan_segments
+from wan26.mockserver.media.render import VideoSpec, plan_segments
 from wan26.mockserver.media.segments import Picture, Segment, _framed_planes, encode_segment
+from wan26.mockserver.media.workers import WORKERS
 from wan26.mockserver.server.background import free_port, running_command
 
 pytestmark = pytest.mark.anyio
@@ -80,6 +82,25 @@ async def test_a_new_seed_of_a_known_image_encodes_no_picture(emulator_client) -
     video = await generate(client, seed=seed)
     assert generator.segments.cache.misses == encoded
     assert len(decoded(video)) == 150
+
+
+async def test_a_new_images_other_segments_and_sound_beds_are_encoded_ahead(
+    emulator_client,
+) -> None:
+    """After the first video of an image, the workers encode the rest of its segments and
+    the other sound beds while idle: every later seed only copies packets."""
+    client, generator = emulator_client()
+    image = data_uri(image_bytes(1400, 900), "image/png")
+    body = {"image": image, "prompt": "p"}
+    assert (await client.post("/v1/wan-2.6-i2v", json={**body, "seed": 1})).status_code == 200
+    with anyio.fail_after(120):
+        while WORKERS.ahead_left:
+            await anyio.sleep(0.05)
+    segments, sounds = generator.segments.cache.misses, generator.sounds.misses
+    for seed in range(2, 14):
+        answer = await client.post("/v1/wan-2.6-i2v", json={**body, "seed": seed})
+        assert answer.status_code == 200
+    assert (generator.segments.cache.misses, generator.sounds.misses) == (segments, sounds)
 
 
 async def test_the_same_seed_gives_the_same_bytes_after_every_cache_is_dropped(

@@ -23,8 +23,8 @@ def test_ruff_check_is_clean() -> None:
 ASYNCIO_ALLOWED = {
     # uvicorn's protocol layer is asyncio-only: its deadlines are the loop's timers.
     "mockserver/server/deadlines.py",
-    # `_in_process`: anyio cannot await a concurrent.futures Future of a process pool.
-    "mockserver/media/render.py",
+    # `WorkerPool.in_process`: anyio cannot await a concurrent.futures Future of a pool.
+    "mockserver/media/workers.py",
 }
 
 

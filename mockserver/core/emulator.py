@@ -32,7 +32,7 @@ from wan26.mockserver.core.records import JournalEntry
 from wan26.mockserver.core.scenarios import Outcome, Scenarios
 from wan26.mockserver.core.shared import validator_for
 from wan26.mockserver.media.errors import MediaError
-from wan26.mockserver.media.render import WORKERS
+from wan26.mockserver.media.workers import WORKERS
 from wan26.mockserver.recording.learning import Learned
 from wan26.mockserver.recording.loader import load_recording
 from wan26.mockserver.store.backends import open_store

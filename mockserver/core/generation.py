@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -27,12 +28,14 @@ from wan26.mockserver.media.known import KnownImage
 from wan26.mockserver.media.render import (
     VideoSpec,
     assemble_mp4,
+    encode_bed,
     encode_sound,
     output_size,
     plan_segments,
 )
 from wan26.mockserver.media.segments import Picture
 from wan26.mockserver.media.target import check_url
+from wan26.mockserver.media.workers import WORKERS, Ahead
 
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
@@ -144,12 +147,36 @@ class Generator:
             key, make = f"audio:{inputs.audio_digest}", lambda: audio_track.fit_to(audio, duration)
         else:
             bed = spec.seed % audio_track.SOUND_BEDS
-            key, make = f"bed:{bed}", lambda: audio_track.sound_bed(duration, bed)
+            key, make = _bed_key(bed, duration), lambda: audio_track.sound_bed(duration, bed)
 
         async def encode() -> bytes:
+            ahead = await WORKERS.encoded_ahead(key)
+            if ahead is not None:
+                return ahead
+            if audio is None:
+                self._encode_other_beds(duration)
             return await self._in_thread(lambda: encode_sound(make()))
 
-        return await self.sounds.get_or_render(f"{key}:{duration}", encode)
+        return await self.sounds.get_or_render(key, encode)
+
+    def _encode_other_beds(self, duration: int) -> None:
+        """The first video of a duration: its other sound beds are encoded ahead."""
+        keys = [_bed_key(bed, duration) for bed in range(audio_track.SOUND_BEDS)]
+        parts = [
+            Ahead(
+                key,
+                encode_bed,
+                (duration, bed),
+                functools.partial(self.sounds.put, key),
+                functools.partial(self._missing_sound, key),
+            )
+            for bed, key in enumerate(keys)
+            if key not in WORKERS.encoding_ahead and self._missing_sound(key)
+        ]
+        WORKERS.ahead(self.segments.processes, parts)
+
+    def _missing_sound(self, key: str) -> bool:
+        return self.sounds.peek(key) is None
 
     def spec_for(self, params: dict[str, Any], seed: int, image_size: tuple[int, int]) -> VideoSpec:
         width, height = output_size(image_size, self.operation.tier_size(params["resolution"]))
@@ -195,6 +222,10 @@ def _check_data_uri(field_name: str, source: str, rules: dict[str, Any]) -> None
         known_images().put(source, _rules_key(rules), KnownImage(raw, _digest(raw)))
     else:
         audio_track.decode_audio(raw, rules)
+
+
+def _bed_key(bed: int, duration: int) -> str:
+    return f"bed:{bed}:{duration}"
 
 
 def _spool(image: Image.Image, digest: str) -> Picture:

@@ -59,6 +59,8 @@ class ElidedBody:
 
     def text(self) -> str:
         """What was fed so far, elided, as text; a payload still open is closed."""
+        if not self.kept and self._payload is None and len(self._pending) <= self.limit:
+            return self._pending.decode("utf-8", errors="replace")  # a short body, whole
         if self._pending:
             self._keep(self._pending)
             self._pending = b""

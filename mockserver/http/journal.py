@@ -18,13 +18,10 @@ taken when the call is admitted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -97,7 +94,7 @@ class JournalMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         part = self.part
-        path, query = scope["path"], scope.get("query_string", b"")
+        path, query, headers = scope["path"], scope.get("query_string", b""), scope["headers"]
         entry = JournalEntry(
             id=0, at=time.time(), method=scope["method"][:16], path=path, query=query, headers=[]
         )
@@ -105,9 +102,12 @@ class JournalMiddleware:
             entry.path = _cut(entry, "path", path, part)
         if len(query) > part:
             entry.query = _cut(entry, "query", query, part)
-        entry.headers, header_bytes = _kept_headers(
-            entry, "headers", scope.get("headers", []), self.header_bytes
-        )
+        if type(headers) is not list:  # ASGI allows any iterable; servers send lists
+            headers = list(headers)
+        header_bytes = _size(headers)
+        if header_bytes > self.header_bytes:
+            headers, header_bytes = _kept_headers(entry, "headers", headers, self.header_bytes)
+        entry.headers = headers
         try:
             await self.store.journal.start(entry)
         except StoreUnavailable:
@@ -130,9 +130,10 @@ class JournalMiddleware:
             nonlocal answer
             if message["type"] == "http.response.start":
                 entry.status = status = message["status"]
-                entry.response_headers = _kept_headers(
-                    entry, "response_headers", message.get("headers", []), part
-                )[0]
+                answered = message.get("headers", [])
+                if _size(answered) > part:
+                    answered = _kept_headers(entry, "response_headers", answered, part)[0]
+                entry.response_headers = answered
                 # An answer made by `error_response` has noted its message already.
                 answer = bytearray() if status >= 400 and entry.error is None else None
             elif answer is not None and message["type"] == "http.response.body":
@@ -157,7 +158,7 @@ class JournalMiddleware:
     def _close(
         self, entry: JournalEntry, started: float, body: ElidedBody, answer: bytearray | None
     ) -> None:
-        entry.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        entry.duration_ms = (time.perf_counter() - started) * 1000  # rounded when shown
         entry.body = body.text()
         if body.dropped:
             entry.truncated["body"] = body.dropped
@@ -169,8 +170,11 @@ class JournalMiddleware:
             _bound_miss(entry, self.part)
 
     async def _finish(self, entry: JournalEntry) -> None:
-        with contextlib.suppress(StoreUnavailable):
+        """(Not `contextlib.suppress`: three more calls on every request's path.)"""
+        try:
             await self.store.journal.finish(entry)
+        except StoreUnavailable:
+            return  # the API answered; the journal misses this one
 
 
 @dataclass(frozen=True)
@@ -202,17 +206,18 @@ def _cut(entry: JournalEntry, part: str, value: Any, limit: int) -> Any:
     return value[:limit]
 
 
+def _size(headers: list[tuple[bytes, bytes]]) -> int:
+    """The bytes of headers' names and values."""
+    return sum([len(name) + len(value) for name, value in headers])
+
+
 def _kept_headers(
-    entry: JournalEntry, part: str, headers: Iterable[tuple[bytes, bytes]], budget: int
+    entry: JournalEntry, part: str, headers: list[tuple[bytes, bytes]], budget: int
 ) -> tuple[list[tuple[bytes, bytes]], int]:
-    """Headers within `budget` bytes as they came (nearly every request's: secrets are
-    masked wherever an entry is shown or stored), and their size; over it, cut to it in
-    order, secrets masked, the cut noted under `part`; the first of each secret header is
-    always kept (masked, it is short), so the key is never lost."""
-    headers = headers if isinstance(headers, list) else list(headers)
-    size = _size(headers)
-    if size <= budget:
-        return headers, size
+    """Headers over `budget` bytes (nearly every request's are within it, and are kept as
+    they came: secrets are masked wherever an entry is shown or stored), cut to it in
+    order, secrets masked, the cut noted under `part`, and their size; the first of each
+    secret header is always kept (masked, it is short), so the key is never lost."""
     kept: list[tuple[bytes, bytes]] = []
     used = dropped = 0
     secrets_seen: set[bytes] = set()
@@ -235,11 +240,6 @@ def _kept_headers(
     if dropped:
         entry.truncated[part] = dropped
     return kept, _size(kept)
-
-
-def _size(headers: list[tuple[bytes, bytes]]) -> int:
-    """The bytes of headers' names and values."""
-    return sum(map(len, chain.from_iterable(headers)))
 
 
 def _bound_miss(entry: JournalEntry, limit: int) -> None:
@@ -281,6 +281,7 @@ def _readable(entry: JournalEntry) -> dict[str, Any]:
     return {
         **{f.name: getattr(entry, f.name) for f in fields(entry)},
         "at": datetime.fromtimestamp(entry.at, UTC).isoformat(timespec="milliseconds"),
+        "duration_ms": None if entry.duration_ms is None else round(entry.duration_ms, 3),
         "query": entry.query.decode("latin-1"),
         "headers": headers,
         "response_headers": _readable_headers(entry.response_headers),

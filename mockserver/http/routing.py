@@ -11,7 +11,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Route
 
 from wan26.mockserver.core.emulator import BodyTooLarge
-from wan26.mockserver.http.asgi import Scope
+from wan26.mockserver.http.asgi import Receive, Scope, Send
 
 
 class AnyMethodRoute(Route):
@@ -21,6 +21,13 @@ class AnyMethodRoute(Route):
     def __init__(self, path: str, endpoint: Any, *, name: str | None = None) -> None:
         super().__init__(path, endpoint, name=name)
         self.methods = None
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Straight to the (async) endpoint. Starlette's wrapper would look for an exception
+        handler here, on every request; an exception goes on to the app's handlers (the
+        control plane's) or the API's catch-all all the same."""
+        response = await self.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 # A request's headers as a plain dict: the API's checks look up several, most of them absent,

@@ -71,6 +71,10 @@ class RenderCache:
             await self._wait(pending, shared)
         return shared.outcome()  # raised here, not in the task group's exception group
 
+    def put(self, key: str, data: bytes) -> None:
+        """Keep `data` made elsewhere (ahead of any request, on a pool's thread)."""
+        self._store(key, data)
+
     def peek(self, key: str) -> bytes | None:
         """A cached video without counting a hit or changing its age (for the dashboard)."""
         return self._items.get(key)

@@ -11,20 +11,15 @@ bytes for the same inputs.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
+import itertools
 import logging
 import math
-import multiprocessing
 import random
-import sys
-import types
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, TypeVar, TypeVarTuple
@@ -34,7 +29,7 @@ import av
 import av.stream
 import numpy as np
 
-from wan26.mockserver.media.audio import SAMPLE_RATE
+from wan26.mockserver.media.audio import SAMPLE_RATE, sound_bed
 from wan26.mockserver.media.cache import RenderCache
 from wan26.mockserver.media.segments import (
     ANCHORS,
@@ -43,8 +38,8 @@ from wan26.mockserver.media.segments import (
     Segment,
     encode_segment,
     spool_dir,
-    start_worker,
 )
+from wan26.mockserver.media.workers import WORKERS, Ahead
 
 AAC_FRAME = 1024
 STORED_KEPT = 64  # parts whose packets are kept read: a few images' segments, the sound beds
@@ -123,14 +118,17 @@ class SegmentLibrary:
                         spooled.append(await spool())
                 return spooled[0]
 
-        async def encode(segment: Segment) -> bytes:
+        async def encode(key: str, segment: Segment) -> bytes:
+            ahead = await WORKERS.encoded_ahead(key)
+            if ahead is not None:
+                return ahead
             return await WORKERS.run(self.processes, (await picture(), size, spec.fps, segment))
 
         async def one(index: int, segment: Segment) -> None:
             nonlocal failure
-            key = f"{digest}:{size}:{spec.fps}:{segment}"
+            key = self._key(digest, size, spec.fps, segment)
             try:
-                found[index] = await self.cache.get_or_render(key, lambda: encode(segment))
+                found[index] = await self.cache.get_or_render(key, lambda: encode(key, segment))
             except Exception as exc:  # raised again below, outside the group
                 failure = failure or exc
                 group.cancel_scope.cancel()
@@ -140,14 +138,65 @@ class SegmentLibrary:
                 for index, segment in enumerate(walk):
                     group.start_soon(one, index, segment)
         finally:
-            for written in spooled:
-                written.remove()
+            # A new picture: the rest of its segments are encoded ahead, and the last
+            # of them removes its file.
+            if spooled and (failure is not None or not self._encode_rest(spooled[0], spec, walk)):
+                spooled[0].remove()
         if failure is not None:
             raise failure
         return found
 
+    def _encode_rest(self, picture: Picture, spec: VideoSpec, walk: list[Segment]) -> bool:
+        """The segments of the walk's framings no video has asked for yet, encoded ahead;
+        False if there are none (or no worker processes)."""
+        size = (spec.width, spec.height)
+        rest: list[tuple[str, Segment]] = []
+        for framing in sorted({segment.framing for segment in walk}):
+            for start, end in itertools.permutations(range(len(ANCHORS)), 2):
+                segment = Segment(framing, start, end)
+                key = self._key(picture.digest, size, spec.fps, segment)
+                if key not in WORKERS.encoding_ahead and self._missing(key):
+                    rest.append((key, segment))
+        if not rest or self.processes <= 0 or WORKERS.threads_only:
+            return False
+        left = [len(rest)]
+        lock = threading.Lock()
+
+        def one_done() -> None:
+            with lock:
+                left[0] -= 1
+                if left[0]:
+                    return
+            picture.remove()
+
+        parts = [
+            Ahead(
+                key,
+                encode_segment,
+                (picture, size, spec.fps, segment),
+                functools.partial(self.cache.put, key),
+                functools.partial(self._missing, key),
+                one_done,
+            )
+            for key, segment in rest
+        ]
+        WORKERS.ahead(self.processes, parts)
+        return True
+
+    def _missing(self, key: str) -> bool:
+        return self.cache.peek(key) is None
+
+    @staticmethod
+    def _key(digest: str, size: tuple[int, int], fps: int, segment: Segment) -> str:
+        return f"{digest}:{size}:{fps}:{segment}"
+
     def clear(self) -> None:
         self.cache.clear()
+
+
+def encode_bed(duration_s: float, bed: int) -> bytes:
+    """A sound bed, encoded (in a worker, ahead of the video that will need it)."""
+    return encode_sound(sound_bed(duration_s, bed))
 
 
 def encode_sound(audio: np.ndarray) -> bytes:
@@ -167,17 +216,16 @@ def encode_sound(audio: np.ndarray) -> bytes:
 
 def assemble_mp4(segments: list[bytes], sound: bytes) -> bytes:
     """The segments' pictures one after another, with the sound: packets copied, nothing
-    encoded. Each part's packets are read once (`_stored`): a new seed of a known image
-    reuses them, and opens only the two containers the output's streams are modelled on."""
+    encoded. Each part's packets are read once (`_stored`), and the containers the output's
+    streams are modelled on are opened once (`_template`): a new seed of a known image
+    opens only its output."""
     # A file, not a buffer: "faststart" rewrites it to put the index first, for players.
     # In the process's spool folder: a folder made and removed per video costs more.
     path = spool_dir() / f"{uuid.uuid4().hex}.mp4"
-    first = av.open(io.BytesIO(segments[0]), mode="r")
-    audio = av.open(io.BytesIO(sound), mode="r")
     try:
         with av.open(str(path), mode="w", format="mp4", container_options=_MUXER_OPTIONS) as out:
-            video = out.add_stream_from_template(first.streams.video[0])
-            track = out.add_stream_from_template(audio.streams.audio[0])
+            video = out.add_stream_from_template(_template(segments[0]).streams.video[0])
+            track = out.add_stream_from_template(_template(sound).streams.audio[0])
             pictures, sound_packets = [_stored(data) for data in segments], _stored(sound)
             bases = [sound_packets.time_base, *(stored.time_base for stored in pictures)]
             scale = math.lcm(*(base.denominator for base in bases))
@@ -192,8 +240,6 @@ def assemble_mp4(segments: list[bytes], sound: bytes) -> bytes:
                 out.mux(packet)
         return path.read_bytes()
     finally:
-        first.close()
-        audio.close()
         path.unlink(missing_ok=True)
 
 
@@ -236,6 +282,13 @@ class _Stored:
 
 
 @functools.lru_cache(maxsize=STORED_KEPT)
+def _template(data: bytes) -> av.container.InputContainer:
+    """A part's container, open, for its stream's parameters: opening one reads and probes
+    it, a third of a new seed's assembly. Only read, so threads may share it."""
+    return av.open(io.BytesIO(data), mode="r")
+
+
+@functools.lru_cache(maxsize=STORED_KEPT)
 def _stored(data: bytes) -> _Stored:
     """An encoded segment's or sound track's packets (the caches hand out the same bytes
     object for the same part, so a lookup hashes nothing twice)."""
@@ -259,92 +312,6 @@ def _audio_frames(audio: np.ndarray) -> Iterator[av.AudioFrame]:
         frame.sample_rate = SAMPLE_RATE
         frame.pts = start
         yield frame
-
-
-class WorkerPool:
-    """Worker processes that encode segments, shared by every emulator in this process
-    (tests make many). Where processes cannot start at all, threads do the work."""
-
-    def __init__(self) -> None:
-        self._executor: ProcessPoolExecutor | None = None
-        self.threads_only = False
-        self.checked = False  # once per process: every app's start asks (a test makes many)
-
-    def check(self, processes: int) -> None:
-        """At start-up: without a writable /dev/shm (some sandboxes and serverless
-        runtimes) multiprocessing cannot make the semaphores a pool needs, and every
-        encoding would fail; threads encode instead."""
-        if processes <= 0 or self.checked or self.threads_only or self._executor is not None:
-            return
-        try:
-            multiprocessing.get_context("spawn").Lock()
-        except (OSError, ImportError) as exc:  # ImportError: a platform without sem_open
-            self.threads_only = True
-            logger.warning("worker processes cannot be made here (%s); encoding in threads", exc)
-        self.checked = True
-
-    async def run(
-        self, processes: int, job: tuple[Picture, tuple[int, int], int, Segment]
-    ) -> bytes:
-        if processes > 0 and not self.threads_only:
-            try:
-                return await _in_process(self._pool(processes), encode_segment, *job)
-            except BrokenProcessPool:
-                self._executor = None  # a worker died (killed, out of memory): start anew
-                if not await anyio.to_thread.run_sync(self._can_start, processes):
-                    self.threads_only = True
-                    logger.warning("worker processes cannot start here; encoding in threads")
-        return await anyio.to_thread.run_sync(encode_segment, *job)
-
-    def _pool(self, processes: int) -> ProcessPoolExecutor:
-        if self._executor is None:
-            context = multiprocessing.get_context("spawn")
-            executor = ProcessPoolExecutor(
-                max_workers=processes, mp_context=context, initializer=start_worker
-            )
-            # "spawn" starts each worker by importing the program's main module again,
-            # which runs a script without the `if __name__ == "__main__":` guard a second
-            # time. The workers need nothing from it, so they are all started here, while
-            # the main module is hidden from multiprocessing.
-            with _main_module_hidden():
-                for _ in range(processes):
-                    executor.submit(int)
-            self._executor = executor
-        return self._executor
-
-    def close(self) -> None:
-        """Stop the worker processes. A process started by multiprocessing (`--workers N`)
-        joins its children before the executor's own exit hook would run, so it must."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-
-    def _can_start(self, processes: int) -> bool:
-        try:
-            return self._pool(processes).submit(abs, -1).result(timeout=120) == 1
-        except (BrokenProcessPool, TimeoutError):
-            self._executor = None
-            return False
-
-
-WORKERS = WorkerPool()
-
-
-async def _in_process(
-    executor: ProcessPoolExecutor, function: Callable[[*_Args], _T], *args: *_Args
-) -> _T:
-    """asyncio, not anyio: anyio cannot await the Future of an executor of our own."""
-    return await asyncio.wrap_future(executor.submit(function, *args))
-
-
-@contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
 
 
 def _even(value: float) -> int:

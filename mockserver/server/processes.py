@@ -85,7 +85,7 @@ def _serve_one(config: Config, listener: socket.socket, log_level: str, parent: 
     (as on SIGTERM) if the parent dies, rather than serving on as an orphan."""
     from wan26.contracts.core.access import MaskSecretsFilter
     from wan26.mockserver.http.app import create_app
-    from wan26.mockserver.media.render import WORKERS
+    from wan26.mockserver.media.workers import WORKERS
     from wan26.mockserver.server.serving import exit_after_sigterm, make_server
 
     for name in ("uvicorn.access", "uvicorn.error", "wan26.mockserver"):
