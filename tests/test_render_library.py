@@ -25,8 +25,14 @@ from mediafiles import data_uri, image_bytes
 from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.media.render import VideoSpec, plan_segments
-from wan26.mockserver.media.segments import Picture, Segment, _framed_planes, encode_segment
-from wan26.mockserver.media.workers import WORKERS
+from wan26.mockserver.media.segments import (
+    Picture,
+    Segment,
+    _framed_planes,
+    encode_segment,
+    spool_dir,
+)
+from wan26.mockserver.media.workers import AHEAD_KEPT, WORKERS
 from wan26.mockserver.server.background import free_port, running_command
 
 pytestmark = pytest.mark.anyio
@@ -101,6 +107,23 @@ async def test_a_new_images_other_segments_and_sound_beds_are_encoded_ahead(
         answer = await client.post("/v1/wan-2.6-i2v", json={**body, "seed": seed})
         assert answer.status_code == 200
     assert (generator.segments.cache.misses, generator.sounds.misses) == (segments, sounds)
+
+
+async def test_a_stream_of_new_images_leaves_no_pile_of_pictures_to_encode_ahead(
+    emulator_client,
+) -> None:
+    """Each new image queues its other segments; the queue keeps only the newest, and every
+    picture file is gone once its parts are encoded or dropped."""
+    client, _ = emulator_client()
+    for index in range(6):
+        image = data_uri(image_bytes(1200 + 20 * index, 900), "image/png")
+        answer = await client.post("/v1/wan-2.6-i2v", json={"image": image, "prompt": "p"})
+        assert answer.status_code == 200
+        assert WORKERS.ahead_left <= AHEAD_KEPT + 2  # the queue, and one part per worker
+    with anyio.fail_after(120):
+        while WORKERS.ahead_left:
+            await anyio.sleep(0.05)
+    assert list(spool_dir().glob("*.rgb")) == []
 
 
 async def test_the_same_seed_gives_the_same_bytes_after_every_cache_is_dropped(

@@ -14,6 +14,10 @@ import anyio
 logger = logging.getLogger("wan26.mockserver")
 
 
+class ShuttingDown(Exception):
+    """A call's wait was ended by the server shutting down: it answers a 503."""
+
+
 class InFlight:
     def __init__(self) -> None:
         self.closing = False

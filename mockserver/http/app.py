@@ -28,6 +28,7 @@ from wan26.mockserver.core.emulator import (
     Emulator,
 )
 from wan26.mockserver.core.errors import CATALOGUE, Refusal, method_not_allowed
+from wan26.mockserver.core.in_flight import ShuttingDown
 from wan26.mockserver.core.jobs import JobState
 from wan26.mockserver.core.outcomes import Forced
 from wan26.mockserver.core.scenarios import Outcome, UnknownScenario
@@ -65,13 +66,14 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         Middleware(CatchAllMiddleware),
     ]
     front = None
+    if config.cassette.mode != "off" or config.recording:
+        # A recording teaches its answers' extra headers: known only with one.
+        api_layers.append(Middleware(LearnedHeadersMiddleware, emulator=emulator))
     if config.cassette.mode != "off":
         front = CassetteFront(config.cassette, emulator)  # a bad cassette fails here
-        api_layers += [
-            # What a cassette teaches (its answers' extra headers) is known only with one.
-            Middleware(LearnedHeadersMiddleware, emulator=emulator),
-            Middleware(CassetteMiddleware, front=front, max_body_bytes=config.max_body_bytes),
-        ]
+        api_layers.append(
+            Middleware(CassetteMiddleware, front=front, max_body_bytes=config.max_body_bytes)
+        )
     if config.drift.rewrites_answers:
         api_layers.append(
             Middleware(DriftMiddleware, drift=config.drift, store_output=emulator.store.outputs.put)
@@ -159,6 +161,8 @@ def api(emulator: Emulator, handler: Handler) -> Callable[[Request], Awaitable[R
             )
         except ClientDisconnect:
             return client_gone()
+        except ShuttingDown:  # while its body was still coming
+            return shutting_down()
 
     async def respond(request: Request, headers: Headers, outcome: Outcome | None) -> Response:
         entry = entry_of(request.scope)
@@ -199,7 +203,9 @@ def model_call(queued: bool) -> Handler:
             request.path_params["slug"],
             request.method,
             headers,
-            lambda: capped_body(request, headers, emulator.config.max_body_bytes),
+            lambda: capped_body(
+                request, headers, emulator.config.max_body_bytes, emulator.in_flight
+            ),
             owner=emulator.job_owner(job_id) if job_id else None,
         )
         entry = entry_of(request.scope)

@@ -8,15 +8,17 @@ together with the 200 it answers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import anyio
 from starlette.responses import Response
 
-from wan26.mockserver.core.in_flight import InFlight
+from wan26.mockserver.core.in_flight import InFlight, ShuttingDown
 from wan26.mockserver.http.answers import error_response
 from wan26.mockserver.http.asgi import Receive
 
 SHUTTING_DOWN = "The emulator is shutting down"
+_T = TypeVar("_T")
 # nginx's "client closed request": no client sees it, the journal records it.
 CLIENT_GONE = 499
 
@@ -27,13 +29,21 @@ async def answer_in_flight(
     """`work`'s answer, or a 503 if the server shuts down first.
 
     Only what may wait is run here (a cancel scope costs every call that enters one)."""
+    try:
+        return await unless_shutting_down(in_flight, work)
+    except ShuttingDown:
+        return shutting_down()
+
+
+async def unless_shutting_down(in_flight: InFlight, work: Callable[[], Awaitable[_T]]) -> _T:
+    """`work`'s result; `ShuttingDown` if the server shuts down first."""
     scope = in_flight.enter()
     with scope:
         try:
             return await work()
         finally:
             in_flight.leave(scope)
-    return shutting_down()
+    raise ShuttingDown
 
 
 def shutting_down() -> Response:

@@ -11,7 +11,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Route
 
 from wan26.mockserver.core.emulator import BodyTooLarge
-from wan26.mockserver.http.asgi import Receive, Scope, Send
+from wan26.mockserver.core.in_flight import InFlight
+from wan26.mockserver.http.asgi import Message, Receive, Scope, Send
+from wan26.mockserver.http.lifecycle import unless_shutting_down
 
 
 class AnyMethodRoute(Route):
@@ -44,24 +46,43 @@ def header_map(scope: Scope) -> dict[str, str]:
     }
 
 
-async def capped_body(request: Request, headers: Headers, limit: int) -> bytes:
+async def capped_body(
+    request: Request, headers: Headers, limit: int, in_flight: InFlight | None = None
+) -> bytes:
     """The body, read only up to `limit` bytes, so an endless upload cannot exhaust memory.
 
     Read straight from `receive` (the API's handlers read it once and never through
-    `Request`); a client that leaves first raises `ClientDisconnect`."""
+    `Request`); a client that leaves first raises `ClientDisconnect`. A body still
+    arriving after its first part may be slow to come: with `in_flight`, a shutdown ends
+    that wait (`ShuttingDown`)."""
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
+    message = await request.receive()
+    chunks = [_chunk(message, limit)]
+    if message.get("more_body", False):
+        room = limit - len(chunks[0])
+        if in_flight is None:
+            chunks += await _rest(request.receive, room)
+        else:
+            chunks += await unless_shutting_down(in_flight, lambda: _rest(request.receive, room))
+    return b"".join(chunks)
+
+
+def _chunk(message: Message, room: int) -> bytes:
+    if message["type"] != "http.request":
+        raise ClientDisconnect
+    chunk: bytes = message.get("body", b"")
+    if len(chunk) > room:
+        raise BodyTooLarge
+    return chunk
+
+
+async def _rest(receive: Receive, room: int) -> list[bytes]:
     chunks: list[bytes] = []
-    size = 0
     while True:
-        message = await request.receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnect
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+        message = await receive()
+        chunks.append(_chunk(message, room))
+        room -= len(chunks[-1])
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return chunks

@@ -22,6 +22,8 @@ import anyio
 
 from wan26.mockserver.media.segments import Picture, Segment, encode_segment, start_worker
 
+# Parts queued to be encoded ahead: two images' segments and a duration's sound beds.
+AHEAD_KEPT = 32
 logger = logging.getLogger("wan26.mockserver")
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
@@ -120,7 +122,9 @@ class WorkerPool:
             return None
 
     def ahead(self, processes: int, parts: list[Ahead]) -> None:
-        """Encode `parts` in the workers once they have nothing asked of them."""
+        """Encode `parts` in the workers once they have nothing asked of them. The queue
+        keeps the newest `AHEAD_KEPT`: a stream of new images (each part of one holds its
+        picture's spool file) drops the oldest, the least likely to be seen again."""
         if processes <= 0 or self.threads_only:
             for part in parts:
                 part.after()
@@ -128,6 +132,9 @@ class WorkerPool:
         self._pool(processes)
         with self._lock:
             self._ahead.extend(parts)
+            dropped = [self._ahead.popleft() for _ in range(len(self._ahead) - AHEAD_KEPT)]
+        for part in dropped:
+            part.after()
         self._feed(processes)
 
     def _done(self, processes: int) -> None:
