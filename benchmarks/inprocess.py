@@ -6,7 +6,12 @@ runs) is printed with the emulator's share of the anchor's rate. Without the ser
 cost both apps share, the share is lower than wrk's (`bench.py --only bare`); it is
 steady on a busy machine, so it shows what a change to the request path is worth.
 
+With `--calls-only APP`, it only makes N calls of one path through one app, untimed: under
+`valgrind --tool=callgrind` the difference between N and 0 calls is the path's count of
+instructions, the same whatever else the machine is doing.
+
 Usage: python benchmarks/inprocess.py [-n 5000] [--runs 5] [--profile 400|401]
+       python benchmarks/inprocess.py -n 4000 --calls-only emulator|bare [--path 400|401]
 """
 
 from __future__ import annotations
@@ -128,13 +133,31 @@ async def measure(count: int, runs: int, profiled: str | None) -> None:
             pstats.Stats(profile).sort_stats(SORT).print_stats(ROWS)
 
 
+async def calls_only(app_name: str, path: str, count: int) -> None:
+    label = next(label for label in REQUESTS if label.startswith(path))
+    if app_name == "bare":
+        call = caller(bare_app(), label)
+        for _ in range(20 + count):
+            await call()
+        return
+    async with running(emulator_app()) as emulator:
+        call = caller(emulator, label)
+        for _ in range(20 + count):  # 20 to warm up, as with 0
+            await call()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=5000, help="requests a run")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", choices=("400", "401"), help="cProfile this path")
+    parser.add_argument("--calls-only", choices=("emulator", "bare"), help="untimed calls")
+    parser.add_argument("--path", choices=("400", "401"), default="400")
     args = parser.parse_args()
-    asyncio.run(measure(args.n, args.runs, args.profile))
+    if args.calls_only:
+        asyncio.run(calls_only(args.calls_only, args.path, args.n))
+    else:
+        asyncio.run(measure(args.n, args.runs, args.profile))
 
 
 if __name__ == "__main__":
