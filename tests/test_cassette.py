@@ -295,6 +295,15 @@ def test_a_miss_is_emulated_by_default_and_says_so(cassette: Path) -> None:
     assert entry["cassette_miss"]["differs"] == ["body.seed: recorded 3, sent 4"]
 
 
+def test_an_unknown_path_says_it_missed_the_cassette(cassette: Path) -> None:
+    """Every answer outside `/_mock` carries `x-mock-cassette`, the 404 of a path no route
+    knows included (it is answered inside the cassette's layer)."""
+    with serving(mode="replay", dir=str(cassette)) as (front, _):
+        answer = httpx.get(f"{front}/v3/nothing", headers={"x-api-key": SECRET})
+    assert answer.status_code == 404 and answer.json() == {"error": "Not Found"}
+    assert answer.headers["x-mock-cassette"] == "miss"
+
+
 def test_passthrough_forwards_everything_and_keeps_the_journal(tmp_path: Path) -> None:
     with serving(time_scale=0.004) as (upstream, upstream_app):
         with serving(mode="passthrough", upstream=upstream) as (front, front_app):

@@ -137,6 +137,19 @@ async def test_long_audio_is_cut_to_the_duration(client: httpx.AsyncClient) -> N
     assert audio_rms(response.content, 4.0, 4.9) > 0.2  # the tone goes on to the end
 
 
+async def test_one_audio_file_fits_each_duration_it_is_sent_with(
+    client: httpx.AsyncClient,
+) -> None:
+    """The fitted track is cached by file and duration: the 10 s video of an audio file
+    first sent with a 5 s one gets 10 s of sound, not the 5 s track again."""
+    audio = data_uri(tone(12.0, "wav", frequency=330.0), "audio/wav")
+    for duration in (5, 10):
+        response = await generate(client, image=PNG_16_9, audio=audio, duration=duration)
+        assert response.status_code == 200
+        video = probe(response.content)
+        assert video.audio_duration_s == pytest.approx(video.duration_s, abs=1 / 30)
+
+
 async def test_short_audio_is_padded_with_silence(client: httpx.AsyncClient) -> None:
     audio = data_uri(tone(3.5, "mp3"), "audio/mpeg")
     response = await generate(client, image=PNG_16_9, audio=audio)

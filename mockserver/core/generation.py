@@ -144,7 +144,8 @@ class Generator:
         duration, audio = spec.duration_s, inputs.audio
         make: Callable[[], np.ndarray]
         if audio is not None:
-            key, make = f"audio:{inputs.audio_digest}", lambda: audio_track.fit_to(audio, duration)
+            key = f"audio:{inputs.audio_digest}:{duration}"
+            make = functools.partial(audio_track.fit_to, audio, duration)
         else:
             bed = spec.seed % audio_track.SOUND_BEDS
             key, make = _bed_key(bed, duration), lambda: audio_track.sound_bed(duration, bed)
@@ -154,24 +155,27 @@ class Generator:
             if ahead is not None:
                 return ahead
             if audio is None:
-                self._encode_other_beds(duration)
+                self._encode_other_beds(duration, bed)
             return await self._in_thread(lambda: encode_sound(make()))
 
         return await self.sounds.get_or_render(key, encode)
 
-    def _encode_other_beds(self, duration: int) -> None:
-        """The first video of a duration: its other sound beds are encoded ahead."""
-        keys = [_bed_key(bed, duration) for bed in range(audio_track.SOUND_BEDS)]
+    def _encode_other_beds(self, duration: int, bed: int) -> None:
+        """A second sound bed of a duration: the others are encoded ahead (a program that
+        made two videos of one length will likely make more)."""
+        keys = [_bed_key(other, duration) for other in range(audio_track.SOUND_BEDS)]
+        if all(self._missing_sound(key) for key in keys[:bed] + keys[bed + 1 :]):
+            return
         parts = [
             Ahead(
                 key,
                 encode_bed,
-                (duration, bed),
+                (duration, other),
                 functools.partial(self.sounds.put, key),
                 functools.partial(self._missing_sound, key),
             )
-            for bed, key in enumerate(keys)
-            if key not in WORKERS.encoding_ahead and self._missing_sound(key)
+            for other, key in enumerate(keys)
+            if other != bed and key not in WORKERS.encoding_ahead and self._missing_sound(key)
         ]
         WORKERS.ahead(self.segments.processes, parts)
 

@@ -124,6 +124,9 @@ def create_app(config: Config | None = None, contract: Contract | None = None) -
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )
+    # An unknown path is answered by the router itself, inside the API's layers (the
+    # journal, the cassette's tag, drift), as Starlette's exception layer used to.
+    app.router.default = unknown_path
     app.state.emulator = emulator
     return app
 
@@ -304,6 +307,10 @@ async def user_credits(
     return JSONResponse(
         {"credits": as_json(account.credits), "free-credits": as_json(account.free_credits)}
     )
+
+
+async def unknown_path(scope: Scope, receive: Receive, send: Send) -> None:
+    await error_response(404, "Not Found")(scope, receive, send)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -19,6 +19,7 @@ import math
 import random
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,6 +44,7 @@ from wan26.mockserver.media.workers import WORKERS, Ahead
 
 AAC_FRAME = 1024
 STORED_KEPT = 64  # parts whose packets are kept read: a few images' segments, the sound beds
+SEEN_KEPT = 1024  # images remembered as having had a video (digests: 64 bytes each)
 Job = tuple[Picture, tuple[int, int], int, Segment]
 logger = logging.getLogger("wan26.mockserver")
 _MUXER_OPTIONS = {"fflags": "+bitexact", "movflags": "+faststart"}
@@ -94,6 +96,8 @@ class SegmentLibrary:
     def __init__(self, max_bytes: int, processes: int) -> None:
         self.cache = RenderCache(max_bytes)
         self.processes = processes
+        self._seen: OrderedDict[str, None] = OrderedDict()  # images that had a video
+        self._seen_lock = threading.Lock()
 
     async def segments(
         self,
@@ -148,7 +152,10 @@ class SegmentLibrary:
 
     def _encode_rest(self, picture: Picture, spec: VideoSpec, walk: list[Segment]) -> bool:
         """The segments of the walk's framings no video has asked for yet, encoded ahead;
-        False if there are none (or no worker processes)."""
+        False if there are none, if the image had no video before (one seen twice is
+        likely seen again; most are seen once) or if there are no worker processes."""
+        if not self._seen_before(picture.digest):
+            return False
         size = (spec.width, spec.height)
         rest: list[tuple[str, Segment]] = []
         for framing in sorted({segment.framing for segment in walk}):
@@ -185,6 +192,15 @@ class SegmentLibrary:
 
     def _missing(self, key: str) -> bool:
         return self.cache.peek(key) is None
+
+    def _seen_before(self, digest: str) -> bool:
+        with self._seen_lock:
+            seen = digest in self._seen
+            self._seen[digest] = None
+            self._seen.move_to_end(digest)
+            if len(self._seen) > SEEN_KEPT:
+                self._seen.popitem(last=False)
+        return seen
 
     @staticmethod
     def _key(digest: str, size: tuple[int, int], fps: int, segment: Segment) -> str:

@@ -146,13 +146,21 @@ class WorkerPool:
         while True:
             with self._lock:
                 executor = self._executor
-                if not self._ahead or self._busy >= processes or executor is None:
+                if executor is None:  # closed, or broken for good: the queue is dropped
+                    dropped, self._ahead = list(self._ahead), deque()
+                elif not self._ahead or self._busy >= processes:
                     return
-                part = self._ahead.popleft()
-                if not part.needed():
-                    part.after()
-                    continue
-                self._busy += 1
+                else:
+                    dropped = [self._ahead.popleft()]
+                    if dropped[0].needed():
+                        part = dropped.pop()
+                        self._busy += 1
+            for unneeded in dropped:
+                unneeded.after()
+            if executor is None:
+                return
+            if dropped:
+                continue
             try:
                 future = executor.submit(part.function, *part.args)
             except Exception:  # the pool is broken or shut down: nothing is encoded ahead
@@ -162,7 +170,8 @@ class WorkerPool:
             future.add_done_callback(functools.partial(self._done_ahead, processes, part))
 
     def _done_ahead(self, processes: int, part: Ahead, future: Future[bytes] | None) -> None:
-        self.encoding_ahead.pop(part.key, None)
+        if future is not None and self.encoding_ahead.get(part.key) is future:
+            del self.encoding_ahead[part.key]
         if future is not None and not future.cancelled() and future.exception() is None:
             part.keep(future.result())
         part.after()
