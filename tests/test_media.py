@@ -25,8 +25,12 @@ async def generate(client: httpx.AsyncClient, **params) -> httpx.Response:
 
 
 def frames(data: bytes) -> list[np.ndarray]:
+    """In gray at 320x180: a cut shows as well as at full size, at a tenth of the cost."""
     with av.open(io.BytesIO(data)) as container:
-        return [f.to_ndarray(format="gray").astype(np.int16) for f in container.decode(video=0)]
+        return [
+            f.reformat(width=320, height=180, format="gray").to_ndarray().astype(np.int16)
+            for f in container.decode(video=0)
+        ]
 
 
 def audio_rms(data: bytes, start_s: float, end_s: float) -> float:
@@ -99,11 +103,11 @@ async def test_picture_is_the_input_image_in_motion(client: httpx.AsyncClient) -
     red.save(buffer, format="PNG")
     response = await generate(client, image=data_uri(buffer.getvalue(), "image/png"), seed=5)
     with av.open(io.BytesIO(response.content)) as container:
-        decoded = [f.to_ndarray(format="rgb24").astype(np.int16) for f in container.decode(video=0)]
-    first = decoded[0]
+        decoded = list(container.decode(video=0))
+    first, last = (f.to_ndarray(format="rgb24").astype(np.int16) for f in (decoded[0], decoded[-1]))
     assert first[..., 0].mean() > first[..., 2].mean() + 40  # mostly red, as the input
     assert first[360, 640, 1] > 150  # the green block is in the middle
-    assert np.abs(decoded[-1] - first).mean() > 3  # and it moves
+    assert np.abs(last - first).mean() > 3  # and it moves
 
 
 async def test_multi_shots_with_expansion_cut_into_two_or_three_shots(
