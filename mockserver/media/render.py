@@ -144,26 +144,27 @@ class SegmentLibrary:
         finally:
             # A new picture: the rest of its segments are encoded ahead, and the last
             # of them removes its file.
-            if spooled and (failure is not None or not self._encode_rest(spooled[0], spec, walk)):
+            if spooled and (failure is not None or not self._encode_rest(spooled[0], spec)):
                 spooled[0].remove()
         if failure is not None:
             raise failure
         return found
 
-    def _encode_rest(self, picture: Picture, spec: VideoSpec, walk: list[Segment]) -> bool:
-        """The segments of the walk's framings no video has asked for yet, encoded ahead;
-        False if there are none, if the image had no video before (one seen twice is
-        likely seen again; most are seen once) or if there are no worker processes."""
+    def _encode_rest(self, picture: Picture, spec: VideoSpec) -> bool:
+        """The segments of the first framing (every video's first shot) no video has asked
+        for yet, encoded ahead; False if there are none, if the image had no video before
+        (one seen twice is likely seen again; most are seen once) or if there are no
+        worker processes. The closer framings of multi-shot videos (three times as many
+        segments) are left to the videos that use them."""
         if not self._seen_before(picture.digest):
             return False
         size = (spec.width, spec.height)
         rest: list[tuple[str, Segment]] = []
-        for framing in sorted({segment.framing for segment in walk}):
-            for start, end in itertools.permutations(range(len(ANCHORS)), 2):
-                segment = Segment(framing, start, end)
-                key = self._key(picture.digest, size, spec.fps, segment)
-                if key not in WORKERS.encoding_ahead and self._missing(key):
-                    rest.append((key, segment))
+        for start, end in itertools.permutations(range(len(ANCHORS)), 2):
+            segment = Segment(0, start, end)
+            key = self._key(picture.digest, size, spec.fps, segment)
+            if key not in WORKERS.encoding_ahead and self._missing(key):
+                rest.append((key, segment))
         if not rest or self.processes <= 0 or WORKERS.threads_only:
             return False
         left = [len(rest)]
