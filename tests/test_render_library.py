@@ -8,9 +8,11 @@ import io
 import itertools
 import logging
 import multiprocessing.synchronize
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
 from wan26.mockserver.media.render import VideoSpec, plan_segments
 from wan26.mockserver.media.segments import (
+    SPOOL_PREFIX,
     Picture,
     Segment,
     _framed_planes,
@@ -260,6 +263,26 @@ def running(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def test_pictures_left_by_a_killed_emulator_are_removed_by_the_next(tmp_path: Path) -> None:
+    """`kill -9` leaves its spool folder (pictures of 2.7 MB at 720p, held longer while
+    segments are encoded ahead); the next process's first spool removes it."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    orphan = Path(tempfile.gettempdir()) / f"{SPOOL_PREFIX}{gone.stdout.strip()}-test"
+    orphan.mkdir()
+    (orphan / "picture.rgb").write_bytes(b"x" * 1024)
+    mine = spool_dir.__wrapped__()
+    try:
+        assert not orphan.exists()
+        assert spool_dir().exists()  # a live process's folder stays
+    finally:
+        shutil.rmtree(mine, ignore_errors=True)
 
 
 def test_a_worker_prepares_a_known_image_once_for_all_its_videos() -> None:

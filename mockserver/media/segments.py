@@ -153,11 +153,34 @@ def _load(picture: Picture) -> Image.Image:
     return Image.frombytes("RGB", (picture.width, picture.height), raw)
 
 
+SPOOL_PREFIX = "wan26-pictures-"
+
+
 @lru_cache(maxsize=1)
 def spool_dir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix=f"wan26-pictures-{os.getpid()}-"))
+    """This process's folder of pictures for the workers, removed at exit. A process
+    killed with -9 cannot remove its own: the next one removes it."""
+    _remove_orphaned_spools()
+    folder = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     return folder
+
+
+def _remove_orphaned_spools() -> None:
+    for folder in Path(tempfile.gettempdir()).glob(f"{SPOOL_PREFIX}*-*"):
+        pid = folder.name.removeprefix(SPOOL_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _ease(t: float) -> float:
