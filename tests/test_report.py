@@ -95,8 +95,10 @@ def well_behaved_integration(http: httpx.Client) -> None:
     """Submit once, poll every second, fetch the result (and the video)."""
     headers = {"x-api-key": OTHER_KEY}
     job = http.post(V2, json=body(5), headers=headers).json()["request_id"]
+    deadline = time.monotonic() + 120
     while http.get(f"/v2/requests/{job}/status", headers=headers).json()["status"] != "COMPLETED":
-        time.sleep(1.0)
+        assert time.monotonic() < deadline, "the job never completed"
+        time.sleep(1.0)  # a poll a second: what a well-behaved integration does
     result = http.get(f"/v2/requests/{job}", headers=headers).json()
     assert httpx.get(result["output"]).status_code == 200
 
