@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from PIL import Image
-from tools import KEY, REQUESTS, emulator_command, status_of, wrk
+from tools import KEY, REQUESTS, emulator_command, in_process_client, status_of, wrk
 
 from wan26.mockserver import Config, KeyConfig, create_app
 from wan26.mockserver.server.background import free_port, running_command
@@ -237,12 +236,7 @@ async def known_image_rates(
     app = create_app(Config(keys=[KeyConfig(key=KEY)], time_scale=0.0, media=media))
     uri = "data:image/jpeg;base64," + base64.b64encode(data).decode()
     results: dict[str, float] = {}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://bench",
-        headers={"x-api-key": KEY},
-        timeout=120,
-    ) as client:
+    async with in_process_client(app) as client:
 
         async def generate(image: str, seed: int) -> None:
             body = {"image": image, "prompt": "b", "seed": seed, "duration": 5}

@@ -53,7 +53,7 @@ from anchors import (
 )
 from PIL import Image
 from state_backends import backend_rates, worker_rates
-from tools import KEY, REQUESTS, V2_BODY, emulator_command, status_of, wrk
+from tools import KEY, REQUESTS, V2_BODY, emulator_command, in_process_client, status_of, wrk
 
 from wan26.mockserver import Config, KeyConfig, create_app
 from wan26.mockserver.server.background import free_port, running_command
@@ -82,10 +82,7 @@ async def render_times(cold_runs: int, cached_runs: int) -> dict[str, float]:
     app = create_app(Config(keys=[KeyConfig(key=KEY)], time_scale=0.0))
     image = image_data_uri()
     results: dict[str, float] = {}
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://bench", headers={"x-api-key": KEY}, timeout=120
-    ) as client:
+    async with in_process_client(app) as client:
         for label, duration, resolution in (("5s 720p", 5, "720p"), ("15s 1080p", 15, "1080p")):
             body = {
                 "image": image,
@@ -116,12 +113,7 @@ async def generation_rates(concurrency: int = 4, rounds: int = 5) -> dict[str, f
     new seed's latency."""
     app = create_app(Config(keys=[KeyConfig(key=KEY)], time_scale=0.0))
     results: dict[str, float] = {}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://bench",
-        headers={"x-api-key": KEY},
-        timeout=120,
-    ) as client:
+    async with in_process_client(app) as client:
 
         async def generate(image: str, seed: int, duration: int = 5, tier: str = "720p") -> None:
             body = {"image": image, "prompt": "b", "seed": seed, "duration": duration}

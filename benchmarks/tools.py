@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 import httpx
+from starlette.types import ASGIApp
 
 KEY = "bench-key"
 
@@ -55,6 +56,16 @@ def wrk(
     if not match or ("Non-2xx" in output) != expect_errors:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     return float(match.group(1))
+
+
+def in_process_client(app: ASGIApp) -> httpx.AsyncClient:
+    """A client of `app` with the benchmark's key, straight through ASGI (no sockets)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://bench",
+        headers={"x-api-key": KEY},
+        timeout=120,
+    )
 
 
 def status_of(url: str, headers: dict[str, str], body: dict) -> int:

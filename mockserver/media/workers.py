@@ -143,24 +143,8 @@ class WorkerPool:
         self._feed(processes)
 
     def _feed(self, processes: int) -> None:
-        while True:
-            with self._lock:
-                executor = self._executor
-                if executor is None:  # closed, or broken for good: the queue is dropped
-                    dropped, self._ahead = list(self._ahead), deque()
-                elif not self._ahead or self._busy >= processes:
-                    return
-                else:
-                    dropped = [self._ahead.popleft()]
-                    if dropped[0].needed():
-                        part = dropped.pop()
-                        self._busy += 1
-            for unneeded in dropped:
-                unneeded.after()
-            if executor is None:
-                return
-            if dropped:
-                continue
+        while (taken := self._take(processes)) is not None:
+            executor, part = taken
             try:
                 future = executor.submit(part.function, *part.args)
             except Exception:  # the pool is broken or shut down: nothing is encoded ahead
@@ -168,6 +152,24 @@ class WorkerPool:
                 return
             self.encoding_ahead[part.key] = future
             future.add_done_callback(functools.partial(self._done_ahead, processes, part))
+
+    def _take(self, processes: int) -> tuple[ProcessPoolExecutor, Ahead] | None:
+        """The next queued part still needed, counted busy; None while the workers are
+        busy or nothing is queued. Parts no longer needed, and every part once the pool is
+        gone (closed, or broken for good), are dropped on the way."""
+        dropped: list[Ahead] = []
+        try:
+            with self._lock:
+                while self._ahead and self._busy < processes:
+                    part = self._ahead.popleft()
+                    if self._executor is not None and part.needed():
+                        self._busy += 1
+                        return self._executor, part
+                    dropped.append(part)
+                return None
+        finally:
+            for part in dropped:
+                part.after()
 
     def _done_ahead(self, processes: int, part: Ahead, future: Future[bytes] | None) -> None:
         if future is not None and self.encoding_ahead.get(part.key) is future:
