@@ -12,6 +12,8 @@ import pytest
 from conftest import API_KEY, OFFLINE_IMAGE, probe
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver.config import KeyConfig, MediaConfig, QueueConfig
+from wan26.mockserver.core import emulator
+from wan26.mockserver.http.app import running
 from wan26.mockserver.store.outputs import OutputStore
 
 # Every test here runs on each state backend (memory, a state directory, Redis).
@@ -152,12 +154,49 @@ async def test_unusable_media_at_a_url_fails_the_job(app_factory, client_for, me
     assert "each side must be 360-2000 px" in response.json()["error"]
 
 
-async def test_hanging_job_stays_processing(client: httpx.AsyncClient) -> None:
+async def test_hanging_job_stays_processing(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emulator, "OVERDUE_WAIT_S", 600)  # a poll must not wait for it at all
     job = (
         await client.post("/v2/wan-2.6-i2v", json=BODY, headers={"x-mock-scenario": "job-hang"})
     ).json()
     await anyio.sleep(0.3)
-    assert (await client.get(job["status_url"])).json()["status"] == "PROCESSING"
+    with anyio.fail_after(60):
+        assert (await client.get(job["status_url"])).json()["status"] == "PROCESSING"
+
+
+@pytest.mark.parametrize("url_key", ["status_url", "response_url", "poll_url"])
+async def test_at_time_scale_zero_the_first_poll_finds_the_job_done(
+    app_factory, monkeypatch: pytest.MonkeyPatch, url_key: str
+) -> None:
+    """A client with a poll interval of seconds (the official SDK's) pays none of it: the
+    emulated run is over at once, so a poll waits for the video being made here. The
+    client is httpx's own in-process one, which never yields to the app's workers between
+    two requests (as `wan26_client` does)."""
+    monkeypatch.setattr(emulator, "OVERDUE_WAIT_S", 600)  # a busy machine renders slowly
+    app = app_factory()
+    async with (
+        running(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://emulator.localhost",
+            headers={"x-api-key": API_KEY},
+        ) as client,
+    ):
+        job = (await client.post("/v2/wan-2.6-i2v", json={**BODY, "seed": 77})).json()
+        answer = (await client.get(job[url_key])).json()
+    assert answer["status"] == "COMPLETED"
+
+
+async def test_a_job_with_run_time_left_is_processing_at_once(
+    app_factory, client_for, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emulator, "OVERDUE_WAIT_S", 600)
+    client = client_for(app_factory(time_scale=1.0))  # about 139 s to go
+    job = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()
+    with anyio.fail_after(60):  # a poll does not wait for the run's end
+        assert (await client.get(job["status_url"])).json()["status"] == "PROCESSING"
 
 
 async def test_unknown_and_foreign_jobs_are_404(app_factory, client_for) -> None:

@@ -45,6 +45,10 @@ READ_METHODS = ["GET", "HEAD"]
 RESET_AT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # whole seconds: a reset time is rounded up to one
 # How often idle workers look for jobs other processes queued (shared backends only).
 JOB_POLL_S = 0.1
+# How long a poll waits for a job whose emulated run is over but whose video is still
+# being made here: the emulator's own slowness is not the API's.
+OVERDUE_WAIT_S = 1.0
+TAKE_WAIT_S = 0.1  # how long a submit waits for an idle worker here to take its job
 WORKERS_STOPPED = (
     "The emulator's workers are not running, so a queued job would never start: serve the app "
     "through its lifespan (uvicorn does; in process, `async with wan26.mockserver.running(app)`)"
@@ -313,6 +317,7 @@ class Emulator:
             entry.job_id = job.id
         await self.store.jobs.add(job)
         self.workers.wake()
+        await self.workers.taken_here(job.id, TAKE_WAIT_S)
         return job
 
     async def _work(self, job: Job) -> None:
@@ -384,6 +389,8 @@ class Emulator:
         job = await self.store.jobs.get(job_id)
         if job is None or job.key != account.key or job.submitted_at <= self._expired_before():
             raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
+        if job.overdue(time.time()) and await self.workers.done_with(job.id, OVERDUE_WAIT_S):
+            job = await self.store.jobs.get(job_id) or job
         if entry is not None:
             entry.job_id, entry.job_state = job.id, job.state.value
         metrics = {"inference_time": job.run.emulated_s} if job.finished else {}

@@ -23,7 +23,7 @@ from wan26.mockserver.media import audio as audio_track
 from wan26.mockserver.media.cache import RenderCache
 from wan26.mockserver.media.errors import MediaError, Unreachable
 from wan26.mockserver.media.fetch import decode_data_uri, fetch_client, fetch_url
-from wan26.mockserver.media.image import open_image, standin_image, to_rgb
+from wan26.mockserver.media.image import drawn_standin, open_image, standin_image, to_rgb
 from wan26.mockserver.media.known import KnownImage
 from wan26.mockserver.media.render import (
     VideoSpec,
@@ -103,7 +103,9 @@ class Generator:
         if known is not None:
             inputs = Inputs(known.open(), known.digest)
         elif (raw := await self._bytes_of("image", source, image_rules["max_bytes"])) is None:
-            image = await self._in_thread(standin_image, source)
+            image = drawn_standin(source)
+            if image is None:
+                image = await self._in_thread(standin_image, source)
             inputs = Inputs(image, _digest(b"standin:" + source.encode()), standins=["image"])
         else:
             inputs = Inputs(await self._in_thread(open_image, raw, image_rules), _digest(raw))

@@ -40,7 +40,9 @@ class Workers:
         self.poll_s = poll_s
         self.running = False
         self._wake = anyio.Event()
-        self._working: dict[str, anyio.CancelScope] = {}
+        self._looked = anyio.Event()  # set when a worker's look at the store ends
+        self._idle = 0  # workers waiting to be woken
+        self._working: dict[str, tuple[anyio.CancelScope, anyio.Event]] = {}
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Until cancelled (the app shutting down)."""
@@ -57,12 +59,29 @@ class Workers:
         self._wake.set()
         self._wake = anyio.Event()
 
+    async def taken_here(self, job_id: str, timeout_s: float) -> None:
+        """After a submit's `wake`: wait, at most `timeout_s`, for an idle worker here to
+        take the job, so that a poll that follows at once finds it started."""
+        if self._idle and job_id not in self._working:
+            with anyio.move_on_after(timeout_s):
+                await self._looked.wait()
+
     def cancel(self, job_ids: Iterable[str] | None = None) -> None:
         """Stop working these jobs here (all, when None): they expired or were reset."""
         for job_id in list(self._working) if job_ids is None else job_ids:
-            scope = self._working.get(job_id)
-            if scope is not None:
-                scope.cancel()
+            working = self._working.get(job_id)
+            if working is not None:
+                working[0].cancel()
+
+    async def done_with(self, job_id: str, timeout_s: float) -> bool:
+        """Wait, at most `timeout_s`, for this process's workers to be done with a job;
+        False if they are not working it."""
+        working = self._working.get(job_id)
+        if working is None:
+            return False
+        with anyio.move_on_after(timeout_s):
+            await working[1].wait()
+        return True
 
     async def _take_jobs(self) -> None:
         """Take jobs until cancelled. A store that cannot be reached stops nothing: the
@@ -79,13 +98,22 @@ class Workers:
                 logger.exception("workers could not take a job")
                 await anyio.sleep(STORE_RETRY_S)
                 continue
+            finally:
+                self._looked.set()
+                self._looked = anyio.Event()
             if job is None:
-                with anyio.move_on_after(math.inf if self.poll_s is None else self.poll_s):
-                    await woken.wait()
+                self._idle += 1
+                try:
+                    with anyio.move_on_after(math.inf if self.poll_s is None else self.poll_s):
+                        await woken.wait()
+                finally:
+                    self._idle -= 1
                 continue
             with anyio.CancelScope() as scope:
-                self._working[job.id] = scope
+                done = anyio.Event()
+                self._working[job.id] = (scope, done)
                 try:
                     await self.work(job)
                 finally:
                     del self._working[job.id]
+                    done.set()

@@ -141,6 +141,16 @@ class Job:
     def finished(self) -> bool:
         return self.state in (JobState.COMPLETED, JobState.FAILED)
 
+    def overdue(self, now: float) -> bool:
+        """Still being worked though its emulated run time is over (at time scale 0, every
+        job that is): its state follows the emulated clock, so a poll waits for it."""
+        return (
+            self.state is JobState.PROCESSING
+            and self.started_at is not None
+            and self.outcome != Forced.JOB_HANG
+            and self.started_at + self.run.wall_s <= now
+        )
+
     def start(self, now: float, worker: str) -> None:
         self.state, self.worker = JobState.PROCESSING, worker
         if self.started_at is None:

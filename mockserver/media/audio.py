@@ -13,7 +13,7 @@ from wan26.mockserver.media.errors import MediaError
 
 SAMPLE_RATE = 48_000
 # Calls without audio get one of this many sound beds (by seed), each encoded once.
-SOUND_BEDS = 8
+SOUND_BEDS = 4
 CHANNELS = 2
 # The emulator's own sanity limits (the contract's x-media says nothing of them):
 # no real recording is outside them, and they bound what the resampler makes

@@ -51,12 +51,8 @@ class RenderCache:
 
     async def get_or_render(self, key: str, render: Callable[[], Awaitable[bytes]]) -> bytes:
         """Concurrent requests for one key share a single render."""
-        data = self._items.get(key)
+        data = self.get(key)
         if data is not None:
-            self.hits += 1
-            with self._lock:
-                if key in self._items:
-                    self._items.move_to_end(key)
             return data
         pending = (anyio.lowlevel.current_token(), key)
         shared = self._pending.get(pending)
@@ -70,6 +66,16 @@ class RenderCache:
             group.start_soon(self._render, pending, shared, render)
             await self._wait(pending, shared)
         return shared.outcome()  # raised here, not in the task group's exception group
+
+    def get(self, key: str) -> bytes | None:
+        """A finished item, counted as a hit; None if there is none."""
+        data = self._items.get(key)
+        if data is not None:
+            self.hits += 1
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+        return data
 
     def put(self, key: str, data: bytes) -> None:
         """Keep `data` made elsewhere (ahead of any request, on a pool's thread)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import random
+import threading
 import warnings
+from collections import OrderedDict
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter
@@ -16,6 +17,9 @@ from wan26.mockserver.media.errors import MediaError
 # Pillow's names for the contract's format names.
 _PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}
 STANDIN_SIZE = (1280, 720)
+STANDINS_KEPT = 32
+_standins: OrderedDict[str, Image.Image] = OrderedDict()
+_standins_lock = threading.Lock()  # apps on other threads' loops share them
 # Pillow walks PNG chunks and JPEG markers (and each junk byte between them) one Python
 # step at a time. A real image takes a few dozen steps; a 10 MB PNG cut into libpng's
 # 8 KB IDAT chunks about 1,300. A file that needs more is refused before Pillow sees it.
@@ -108,9 +112,28 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
 
 
-@functools.lru_cache(maxsize=32)
 def standin_image(url: str) -> Image.Image:
     """A deterministic picture made from the URL: same URL, same picture, no network."""
+    image = drawn_standin(url)
+    if image is None:
+        image = _draw_standin(url)
+        with _standins_lock:
+            _standins[url] = image
+            if len(_standins) > STANDINS_KEPT:
+                _standins.popitem(last=False)
+    return image
+
+
+def drawn_standin(url: str) -> Image.Image | None:
+    """The URL's stand-in if it was drawn lately: a new seed of it needs no thread."""
+    with _standins_lock:
+        image = _standins.get(url)
+        if image is not None:
+            _standins.move_to_end(url)
+        return image
+
+
+def _draw_standin(url: str) -> Image.Image:
     rng = random.Random(hashlib.sha256(url.encode()).digest())
     width, height = STANDIN_SIZE
     top = tuple(rng.randrange(40, 200) for _ in range(3))

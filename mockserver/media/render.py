@@ -109,9 +109,14 @@ class SegmentLibrary:
         """The walk's segments; `spool` writes the picture for the workers, and is called
         only if a segment is missing. The first failure is raised as it is, not in a group."""
         size = (spec.width, spec.height)
+        keys = [self._key(digest, size, spec.fps, segment) for segment in walk]
+        cached = [self.cache.get(key) for key in keys]
+        found = [data or b"" for data in cached]
+        missing = [index for index, data in enumerate(cached) if data is None]
+        if not missing:  # a new seed of a known image: no task needed
+            return found
         spooling = anyio.Lock()
         spooled: list[Picture] = []  # one, once a segment needs it
-        found: list[bytes] = [b""] * len(walk)
         failure: Exception | None = None
 
         async def picture() -> Picture:
@@ -128,9 +133,9 @@ class SegmentLibrary:
                 return ahead
             return await WORKERS.run(self.processes, (await picture(), size, spec.fps, segment))
 
-        async def one(index: int, segment: Segment) -> None:
+        async def one(index: int) -> None:
             nonlocal failure
-            key = self._key(digest, size, spec.fps, segment)
+            key, segment = keys[index], walk[index]
             try:
                 found[index] = await self.cache.get_or_render(key, lambda: encode(key, segment))
             except Exception as exc:  # raised again below, outside the group
@@ -139,8 +144,8 @@ class SegmentLibrary:
 
         try:
             async with anyio.create_task_group() as group:
-                for index, segment in enumerate(walk):
-                    group.start_soon(one, index, segment)
+                for index in missing:
+                    group.start_soon(one, index)
         finally:
             # A new picture: the rest of its segments are encoded ahead, and the last
             # of them removes its file.

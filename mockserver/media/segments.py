@@ -34,7 +34,7 @@ FRAMINGS: tuple[tuple[float, tuple[float, float]], ...] = (
     (1.45, (0.65, 0.6)),
 )
 # Where a pan may start or stop, as fractions of the room the zoom leaves to move in.
-ANCHORS: tuple[tuple[float, float], ...] = ((0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8))
+ANCHORS: tuple[tuple[float, float], ...] = ((0.2, 0.2), (0.85, 0.35), (0.4, 0.85))
 WORKER_NICENESS = 10
 _ENCODER_OPTIONS = {
     "preset": "ultrafast",
