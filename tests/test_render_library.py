@@ -27,6 +27,7 @@ from conftest import make_config
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver import create_app
 from wan26.mockserver.config import MediaConfig
+from wan26.mockserver.media.image import STANDIN_PICTURES, standin_key
 from wan26.mockserver.media.render import VideoSpec, plan_segments
 from wan26.mockserver.media.segments import (
     SPOOL_PREFIX,
@@ -102,6 +103,21 @@ async def test_a_new_seed_of_a_known_image_encodes_no_picture(emulator_client) -
     video = await generate(client, seed=seed)
     assert generator.segments.cache.misses == encoded
     assert len(decoded(video)) == 150
+
+
+async def test_new_urls_share_a_few_stand_in_pictures(emulator_client) -> None:
+    """Offline, a URL gets one of a few stand-in pictures, always the same one: a suite or
+    a fuzzer that sends a new URL each time does not encode a new picture each time."""
+    client, generator = emulator_client()
+    urls = [f"https://example.com/cats/{n}.png" for n in range(200)]
+    assert len({standin_key(url) for url in urls}) == STANDIN_PICTURES
+    first, *same = [url for url in urls if standin_key(url) == standin_key(urls[0])][:3]
+    other = next(url for url in urls if standin_key(url) != standin_key(first))
+    video = await generate(client, image=first, seed=3)
+    encoded = generator.segments.cache.misses
+    assert [await generate(client, image=url, seed=3) for url in same] == [video, video]
+    assert generator.segments.cache.misses == encoded
+    assert await generate(client, image=other, seed=3) != video
 
 
 async def test_a_new_images_other_segments_and_sound_beds_are_encoded_ahead(

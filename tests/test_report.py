@@ -9,6 +9,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +79,24 @@ def emulator(app_factory: Callable[..., Starlette]) -> Iterator[httpx.Client]:
 
 def careless_integration(http: httpx.Client) -> str:
     """The issue's scenario: the same paid body twice, a paid call abandoned by a 0.3 s
-    timeout, a v2 job polled 25 times in a second and never fetched, one 400. The job id."""
-    for _ in range(2):
-        assert http.post(V1, json=body(1)).status_code == 200
-    with pytest.raises(httpx.ReadTimeout):
-        http.post(V1, json=body(2), timeout=0.3)
-    job = http.post(V2, json=body(3)).json()["request_id"]
-    for _ in range(25):
-        http.get(f"/v2/requests/{job}/status")
-        time.sleep(0.04)
-    assert http.post(V1, json={**body(4), "duration": 7}).status_code == 400
+    timeout, a v2 job polled 25 times in a second and never fetched, one 400. The job id.
+    The three v1 calls run side by side, each on a client of its own (they take seconds)."""
+
+    def post_v1(seed: int, timeout: float = 60) -> httpx.Response:
+        with httpx.Client(base_url=http.base_url, headers=http.headers, timeout=timeout) as own:
+            return own.post(V1, json=body(seed))
+
+    with ThreadPoolExecutor(3) as pool:
+        paid = [pool.submit(post_v1, 1) for _ in range(2)]
+        abandoned = pool.submit(post_v1, 2, 0.3)
+        job = http.post(V2, json=body(3)).json()["request_id"]
+        for _ in range(25):
+            http.get(f"/v2/requests/{job}/status")
+            time.sleep(0.04)
+        assert http.post(V1, json={**body(4), "duration": 7}).status_code == 400
+        assert [call.result().status_code for call in paid] == [200, 200]
+        with pytest.raises(httpx.ReadTimeout):
+            abandoned.result()
     return str(job)
 
 
@@ -107,8 +116,13 @@ def well_behaved_integration(http: httpx.Client) -> None:
 def test_the_report_finds_what_a_careless_integration_would_waste(
     emulator: httpx.Client,
 ) -> None:
-    job = careless_integration(emulator)
-    well_behaved_integration(emulator)
+    with (
+        ThreadPoolExecutor(1) as pool,
+        httpx.Client(base_url=emulator.base_url, timeout=60) as other,
+    ):
+        well_behaved = pool.submit(well_behaved_integration, other)
+        job = careless_integration(emulator)
+        well_behaved.result()
 
     # The 499 is journaled once the emulator sees the client gone; the job completes later.
     def complete() -> dict[str, Any] | None:

@@ -82,7 +82,7 @@ def test_kill_9_loses_only_what_was_not_answered(tmp_path: Path) -> None:
         finished = wait_for(base, done, "COMPLETED")
         video = httpx.get(finished["output"]).content
         # From now on every generation runs for seconds: these are in flight at the kill.
-        httpx.put(f"{base}/_mock/settings", json={"time_scale": 0.03})
+        httpx.put(f"{base}/_mock/settings", json={"time_scale": 0.015})
         running_job, queued_job = (
             httpx.post(f"{base}/v2/wan-2.6-i2v", json={**BODY, "seed": n}, headers=HEADERS).json()[
                 "request_id"

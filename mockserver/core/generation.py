@@ -23,7 +23,13 @@ from wan26.mockserver.media import audio as audio_track
 from wan26.mockserver.media.cache import RenderCache
 from wan26.mockserver.media.errors import MediaError, Unreachable
 from wan26.mockserver.media.fetch import decode_data_uri, fetch_client, fetch_url
-from wan26.mockserver.media.image import drawn_standin, open_image, standin_image, to_rgb
+from wan26.mockserver.media.image import (
+    drawn_standin,
+    open_image,
+    standin_image,
+    standin_key,
+    to_rgb,
+)
 from wan26.mockserver.media.known import KnownImage
 from wan26.mockserver.media.render import (
     VideoSpec,
@@ -103,10 +109,11 @@ class Generator:
         if known is not None:
             inputs = Inputs(known.open(), known.digest)
         elif (raw := await self._bytes_of("image", source, image_rules["max_bytes"])) is None:
-            image = drawn_standin(source)
+            key = standin_key(source)
+            image = drawn_standin(key)
             if image is None:
-                image = await self._in_thread(standin_image, source)
-            inputs = Inputs(image, _digest(b"standin:" + source.encode()), standins=["image"])
+                image = await self._in_thread(standin_image, key)
+            inputs = Inputs(image, _digest(f"standin:{key}".encode()), standins=["image"])
         else:
             inputs = Inputs(await self._in_thread(open_image, raw, image_rules), _digest(raw))
             if source.startswith("data:"):

@@ -7,7 +7,6 @@ import io
 import random
 import threading
 import warnings
-from collections import OrderedDict
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter
@@ -17,8 +16,8 @@ from wan26.mockserver.media.errors import MediaError
 # Pillow's names for the contract's format names.
 _PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}
 STANDIN_SIZE = (1280, 720)
-STANDINS_KEPT = 32
-_standins: OrderedDict[str, Image.Image] = OrderedDict()
+STANDIN_PICTURES = 8
+_standins: dict[int, Image.Image] = {}
 _standins_lock = threading.Lock()  # apps on other threads' loops share them
 # Pillow walks PNG chunks and JPEG markers (and each junk byte between them) one Python
 # step at a time. A real image takes a few dozen steps; a 10 MB PNG cut into libpng's
@@ -112,29 +111,30 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
 
 
-def standin_image(url: str) -> Image.Image:
-    """A deterministic picture made from the URL: same URL, same picture, no network."""
-    image = drawn_standin(url)
+def standin_key(url: str) -> int:
+    """Which stand-in picture a URL gets: always the same one. URLs share a few pictures,
+    so a new URL's video is seldom a new picture to encode (fuzzers send hundreds)."""
+    return int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big") % STANDIN_PICTURES
+
+
+def standin_image(key: int) -> Image.Image:
+    """A deterministic picture, one of `STANDIN_PICTURES`, drawn once."""
+    image = drawn_standin(key)
     if image is None:
-        image = _draw_standin(url)
+        image = _draw_standin(key)
         with _standins_lock:
-            _standins[url] = image
-            if len(_standins) > STANDINS_KEPT:
-                _standins.popitem(last=False)
+            _standins[key] = image
     return image
 
 
-def drawn_standin(url: str) -> Image.Image | None:
-    """The URL's stand-in if it was drawn lately: a new seed of it needs no thread."""
+def drawn_standin(key: int) -> Image.Image | None:
+    """The stand-in if it was drawn already: a new seed of it needs no thread."""
     with _standins_lock:
-        image = _standins.get(url)
-        if image is not None:
-            _standins.move_to_end(url)
-        return image
+        return _standins.get(key)
 
 
-def _draw_standin(url: str) -> Image.Image:
-    rng = random.Random(hashlib.sha256(url.encode()).digest())
+def _draw_standin(key: int) -> Image.Image:
+    rng = random.Random(key)
     width, height = STANDIN_SIZE
     top = tuple(rng.randrange(40, 200) for _ in range(3))
     bottom = tuple(rng.randrange(40, 200) for _ in range(3))
