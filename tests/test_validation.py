@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,7 +11,12 @@ from hypothesis import strategies as st
 
 from conftest import OFFLINE_IMAGE, probe
 from wan26.contracts.core.spec import default_contract
-from wan26.contracts.core.validation import RequestInvalid, RequestValidator
+from wan26.contracts.core.validation import (
+    REFUSAL_BODY_BYTES,
+    REFUSALS_KEPT,
+    RequestInvalid,
+    RequestValidator,
+)
 
 pytestmark = pytest.mark.anyio
 OPERATION = default_contract().models()["wan-2.6-i2v"]
@@ -171,6 +178,29 @@ def test_validator_never_raises_anything_but_request_invalid() -> None:
     for raw in [b"null", b"1e999", b'{"image": {"a": [1]}, "prompt": []}', b"\x00"]:
         with pytest.raises(RequestInvalid):
             validator.parse(raw)
+
+
+def test_a_body_refused_again_gets_the_same_message_from_a_bounded_memory() -> None:
+    """A client stuck sending one bad body is refused from memory (the 400 path's hot
+    case); what is kept stays within `REFUSALS_KEPT` short bodies, whatever is sent."""
+    validator = RequestValidator(OPERATION.request_schema)
+    raw = json.dumps({**VALID, "duration": 7}).encode()
+    messages = []
+    for _ in range(2):
+        with pytest.raises(RequestInvalid) as refused:
+            validator.parse(raw)
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1] and "'duration'" in messages[0]
+    assert validator._refusals == {raw: messages[0]}
+    for n in range(REFUSALS_KEPT + 20):
+        with pytest.raises(RequestInvalid):
+            validator.parse(json.dumps({**VALID, "duration": 100 + n}).encode())
+    long_body = json.dumps({**VALID, "duration": 7, "prompt": "x" * REFUSAL_BODY_BYTES})
+    with pytest.raises(RequestInvalid):
+        validator.parse(long_body.encode())
+    assert len(validator._refusals) == REFUSALS_KEPT
+    assert long_body.encode() not in validator._refusals
+    assert validator.parse(json.dumps(VALID).encode())["duration"] == 5  # valid: not kept
 
 
 async def test_bodies_over_the_cap_are_413_without_reading_them(app_factory, client_for) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import threading
 from typing import Any
 
 import jsonschema_rs
@@ -31,6 +32,10 @@ MAX_DEPTH = 32
 # before Python's int-from-string limit (4300 digits) can raise.
 MAX_INTEGER_DIGITS = 40
 _TOO_DEEP = f"Invalid JSON body: nested more than {MAX_DEPTH} levels deep"
+# Short bodies refused lately, by their bytes: a client stuck sending one bad request (a
+# retry loop, a load test) is refused from memory. Long bodies (data URIs) are not kept.
+REFUSALS_KEPT = 256
+REFUSAL_BODY_BYTES = 4096
 
 
 class RequestInvalid(Exception):
@@ -75,10 +80,27 @@ class RequestValidator:
         # as this validator, so the id stays its own).
         self._nodes: dict[tuple[str | int, ...], dict[str, Any]] = {}
         self._enum_texts: dict[int, str] = {}
+        self._refusals: dict[bytes, str] = {}
+        self._refusals_lock = threading.Lock()
 
     def parse(self, raw: bytes) -> dict[str, Any]:
         """Decode, validate and fill defaults; raise `RequestInvalid` on any breach."""
-        return self.validate(parse_json(raw))
+        short = len(raw) <= REFUSAL_BODY_BYTES
+        refusal = self._refusals.get(raw) if short else None
+        if refusal is not None:
+            raise RequestInvalid(refusal)
+        try:
+            return self.validate(parse_json(raw))
+        except RequestInvalid as exc:
+            if short:
+                self._keep_refusal(raw, str(exc))
+            raise
+
+    def _keep_refusal(self, raw: bytes, message: str) -> None:
+        with self._refusals_lock:  # validators are shared by apps on other threads
+            if len(self._refusals) >= REFUSALS_KEPT:
+                del self._refusals[next(iter(self._refusals))]
+            self._refusals[raw] = message
 
     def validate(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
