@@ -48,7 +48,7 @@ JOB_POLL_S = 0.1
 # How long a poll waits for a job whose emulated run is over but whose video is still
 # being made here: the emulator's own slowness is not the API's.
 OVERDUE_WAIT_S = 1.0
-TAKE_WAIT_S = 0.1  # how long a submit waits for an idle worker here to take its job
+TAKE_WAIT_S = 0.1  # how long a poll of a QUEUED job waits for an idle worker here to look
 WORKERS_STOPPED = (
     "The emulator's workers are not running, so a queued job would never start: serve the app "
     "through its lifespan (uvicorn does; in process, `async with wan26.mockserver.running(app)`)"
@@ -317,7 +317,6 @@ class Emulator:
             entry.job_id = job.id
         await self.store.jobs.add(job)
         self.workers.wake()
-        await self.workers.taken_here(job.id, TAKE_WAIT_S)
         return job
 
     async def _work(self, job: Job) -> None:
@@ -389,6 +388,8 @@ class Emulator:
         job = await self.store.jobs.get(job_id)
         if job is None or job.key != account.key or job.submitted_at <= self._expired_before():
             raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
+        if job.state is JobState.QUEUED and await self.workers.take_now(job.id, TAKE_WAIT_S):
+            job = await self.store.jobs.get(job_id) or job
         if job.overdue(time.time()) and await self.workers.done_with(job.id, OVERDUE_WAIT_S):
             job = await self.store.jobs.get(job_id) or job
         if entry is not None:

@@ -59,12 +59,16 @@ class Workers:
         self._wake.set()
         self._wake = anyio.Event()
 
-    async def taken_here(self, job_id: str, timeout_s: float) -> None:
-        """After a submit's `wake`: wait, at most `timeout_s`, for an idle worker here to
-        take the job, so that a poll that follows at once finds it started."""
-        if self._idle and job_id not in self._working:
-            with anyio.move_on_after(timeout_s):
-                await self._looked.wait()
+    async def take_now(self, job_id: str, timeout_s: float) -> bool:
+        """A QUEUED job asked about: wake the workers here and, if one is idle, wait (at most
+        `timeout_s`) for its look at the store. False if none was idle."""
+        if not self._idle or job_id in self._working:
+            return False
+        looked = self._looked
+        self.wake()
+        with anyio.move_on_after(timeout_s):
+            await looked.wait()
+        return True
 
     def cancel(self, job_ids: Iterable[str] | None = None) -> None:
         """Stop working these jobs here (all, when None): they expired or were reset."""
