@@ -21,6 +21,7 @@
    alternated A B A B.
 9. New seeds/s of a known 1280x720 JPEG (~200 KB) sent as a data URI and by URL (a
    loopback image server), 4 concurrent.
+10. How soon `serve` answers after it starts, and its RSS after 3,000 mixed calls.
 
 Usage: python benchmarks/bench.py [--seconds 8] [--connections 16] [--skip-prism]
 Needs wrk (apt-get install wrk); Prism is installed with npm into
@@ -51,6 +52,7 @@ from anchors import (
     photo_jpeg,
     plugin_per_test,
 )
+from footprint import startup_and_mixed_rss
 from PIL import Image
 from state_backends import backend_rates, worker_rates
 from tools import KEY, REQUESTS, V2_BODY, emulator_command, in_process_client, status_of, wrk
@@ -374,6 +376,14 @@ def queue(args: argparse.Namespace) -> None:
     print(f"RSS with 1,000 live jobs {jobs}: {rss:.0f} MB   target <= 300 MB  {verdict}")
 
 
+def footprint(args: argparse.Namespace) -> None:
+    listening, rss = startup_and_mixed_rss()
+    verdict = "ok" if listening <= 1.5 else "OVER TARGET"
+    print(f"\nserve answers {listening:.2f} s after it starts   target <= 1.5 s  {verdict}")
+    verdict = "ok" if rss <= 400 else "OVER TARGET"
+    print(f"RSS after 3,000 mixed calls: {rss:.0f} MB   target <= 400 MB  {verdict}")
+
+
 def load(args: argparse.Namespace) -> None:
     print("\ngenerations at 4 concurrent calls (time scale 0)")
     rates = asyncio.run(generation_rates())
@@ -476,6 +486,7 @@ SECTIONS = {
     "plugin": plugin,
     "bare": bare,
     "known-image": known_image,
+    "footprint": footprint,
 }
 
 

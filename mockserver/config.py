@@ -72,7 +72,8 @@ class MediaConfig:
     # Loopback, private and link-local hosts are refused unless this is set
     # (local test fixtures need it).
     allow_private_addresses: bool = False
-    # Rendered videos kept for repeats (and as much for segments).
+    # Encoded segments kept (shared by the process's apps); each app keeps rendered videos
+    # for repeats in a quarter of it.
     cache_bytes: int = 512 * 1024 * 1024
     render_threads: int = 2  # threads for decoding and assembling
     # Worker processes that encode video segments; null: one per core; 0: threads of

@@ -120,6 +120,22 @@ async def test_new_urls_share_a_few_stand_in_pictures(emulator_client) -> None:
     assert await generate(client, image=other, seed=3) != video
 
 
+async def test_videos_are_kept_in_a_quarter_of_the_cache_and_made_again_from_segments(
+    emulator_client,
+) -> None:
+    """A video is made again from its segments in a few ms, so whole videos get a quarter
+    of `cache_bytes`: a stream of new seeds holds little memory, and a video that fell out
+    is the same bytes again without encoding anything."""
+    client, generator = emulator_client(cache_bytes=4_000_000)
+    videos = [await generate(client, seed=seed) for seed in range(12)]
+    assert sum(map(len, videos)) > 1_000_000
+    assert generator.cache.max_bytes == 1_000_000
+    assert generator.cache._size <= 1_000_000
+    encoded = generator.segments.cache.misses
+    assert await generate(client, seed=0) == videos[0]
+    assert generator.segments.cache.misses == encoded
+
+
 async def test_a_new_images_other_segments_and_sound_beds_are_encoded_ahead(
     emulator_client,
 ) -> None:

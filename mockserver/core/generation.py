@@ -43,6 +43,9 @@ from wan26.mockserver.media.segments import Picture
 from wan26.mockserver.media.target import check_url
 from wan26.mockserver.media.workers import WORKERS, Ahead
 
+# Whole videos get a quarter of `cache_bytes`, segments all of it: a video is made again
+# from its segments in a few ms, and 1,000 new videos would otherwise hold 250 MB.
+VIDEO_CACHE_SHARE = 4
 _T = TypeVar("_T")
 _Args = TypeVarTuple("_Args")
 
@@ -70,7 +73,7 @@ class Generator:
         self.operation = operation
         self.media = media
         self.drift = drift or DriftConfig()
-        self.cache = RenderCache(media.cache_bytes)
+        self.cache = RenderCache(media.cache_bytes // VIDEO_CACHE_SHARE)
         self.sounds = sound_cache()  # these two are the process's, shared by every app
         self.segments = segment_library(media.cache_bytes, media.encoding_processes)
         self._limiter = anyio.CapacityLimiter(max(1, media.render_threads))
