@@ -201,6 +201,13 @@ def test_a_body_refused_again_gets_the_same_message_from_a_bounded_memory() -> N
     assert len(validator._refusals) == REFUSALS_KEPT
     assert long_body.encode() not in validator._refusals
     assert validator.parse(json.dumps(VALID).encode())["duration"] == 5  # valid: not kept
+    integers = {"type": "array", "items": {"type": "integer"}}
+    listing = RequestValidator({"type": "object", "properties": {"xs": integers}})
+    many = json.dumps({"xs": ["a"] * 800}).encode()  # short, with a long message
+    with pytest.raises(RequestInvalid) as refused:
+        listing.parse(many)
+    assert len(many) <= REFUSAL_BODY_BYTES < len(str(refused.value))
+    assert listing._refusals == {}
 
 
 async def test_bodies_over_the_cap_are_413_without_reading_them(app_factory, client_for) -> None:

@@ -33,7 +33,8 @@ MAX_DEPTH = 32
 MAX_INTEGER_DIGITS = 40
 _TOO_DEEP = f"Invalid JSON body: nested more than {MAX_DEPTH} levels deep"
 # Short bodies refused lately, by their bytes: a client stuck sending one bad request (a
-# retry loop, a load test) is refused from memory. Long bodies (data URIs) are not kept.
+# retry loop, a load test) is refused from memory. Long bodies (data URIs) and long
+# messages (a body with many breaches) are not kept: at most 256 x 8 KB a validator.
 REFUSALS_KEPT = 256
 REFUSAL_BODY_BYTES = 4096
 
@@ -92,8 +93,8 @@ class RequestValidator:
         try:
             return self.validate(parse_json(raw))
         except RequestInvalid as exc:
-            if short:
-                self._keep_refusal(raw, str(exc))
+            if short and len(message := str(exc)) <= REFUSAL_BODY_BYTES:
+                self._keep_refusal(raw, message)
             raise
 
     def _keep_refusal(self, raw: bytes, message: str) -> None:
