@@ -13,6 +13,7 @@ from conftest import API_KEY, OFFLINE_IMAGE, probe
 from mediafiles import data_uri, image_bytes
 from wan26.mockserver.config import KeyConfig, MediaConfig, QueueConfig
 from wan26.mockserver.core import emulator
+from wan26.mockserver.core.generation import Generator
 from wan26.mockserver.http.app import running
 from wan26.mockserver.store.outputs import OutputStore
 
@@ -187,6 +188,29 @@ async def test_at_time_scale_zero_the_first_poll_finds_the_job_done(
         job = (await client.post("/v2/wan-2.6-i2v", json={**BODY, "seed": 77})).json()
         answer = (await client.get(job[url_key])).json()
     assert answer["status"] == "COMPLETED"
+
+
+async def test_a_poll_waiting_for_a_job_that_is_reset_meanwhile_is_a_404(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emulator, "OVERDUE_WAIT_S", 600)
+
+    async def never_done(*args: object) -> None:
+        await anyio.sleep_forever()
+
+    monkeypatch.setattr(Generator, "render", never_done)
+    job = (await client.post("/v2/wan-2.6-i2v", json=BODY)).json()
+    answers: list[httpx.Response] = []
+
+    async def poll() -> None:
+        answers.append(await client.get(job["status_url"]))
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            group.start_soon(poll)
+            await anyio.sleep(0.3)  # the poll waits for a video that never comes
+            assert (await client.post("/_mock/reset")).status_code == 200
+    assert answers[0].status_code == 404
 
 
 async def test_a_job_with_run_time_left_is_processing_at_once(

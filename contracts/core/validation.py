@@ -86,7 +86,7 @@ class RequestValidator:
 
     def parse(self, raw: bytes) -> dict[str, Any]:
         """Decode, validate and fill defaults; raise `RequestInvalid` on any breach."""
-        short = len(raw) <= REFUSAL_BODY_BYTES
+        short = len(raw) <= REFUSAL_BODY_BYTES and type(raw) is bytes  # hashable
         refusal = self._refusals.get(raw) if short else None
         if refusal is not None:
             raise RequestInvalid(refusal)

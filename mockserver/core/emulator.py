@@ -385,13 +385,11 @@ class Emulator:
         account = await self.authenticate(headers)
         if method not in READ_METHODS:
             raise method_not_allowed(READ_METHODS)
-        job = await self.store.jobs.get(job_id)
-        if job is None or job.key != account.key or job.submitted_at <= self._expired_before():
-            raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
+        job = await self._own_job(job_id, account.key)
         if job.state is JobState.QUEUED and await self.workers.take_now(job.id, TAKE_WAIT_S):
-            job = await self.store.jobs.get(job_id) or job
+            job = await self._own_job(job_id, account.key)
         if job.overdue(time.time()) and await self.workers.done_with(job.id, OVERDUE_WAIT_S):
-            job = await self.store.jobs.get(job_id) or job
+            job = await self._own_job(job_id, account.key)  # reset meanwhile: a 404
         if entry is not None:
             entry.job_id, entry.job_state = job.id, job.state.value
         metrics = {"inference_time": job.run.emulated_s} if job.finished else {}
@@ -412,6 +410,13 @@ class Emulator:
                 "request_id": job.id,
             }
         )
+
+    async def _own_job(self, job_id: str, key: str) -> Job:
+        """The key's job, or the API's 404 (unknown, another key's or expired)."""
+        job = await self.store.jobs.get(job_id)
+        if job is None or job.key != key or job.submitted_at <= self._expired_before():
+            raise Refusal(Forced.NOT_FOUND, message=f"Request {job_id} not found")
+        return job
 
     async def _produce(
         self, model: Model, params: dict[str, Any], seed: int, run: RunTime, started: float

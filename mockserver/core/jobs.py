@@ -42,6 +42,7 @@ class Workers:
         self._wake = anyio.Event()
         self._looked = anyio.Event()  # set when a worker's look at the store ends
         self._idle = 0  # workers waiting to be woken
+        self._looking = 0  # workers looking at the store (a claim may take a round trip)
         self._working: dict[str, tuple[anyio.CancelScope, anyio.Event]] = {}
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -60,9 +61,9 @@ class Workers:
         self._wake = anyio.Event()
 
     async def take_now(self, job_id: str, timeout_s: float) -> bool:
-        """A QUEUED job asked about: wake the workers here and, if one is idle, wait (at most
-        `timeout_s`) for its look at the store. False if none was idle."""
-        if not self._idle or job_id in self._working:
+        """A QUEUED job asked about: wake the workers here and, if one is idle or looking,
+        wait (at most `timeout_s`) for a look at the store to end. False if none was."""
+        if not (self._idle or self._looking) or job_id in self._working:
             return False
         looked = self._looked
         self.wake()
@@ -92,19 +93,23 @@ class Workers:
         worker looks again after `STORE_RETRY_S`, as it would after an empty look."""
         while True:
             woken = self._wake
+            job, failed = None, False
+            self._looking += 1
             try:
                 job = await self.store.jobs.claim(time.time())
             except StoreUnavailable as exc:
                 logger.warning("workers wait for the store: %s", exc)
-                await anyio.sleep(STORE_RETRY_S)
-                continue
+                failed = True
             except Exception:  # a damaged record: the workers go on (a reset clears it)
                 logger.exception("workers could not take a job")
-                await anyio.sleep(STORE_RETRY_S)
-                continue
+                failed = True
             finally:
+                self._looking -= 1
                 self._looked.set()
                 self._looked = anyio.Event()
+            if failed:
+                await anyio.sleep(STORE_RETRY_S)
+                continue
             if job is None:
                 self._idle += 1
                 try:
