@@ -208,7 +208,12 @@ async def test_a_poll_waiting_for_a_job_that_is_reset_meanwhile_is_a_404(
     with anyio.fail_after(60):
         async with anyio.create_task_group() as group:
             group.start_soon(poll)
-            await anyio.sleep(0.3)  # the poll waits for a video that never comes
+            status_path = f"/v2/requests/{job['request_id']}/status"
+            while not any(  # until the poll is waiting for a video that never comes
+                entry["path"] == status_path and entry["status"] is None
+                for entry in (await client.get("/_mock/journal")).json()["entries"]
+            ):
+                await anyio.sleep(0.01)
             assert (await client.post("/_mock/reset")).status_code == 200
     assert answers[0].status_code == 404
 
