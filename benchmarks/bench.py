@@ -35,7 +35,6 @@ import asyncio
 import io
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -55,7 +54,16 @@ from anchors import (
 from footprint import startup_and_mixed_rss
 from PIL import Image
 from state_backends import backend_rates, worker_rates
-from tools import KEY, REQUESTS, V2_BODY, emulator_command, in_process_client, status_of, wrk
+from tools import (
+    KEY,
+    REQUESTS,
+    V2_BODY,
+    emulator_command,
+    in_process_client,
+    rss_mb,
+    status_of,
+    wrk,
+)
 
 from wan26.mockserver import Config, KeyConfig, create_app
 from wan26.mockserver.server.background import free_port, running_command
@@ -192,7 +200,7 @@ def rss_with_held_calls(count: int) -> float:
         await asyncio.sleep(5)
         held = httpx.get(f"{base}/_mock/state").json()["keys"][0]["held"]
         assert held >= 0.625 * count * 0.99, held
-        rss = _rss_mb(proc.pid)
+        rss = rss_mb(proc.pid)
         for writer in writers:
             writer.close()
         return rss
@@ -201,11 +209,6 @@ def rss_with_held_calls(count: int) -> float:
         emulator_command(port, 1.0), f"{base}/_mock/health", {"SEGMIND_API_KEY": KEY}
     ) as proc:
         return asyncio.run(hold())
-
-
-def _rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
 def prism_command() -> list[str]:
@@ -274,7 +277,7 @@ def rss_with_live_jobs(count: int) -> tuple[float, dict[str, int]]:
                 response = client.post("/v2/wan-2.6-i2v", json={**V2_BODY, "seed": seed})
                 assert response.status_code == 200, response.text
             jobs = client.get("/_mock/state").json()["jobs"]
-        return _rss_mb(proc.pid), jobs
+        return rss_mb(proc.pid), jobs
 
 
 def client_overhead(calls: int) -> dict[str, tuple[float, float]]:

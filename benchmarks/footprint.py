@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
-from tools import KEY, emulator_command
+from tools import KEY, emulator_command, rss_mb
 
 from wan26.mockserver.server.background import free_port
 
@@ -34,8 +32,7 @@ def startup_and_mixed_rss(calls: int = 3000) -> tuple[float, float]:
         with httpx.Client(base_url=base, headers={"x-api-key": KEY}, timeout=120) as client:
             for n in range(calls):
                 _mixed_call(client, n)
-        status = Path(f"/proc/{process.pid}/status").read_text()
-        rss = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+        rss = rss_mb(process.pid)
     finally:
         process.terminate()
         process.wait(30)

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import httpx
 from starlette.types import ASGIApp
@@ -87,3 +88,9 @@ def emulator_command(port: int, time_scale: float, *flags: str) -> list[str]:
         "warning",
         *flags,
     ]
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024

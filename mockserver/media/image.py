@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import random
-import threading
 import warnings
 from typing import Any
 
@@ -17,8 +16,7 @@ from wan26.mockserver.media.errors import MediaError
 _PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "bmp": "BMP", "webp": "WEBP"}
 STANDIN_SIZE = (1280, 720)
 STANDIN_PICTURES = 8
-_standins: dict[int, Image.Image] = {}
-_standins_lock = threading.Lock()  # apps on other threads' loops share them
+_standins: dict[int, Image.Image] = {}  # shared by apps on other threads' loops
 # Pillow walks PNG chunks and JPEG markers (and each junk byte between them) one Python
 # step at a time. A real image takes a few dozen steps; a 10 MB PNG cut into libpng's
 # 8 KB IDAT chunks about 1,300. A file that needs more is refused before Pillow sees it.
@@ -119,18 +117,15 @@ def standin_key(url: str) -> int:
 
 def standin_image(key: int) -> Image.Image:
     """A deterministic picture, one of `STANDIN_PICTURES`, drawn once."""
-    image = drawn_standin(key)
-    if image is None:
-        image = _draw_standin(key)
-        with _standins_lock:
-            _standins[key] = image
+    image = _standins.get(key)
+    if image is None:  # two threads may draw it; both get the first one kept
+        image = _standins.setdefault(key, _draw_standin(key))
     return image
 
 
 def drawn_standin(key: int) -> Image.Image | None:
     """The stand-in if it was drawn already: a new seed of it needs no thread."""
-    with _standins_lock:
-        return _standins.get(key)
+    return _standins.get(key)
 
 
 def _draw_standin(key: int) -> Image.Image:

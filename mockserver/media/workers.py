@@ -22,7 +22,7 @@ import anyio
 
 from wan26.mockserver.media.segments import Picture, Segment, encode_segment, start_worker
 
-# Parts queued to be encoded ahead: two images' segments and a duration's sound beds.
+# Parts queued to be encoded ahead: a few images' segments (6 each) and a duration's sound beds.
 AHEAD_KEPT = 32
 logger = logging.getLogger("wan26.mockserver")
 _T = TypeVar("_T")
